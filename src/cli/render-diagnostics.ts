@@ -1,0 +1,23 @@
+import { formatLocation, type Diagnostic } from '../manifest/diagnostic.js';
+import type { Output } from './output.js';
+
+/** One line each: `file:line:column  CODE  message`, then a count. */
+export function renderDiagnostics(diagnostics: readonly Diagnostic[], output: Output): void {
+  const { color } = output;
+  for (const d of diagnostics) {
+    const where = d.source ? `${formatLocation(d.source)}  ` : '';
+    output.err(`${color.bold(where)}${color.red(d.code)}  ${d.message}\n`);
+  }
+  const files = new Set(diagnostics.map((d) => d.source?.file).filter(Boolean)).size;
+  output.err(`\n${diagnostics.length} ${plural(diagnostics.length, 'error')}${files > 0 ? ` in ${files} ${plural(files, 'file')}` : ''}\n`);
+}
+
+export function diagnosticsAsJson(diagnostics: readonly Diagnostic[]): string {
+  return diagnostics
+    .map((d) => JSON.stringify({ type: 'diagnostic', code: d.code, message: d.message, ...d.source }) + '\n')
+    .join('');
+}
+
+export function plural(count: number, word: string): string {
+  return count === 1 ? word : `${word}s`;
+}

@@ -1,0 +1,33 @@
+// The state's wire form: JSON with sorted image keys and 2-space indents, so diffs stay reviewable.
+import { validateAgainst } from '../manifest/schema.js';
+import { describeSchemaErrors } from '../manifest/schema-errors.js';
+import { STATE_VERSION, type State } from './model.js';
+import { StateError } from './store.js';
+
+export function encodeState(state: State): string {
+  const images = Object.fromEntries(Object.keys(state.images).sort().map((key) => [key, state.images[key]]));
+  return `${JSON.stringify({ ...state, images }, null, 2)}\n`;
+}
+
+/** Decodes a state document, refusing anything it cannot vouch for. `location` names it in errors. */
+export function decodeState(text: string, location: string): State {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StateError('STATE_CORRUPT', `${location} is not valid JSON (${(error as Error).message})`);
+  }
+  const version = (value as { version?: unknown } | null)?.version;
+  if (version !== STATE_VERSION) {
+    throw new StateError(
+      'STATE_VERSION',
+      `${location} has state version ${JSON.stringify(version) ?? 'none'}; this imsync reads version ${STATE_VERSION}`,
+    );
+  }
+  const [problem] = describeSchemaErrors(validateAgainst('state', value));
+  if (problem) {
+    throw new StateError('STATE_INVALID', `${location} is not a valid state: ${problem.message}`);
+  }
+  return value as State;
+}
+

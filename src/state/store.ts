@@ -1,0 +1,55 @@
+// The StateStore contract every backend honours; test/support/state-store-contract.ts checks it.
+import type { State } from './model.js';
+
+/** Who holds a state lock, shown to anyone who finds it taken. */
+export interface LockHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly command: string;
+  /** ISO time the lock was taken. */
+  readonly since: string;
+}
+
+export interface StateLock {
+  readonly holder: LockHolder;
+  release(): Promise<void>;
+}
+
+export interface StateStore {
+  /** Where the state lives, for messages: a path or a URL without credentials. */
+  readonly location: string;
+  /** The recorded state; an empty state (serial 0, no lineage) when none was ever written. */
+  read(): Promise<State>;
+  /**
+   * Writes `state` as the successor of the state it was read as (`state.serial`), and returns what
+   * was written: serial incremented, lineage fixed on the first write. Refused with
+   * `STATE_CONFLICT` when the stored state has moved on.
+   */
+  write(state: State): Promise<State>;
+  /** Takes the writers' lock, waiting up to `waitMs`; refused with `LOCK_HELD` naming the holder. */
+  lock(command: string, waitMs?: number): Promise<StateLock>;
+}
+
+export type StateErrorCode =
+  | 'STATE_CORRUPT'
+  | 'STATE_VERSION'
+  | 'STATE_INVALID'
+  | 'STATE_UNREADABLE'
+  | 'STATE_CONFLICT'
+  | 'LOCK_HELD';
+
+/** A state that cannot be used as it is. Nothing has been written when one is thrown. */
+export class StateError extends Error {
+  override readonly name = 'StateError';
+  constructor(
+    readonly code: StateErrorCode,
+    message: string,
+    readonly holder?: LockHolder,
+  ) {
+    super(message);
+  }
+}
+
+export function describeHolder(holder: LockHolder): string {
+  return `${holder.command} (pid ${holder.pid} on ${holder.host}, since ${holder.since})`;
+}
