@@ -21,7 +21,9 @@ export async function validateCommand(paths: string[], options: ValidateOptions,
     renderDiagnostics(loaded.diagnostics, output);
   } else {
     const count = loaded.manifests.length;
-    output.out(`${count} ${plural(count, 'manifest')} in ${loaded.files.length} ${plural(loaded.files.length, 'file')}: valid\n`);
+    output.out(
+      `${count} ${plural(count, 'manifest')} in ${loaded.files.length} ${plural(loaded.files.length, 'file')}: valid\n`,
+    );
   }
   return loaded.diagnostics.length > 0 ? EXIT.error : EXIT.ok;
 }
@@ -46,14 +48,19 @@ export async function planCommand(
     return EXIT.error;
   }
   const state = await settings.store.read();
-  const plan = planChanges(loaded.manifests, state, settings.region === undefined ? {} : { defaultRegion: settings.region });
+  const plan = planChanges(
+    loaded.manifests,
+    state,
+    settings.region === undefined ? {} : { defaultRegion: settings.region },
+  );
   const document = JSON.stringify(planToJson(plan));
   if (options.json) output.out(`${document}\n`);
   else renderPlan(plan, output);
   if (options.out) {
     await writeFile(options.out, `${document}\n`, { mode: 0o600 });
     await chmod(options.out, 0o600);
-    if (!options.json) output.out(`\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`);
+    if (!options.json)
+      output.out(`\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`);
   }
   return options.detailedExitcode && hasChanges(plan) ? EXIT.changes : EXIT.ok;
 }

@@ -9,7 +9,9 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[], output: Ou
     output.err(`${color.bold(where)}${color.red(d.code)}  ${d.message}\n`);
   }
   const files = new Set(diagnostics.map((d) => d.source?.file).filter(Boolean)).size;
-  output.err(`\n${diagnostics.length} ${plural(diagnostics.length, 'error')}${files > 0 ? ` in ${files} ${plural(files, 'file')}` : ''}\n`);
+  output.err(
+    `\n${diagnostics.length} ${plural(diagnostics.length, 'error')}${files > 0 ? ` in ${files} ${plural(files, 'file')}` : ''}\n`,
+  );
 }
 
 export function diagnosticsAsJson(diagnostics: readonly Diagnostic[]): string {

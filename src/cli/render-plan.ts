@@ -12,7 +12,9 @@ export function renderPlan(plan: Plan, output: Output): void {
   const visible = plan.entries.filter((entry) => entry.action !== 'none');
   const summary = summarize(plan);
   if (visible.length === 0) {
-    output.out(`${color.green('No changes.')} ${summary.unchanged} ${plural(summary.unchanged, 'image')} match the manifests.\n`);
+    output.out(
+      `${color.green('No changes.')} ${summary.unchanged} ${plural(summary.unchanged, 'image')} match the manifests.\n`,
+    );
     return;
   }
   output.out('imsync will perform the following actions:\n\n');
@@ -64,7 +66,9 @@ function show(value: unknown): string {
   if (value === undefined) return '(none)';
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
   if (typeof value === 'object' && value !== null) {
-    return `{${Object.entries(value).map(([k, v]) => `${k}: ${show(v)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${k}: ${show(v)}`)
+      .join(', ')}}`;
   }
   return JSON.stringify(value);
 }
@@ -101,9 +105,7 @@ function entryToJson(entry: PlanEntry): object {
     key: entry.key,
     action: entry.action,
     region: entry.region ?? null,
-    ...(entry.action === 'orphan'
-      ? {}
-      : { source: formatLocation(entry.manifest.source), spec: entry.manifest.spec }),
+    ...(entry.action === 'orphan' ? {} : { source: formatLocation(entry.manifest.source), spec: entry.manifest.spec }),
     ...('changes' in entry
       ? {
           changes: entry.changes.map((c) => ({

@@ -22,7 +22,8 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
   for (const path of paths) {
     const found = await listManifestFiles(path);
     if (typeof found === 'string') diagnostics.push({ code: 'PATH_NOT_FOUND', message: found });
-    else if (found.length === 0) diagnostics.push({ code: 'NO_MANIFESTS', message: `${path}: no *.yaml or *.yml files` });
+    else if (found.length === 0)
+      diagnostics.push({ code: 'NO_MANIFESTS', message: `${path}: no *.yaml or *.yml files` });
     else files.push(...found.filter((file) => !files.includes(file)));
   }
 

@@ -71,11 +71,15 @@ export function parseManifestFile(file: string, text: string): ParsedFile {
       }
       continue;
     }
-    manifests.push({ ...(value as unknown as ImageManifest), source: start });
+    manifests.push({ ...(value as ImageManifest), source: start });
   }
 
   if (nonEmpty === 0 && diagnostics.length === 0) {
-    diagnostics.push({ code: 'FILE_EMPTY', source: { file, line: 1, column: 1 }, message: 'the file holds no manifest' });
+    diagnostics.push({
+      code: 'FILE_EMPTY',
+      source: { file, line: 1, column: 1 },
+      message: 'the file holds no manifest',
+    });
   }
   diagnostics.sort((a, b) => a.source!.line - b.source!.line || a.source!.column - b.source!.column);
   return { manifests, diagnostics };

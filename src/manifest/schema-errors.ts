@@ -58,7 +58,11 @@ function describe(error: ErrorObject): SchemaProblem | undefined {
     }
     case 'const':
       if (field === 'spec.hw_firmware_type') {
-        return { code: 'FIRMWARE_ARM', path, message: 'arm images boot with UEFI only: spec.hw_firmware_type must be uefi' };
+        return {
+          code: 'FIRMWARE_ARM',
+          path,
+          message: 'arm images boot with UEFI only: spec.hw_firmware_type must be uefi',
+        };
       }
       return { code: 'FIELD_ENUM', path, message: `${field} must be ${show(error.schema)}; got ${show(error.data)}` };
     case 'pattern':

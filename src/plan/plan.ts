@@ -54,7 +54,12 @@ export function planChanges(manifests: readonly Manifest[], state: State, option
   }
   for (const [key, recorded] of Object.entries(state.images)) {
     if (!desiredKeys.has(key)) {
-      entries.push({ action: 'orphan', key, recorded, ...(recorded.region === undefined ? {} : { region: recorded.region }) });
+      entries.push({
+        action: 'orphan',
+        key,
+        recorded,
+        ...(recorded.region === undefined ? {} : { region: recorded.region }),
+      });
     }
   }
   entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -5,7 +5,11 @@ import { STATE_VERSION, type State } from './model.js';
 import { StateError } from './store.js';
 
 export function encodeState(state: State): string {
-  const images = Object.fromEntries(Object.keys(state.images).sort().map((key) => [key, state.images[key]]));
+  const images = Object.fromEntries(
+    Object.keys(state.images)
+      .sort()
+      .map((key) => [key, state.images[key]]),
+  );
   return `${JSON.stringify({ ...state, images }, null, 2)}\n`;
 }
 
@@ -30,4 +34,3 @@ export function decodeState(text: string, location: string): State {
   }
   return value as State;
 }
-

@@ -27,7 +27,8 @@ export class FileStateStore implements StateStore {
       return decodeState(text, this.location);
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
-      const backup = (await readIfExists(this.backupPath)) === undefined ? '' : ` The previous good copy is ${this.backupPath}.`;
+      const backup =
+        (await readIfExists(this.backupPath)) === undefined ? '' : ` The previous good copy is ${this.backupPath}.`;
       throw new StateError(error.code, `${error.message}. It was left untouched.${backup}`);
     }
   }
@@ -164,4 +165,3 @@ async function syncDirectory(path: string): Promise<void> {
     await directory.close();
   }
 }
-

@@ -88,14 +88,14 @@ export function recordUpdated(state: State, key: string, spec: ImageSpec, at: Da
 }
 
 export function forget(state: State, key: string): State {
-  const { [key]: _forgotten, ...images } = state.images;
+  const { [key]: forgotten, ...images } = state.images;
   return { ...state, images };
 }
 
 function update(state: State, key: string, at: Date, changes: Partial<ImageRecord>): State {
   const record = state.images[key];
   if (!record) throw new Error(`bug: no state record for "${key}"`);
-  const { error: _previousError, ...rest } = record;
+  const { error, ...rest } = record;
   return withRecord(state, key, { ...rest, ...changes, updatedAt: at.toISOString() });
 }
 

@@ -31,12 +31,7 @@ export interface StateStore {
 }
 
 export type StateErrorCode =
-  | 'STATE_CORRUPT'
-  | 'STATE_VERSION'
-  | 'STATE_INVALID'
-  | 'STATE_UNREADABLE'
-  | 'STATE_CONFLICT'
-  | 'LOCK_HELD';
+  'STATE_CORRUPT' | 'STATE_VERSION' | 'STATE_INVALID' | 'STATE_UNREADABLE' | 'STATE_CONFLICT' | 'LOCK_HELD';
 
 /** A state that cannot be used as it is. Nothing has been written when one is thrown. */
 export class StateError extends Error {

@@ -1,0 +1,233 @@
+import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { loadManifests } from '../../src/manifest/load.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import {
+  emptyState,
+  recordFailed,
+  recordIntent,
+  recordSubmitted,
+  recordSucceeded,
+  type State,
+} from '../../src/state/model.js';
+import { repoRoot, runCli } from '../support/run-cli.js';
+import { systemSpec } from '../support/specs.js';
+
+const at = new Date('2026-11-26T10:00:00Z');
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'imsync-cli-'));
+  await cp(join(repoRoot, 'manifests'), join(dir, 'manifests'), { recursive: true });
+});
+
+/** A state in which every example manifest was imported as it is written now. */
+async function importedState(): Promise<State> {
+  const { manifests } = await loadManifests([join(dir, 'manifests')]);
+  return manifests.reduce((state, m) => {
+    const key = m.metadata.name;
+    const intent = { spec: m.spec, attemptId: `a-${key}`, ...(m.metadata.region ? { region: m.metadata.region } : {}) };
+    return recordSucceeded(
+      recordSubmitted(recordIntent(state, key, intent, at), key, `job-${key}`, at),
+      key,
+      `img-${key}`,
+      at,
+    );
+  }, emptyState());
+}
+
+async function saveState(state: State): Promise<void> {
+  await new FileStateStore(join(dir, 'imsync.state.json')).write(state);
+}
+
+describe('imsync validate', () => {
+  it('accepts the shipped examples', () => {
+    const result = runCli(['validate'], { cwd: repoRoot });
+    expect(result).toMatchObject({ status: 0, stdout: '8 manifests in 3 files: valid\n' });
+  });
+
+  it('exits 1 and names the file, line and column of a problem', async () => {
+    await writeFile(
+      join(dir, 'manifests', 'bad.yaml'),
+      'apiVersion: imsync/v1\nkind: Image\nmetadata: { name: Bad }\n',
+    );
+    const result = runCli(['validate', 'manifests'], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('manifests/bad.yaml:3:19  FIELD_FORMAT  metadata.name "Bad" is not valid.');
+    expect(result.stderr).toContain('manifests/bad.yaml:1:1  FIELD_REQUIRED  the document is missing "spec"');
+    expect(result.stderr).toContain('2 errors in 1 file');
+  });
+
+  it('prints diagnostics as JSON lines with --json', async () => {
+    await writeFile(join(dir, 'manifests', 'bad.yaml'), 'kind: Image\n');
+    const result = runCli(['validate', '--json', 'manifests'], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
+      expect.objectContaining({
+        type: 'diagnostic',
+        code: 'API_VERSION',
+        file: 'manifests/bad.yaml',
+        line: 1,
+        column: 1,
+      }),
+    ]);
+  });
+});
+
+describe('imsync plan', () => {
+  it('plans every example as an import against a missing state, which it does not create', async () => {
+    const result = runCli(['plan'], { cwd: dir });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('  + web-base (ap-southeast-1) will be imported');
+    expect(result.stdout).toContain(
+      'Plan: 8 to import, 0 to update, 0 to replace, 0 orphaned; 0 in progress, 0 unchanged.',
+    );
+    await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
+  });
+
+  it('with --detailed-exitcode exits 2 when there are changes and 0 when there are none', async () => {
+    expect(runCli(['plan', '--detailed-exitcode'], { cwd: dir }).status).toBe(2);
+    await saveState(await importedState());
+    const result = runCli(['plan', '--detailed-exitcode'], { cwd: dir });
+    expect(result).toMatchObject({ status: 0, stdout: 'No changes. 8 images match the manifests.\n' });
+  });
+
+  it('shows updates, replacements, orphans, running jobs and failed imports with their details', async () => {
+    let state = await importedState();
+    state = recordIntent(state, 'old-image', { spec: systemSpec('old-image'), attemptId: 'x' }, at);
+    state = recordSucceeded(recordSubmitted(state, 'old-image', 'j', at), 'old-image', 'img-old', at);
+    state = recordSubmitted(
+      recordIntent(state, 'db-bms', { spec: state.images['db-bms']!.spec, attemptId: 'y' }, at),
+      'db-bms',
+      'job-77',
+      at,
+    );
+    state = recordFailed(
+      state,
+      'logs-data-disk',
+      { code: 'IMG.0010', reason: 'The object does not exist in OBS.' },
+      at,
+    );
+    await saveState(state);
+    const web = join(dir, 'manifests', 'web', 'web-base.yaml');
+    const text = await readFile(web, 'utf8');
+    await writeFile(
+      web,
+      text
+        .replace('nginx and node exporter baked in', 'nginx baked in')
+        .replace('web-base-arm-2026.11.zvhd2', 'web-base-arm-2026.12.zvhd2'),
+    );
+    const result = runCli(['plan', '--detailed-exitcode'], { cwd: dir });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toContain(
+      '  ~ web-base (ap-southeast-1) will be updated in place\n      description: "Web tier base image, nginx and node exporter baked in" -> "Web tier base image, nginx baked in"\n',
+    );
+    expect(result.stdout).toContain(
+      '  -/+ web-base-arm (ap-southeast-1) will be replaced (imported anew, then the old image deleted)\n      image_url: "golden-images:web-base-arm-2026.11.zvhd2" -> "golden-images:web-base-arm-2026.12.zvhd2" # forces replacement\n',
+    );
+    expect(result.stdout).toContain(
+      '  - old-image is in no manifest any more; image img-old is kept unless apply runs with --prune',
+    );
+    expect(result.stdout).toContain(
+      '  = db-bms is being imported (job job-77 INIT); apply follows it, never resubmits',
+    );
+    expect(result.stdout).toContain(
+      '  + logs-data-disk will be imported\n      last attempt failed: IMG.0010 The object does not exist in OBS.',
+    );
+    expect(result.stdout).toContain(
+      'Plan: 1 to import, 1 to update, 1 to replace, 1 orphaned; 1 in progress, 4 unchanged.',
+    );
+  });
+
+  it('prints the documented JSON with --json, and --out saves the same document with mode 0600', async () => {
+    await saveState(await importedState());
+    await writeFile(
+      join(dir, 'manifests', 'web', 'web-base.yaml'),
+      (await readFile(join(dir, 'manifests', 'web', 'web-base.yaml'), 'utf8')).replace('min_disk: 40', 'min_disk: 60'),
+    );
+    const result = runCli(['plan', '--json', '--out', 'saved.plan.json'], { cwd: dir });
+    expect(result.status).toBe(0);
+    expect(result.stdout.split('\n')).toHaveLength(2);
+    const plan = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(plan).toMatchObject({
+      type: 'plan',
+      format_version: '1',
+      basis: { serial: 1 },
+      summary: { import: 0, update: 0, replace: 1, orphan: 0, in_progress: 0, unchanged: 7 },
+    });
+    expect((plan.entries as object[]).find((e) => (e as { key: string }).key === 'web-base')).toMatchObject({
+      action: 'replace',
+      region: 'ap-southeast-1',
+      source: 'manifests/web/web-base.yaml:2:1',
+      changes: [{ field: 'min_disk', before: 40, after: 60, forces_replacement: true }],
+      recorded: { phase: 'succeeded', image_id: 'img-web-base', error: null },
+    });
+    expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
+    expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('reads the state named by IMSYNC_STATE, and --state over it', async () => {
+    await saveState(await importedState());
+    expect(runCli(['plan'], { cwd: dir, env: { IMSYNC_STATE: 'imsync.state.json' } }).stdout).toContain('No changes.');
+    expect(runCli(['plan'], { cwd: dir, env: { IMSYNC_STATE: 'other.json' } }).stdout).toContain('8 to import');
+    const result = runCli(['plan', '--state', 'imsync.state.json'], { cwd: dir, env: { IMSYNC_STATE: 'other.json' } });
+    expect(result.stdout).toContain('No changes.');
+  });
+
+  it('refuses invalid manifests: exit 1, diagnostics, no plan and no file written', async () => {
+    await writeFile(
+      join(dir, 'manifests', 'broken.yaml'),
+      'apiVersion: imsync/v1\nkind: Image\nmetadata: { name: x }\nspec: { min_disk: 0 }\n',
+    );
+    const result = runCli(['plan', '--out', 'p.json'], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('manifests/broken.yaml:4:19  FIELD_RANGE');
+    await expect(stat(join(dir, 'p.json'))).rejects.toThrow();
+  });
+
+  it('stops on a corrupt state file, names the backup, and leaves both untouched', async () => {
+    const state = await importedState();
+    await saveState(state);
+    await saveState({
+      ...state,
+      serial: 1,
+      lineage: (await new FileStateStore(join(dir, 'imsync.state.json')).read()).lineage,
+    });
+    await writeFile(join(dir, 'imsync.state.json'), '{ "version": 1, "lin');
+    const backup = await readFile(join(dir, 'imsync.state.json.backup'), 'utf8');
+    const result = runCli(['plan'], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /^imsync: imsync\.state\.json is not valid JSON \(.+\)\. It was left untouched\. The previous good copy is imsync\.state\.json\.backup\.\n$/,
+    );
+    expect(await readFile(join(dir, 'imsync.state.json'), 'utf8')).toBe('{ "version": 1, "lin');
+    expect(await readFile(join(dir, 'imsync.state.json.backup'), 'utf8')).toBe(backup);
+  });
+
+  it.each([
+    [['plan', '--bogus'], {}, "error: unknown option '--bogus'"],
+    [['plan', '--region', 'Mars'], {}, 'imsync: --region "Mars" is not a region name such as ap-southeast-1'],
+    [['plan'], { HW_REGION_NAME: 'ap southeast' }, 'imsync: HW_REGION_NAME "ap southeast" is not a region name'],
+    [['plan'], { IMSYNC_STATE: '' }, 'imsync: IMSYNC_STATE is empty'],
+    [
+      ['plan', '--state', 'postgres://db/imsync'],
+      {},
+      'imsync: --state: the Postgres state backend is not available yet',
+    ],
+    [['plan', 'nowhere/'], {}, 'nowhere/: no such file or directory'],
+    [['frobnicate'], {}, "error: unknown command 'frobnicate'"],
+  ])('refuses bad input %j with exit 1 and a clear message', (args, env, message) => {
+    const result = runCli(args, { cwd: dir, env });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(message);
+    expect(result.stdout).toBe('');
+  });
+});

@@ -1,0 +1,235 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ImageSpec, Manifest } from '../../src/manifest/types.js';
+import { hasChanges, planChanges, summarize, type Plan } from '../../src/plan/plan.js';
+import {
+  emptyState,
+  forget,
+  recordFailed,
+  recordIntent,
+  recordSubmitted,
+  recordSucceeded,
+  recordUpdated,
+  type State,
+} from '../../src/state/model.js';
+import { dataSpec, manifest, systemSpec } from '../support/specs.js';
+
+const at = new Date('2026-11-26T10:00:00Z');
+
+function imported(state: State, key: string, spec: ImageSpec, region?: string): State {
+  const intent = { spec, attemptId: `attempt-${key}`, ...(region === undefined ? {} : { region }) };
+  const submitted = recordSubmitted(recordIntent(state, key, intent, at), key, `job-${key}`, at);
+  return recordSucceeded(submitted, key, `image-${key}`, at);
+}
+
+function actionOf(plan: Plan, key: string): string | undefined {
+  return plan.entries.find((entry) => entry.key === key)?.action;
+}
+
+describe('planChanges', () => {
+  it('imports what the state does not hold', () => {
+    const plan = planChanges([manifest('web-base')], emptyState());
+    expect(plan.entries).toMatchObject([{ key: 'web-base', action: 'import' }]);
+    expect(hasChanges(plan)).toBe(true);
+  });
+
+  it('plans nothing for an image imported from the same spec', () => {
+    const state = imported(emptyState(), 'web-base', systemSpec('web-base'));
+    const plan = planChanges([manifest('web-base')], state);
+    expect(plan.entries).toMatchObject([{ key: 'web-base', action: 'none' }]);
+    expect(hasChanges(plan)).toBe(false);
+  });
+
+  it('compares meaning, not spelling: defaults written out and the other tag form are no change', () => {
+    const recorded = systemSpec('web-base', { tags: ['team.web', 'tier.front.end'] });
+    const state = imported(emptyState(), 'web-base', recorded);
+    const rewritten = systemSpec('web-base', {
+      type: 'ECS',
+      architecture: 'x86',
+      description: '',
+      enterprise_project_id: '0',
+      image_tags: [
+        { key: 'tier', value: 'front.end' },
+        { key: 'team', value: 'web' },
+      ],
+    });
+    expect(actionOf(planChanges([manifest('web-base', rewritten)], state), 'web-base')).toBe('none');
+  });
+
+  it('updates in place when only the name, description or tags change', () => {
+    const state = imported(emptyState(), 'web-base', systemSpec('web-base', { description: 'old' }));
+    const desired = systemSpec('web-base', { name: 'web-base-2', description: 'new', tags: ['team.web'] });
+    const [entry] = planChanges([manifest('web-base', desired)], state).entries;
+    expect(entry).toMatchObject({
+      action: 'update',
+      changes: [
+        { field: 'description', before: 'old', after: 'new', forcesReplacement: false },
+        { field: 'name', before: 'web-base', after: 'web-base-2', forcesReplacement: false },
+        { field: 'tags', before: [], after: ['team=web'], forcesReplacement: false },
+      ],
+    });
+  });
+
+  it.each([
+    ['image_url', { image_url: 'golden-images:other.zvhd2' }],
+    ['os_version', { os_version: 'CentOS 7.9 64bit' }],
+    ['min_disk', { min_disk: 80 }],
+    ['type', { type: 'BMS' as const }],
+    ['architecture', { architecture: 'arm' as const }],
+    ['hw_firmware_type', { hw_firmware_type: 'uefi' as const }],
+    ['license_type', { license_type: 'byol' as const }],
+  ])('replaces when %s changes, marking the field that forces it', (field, overrides) => {
+    const state = imported(emptyState(), 'web-base', systemSpec('web-base'));
+    const [entry] = planChanges([manifest('web-base', systemSpec('web-base', overrides))], state).entries;
+    expect(entry?.action).toBe('replace');
+    expect(entry && 'changes' in entry && entry.changes.find((c) => c.field === field)).toMatchObject({
+      forcesReplacement: true,
+    });
+  });
+
+  it('replaces when a system image becomes a data image (type and os fields change)', () => {
+    const state = imported(emptyState(), 'disk', systemSpec('disk'));
+    expect(actionOf(planChanges([manifest('disk', dataSpec('disk'))], state), 'disk')).toBe('replace');
+  });
+
+  it('replaces when the region moves, but not when the default region is merely unset', () => {
+    const state = imported(emptyState(), 'web-base', systemSpec('web-base'), 'ap-southeast-1');
+    const moved = planChanges([manifest('web-base', systemSpec('web-base'), 'cn-north-4')], state);
+    expect(moved.entries[0]).toMatchObject({
+      action: 'replace',
+      changes: [{ field: 'region', forcesReplacement: true }],
+    });
+    expect(actionOf(planChanges([manifest('web-base')], state), 'web-base')).toBe('none');
+    expect(actionOf(planChanges([manifest('web-base')], state, { defaultRegion: 'ap-southeast-1' }), 'web-base')).toBe(
+      'none',
+    );
+  });
+
+  it('never resubmits an import that is in flight, whatever the manifest says now', () => {
+    const submitting = recordIntent(emptyState(), 'a', { spec: systemSpec('a'), attemptId: 'x' }, at);
+    const submitted = recordSubmitted(submitting, 'a', 'job-1', at);
+    const changed = manifest('a', systemSpec('a', { min_disk: 99 }));
+    expect(actionOf(planChanges([changed], submitting), 'a')).toBe('in-progress');
+    expect(actionOf(planChanges([changed], submitted), 'a')).toBe('in-progress');
+    expect(hasChanges(planChanges([changed], submitted))).toBe(false);
+  });
+
+  it('imports again after a failed job, keeping the failure to show', () => {
+    const submitted = recordSubmitted(
+      recordIntent(emptyState(), 'a', { spec: systemSpec('a'), attemptId: 'x' }, at),
+      'a',
+      'j',
+      at,
+    );
+    const failed = recordFailed(submitted, 'a', { code: 'IMG.0010', reason: 'the object does not exist' }, at);
+    const [entry] = planChanges([manifest('a')], failed).entries;
+    expect(entry).toMatchObject({ action: 'import', recorded: { error: { code: 'IMG.0010' } } });
+  });
+
+  it('reports recorded images that no manifest names any more as orphans', () => {
+    const state = imported(
+      imported(emptyState(), 'keep', systemSpec('keep')),
+      'gone',
+      systemSpec('gone'),
+      'cn-north-4',
+    );
+    const plan = planChanges([manifest('keep')], state);
+    expect(plan.entries).toMatchObject([
+      { key: 'gone', action: 'orphan', region: 'cn-north-4' },
+      { key: 'keep', action: 'none' },
+    ]);
+    expect(summarize(plan)).toEqual({ import: 0, update: 0, replace: 0, orphan: 1, inProgress: 0, unchanged: 1 });
+  });
+
+  it('records the state it was made against', () => {
+    const state = { ...imported(emptyState(), 'a', systemSpec('a')), lineage: 'l-1', serial: 7 };
+    expect(planChanges([], state).basis).toEqual({ lineage: 'l-1', serial: 7 });
+  });
+});
+
+const key = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
+const specOverrides = fc.record(
+  {
+    description: fc.constantFrom('a', 'b', ''),
+    min_disk: fc.integer({ min: 1, max: 1024 }),
+    architecture: fc.constantFrom('x86' as const, 'arm' as const),
+    image_tags: fc.array(fc.record({ key: fc.constantFrom('team', 'tier', 'env'), value: fc.constantFrom('a', 'b') }), {
+      maxLength: 3,
+    }),
+    os_version: fc.constantFrom('Ubuntu 22.04 server 64bit', 'CentOS 7.9 64bit'),
+  },
+  { requiredKeys: [] },
+);
+const arbitraryManifest = fc
+  .tuple(key, specOverrides, fc.boolean())
+  .map(([name, overrides, data]) =>
+    manifest(
+      name,
+      data
+        ? dataSpec(name, { ...(overrides.description === undefined ? {} : { description: overrides.description }) })
+        : systemSpec(name, overrides),
+    ),
+  );
+const manifestSet = fc.uniqueArray(arbitraryManifest, { selector: (m) => m.metadata.name, maxLength: 12 });
+
+/** A state in which every planned action was carried out. */
+function applyAll(plan: Plan, state: State): State {
+  let next = state;
+  for (const entry of plan.entries) {
+    if (entry.action === 'orphan') next = forget(next, entry.key);
+    else if (entry.action === 'update') next = recordUpdated(next, entry.key, entry.manifest.spec, at);
+    else if (entry.action === 'import' || entry.action === 'replace') {
+      next = imported(next, entry.key, entry.manifest.spec, entry.region);
+    } else if (entry.action === 'in-progress') next = recordSucceeded(next, entry.key, 'image', at);
+  }
+  return next;
+}
+
+function arbitraryState(manifests: readonly Manifest[], picks: readonly number[]): State {
+  let state = emptyState();
+  manifests.forEach((m, i) => {
+    const pick = picks[i % picks.length] ?? 0;
+    const other = systemSpec(m.metadata.name, { description: 'recorded' });
+    if (pick === 1) state = imported(state, m.metadata.name, m.spec);
+    if (pick === 2) state = imported(state, m.metadata.name, other);
+    if (pick === 3) state = imported(state, m.metadata.name, systemSpec(m.metadata.name, { min_disk: 1000 }));
+    if (pick === 4) state = recordIntent(state, m.metadata.name, { spec: m.spec, attemptId: 'x' }, at);
+  });
+  return imported(state, 'zz-orphan', systemSpec('zz-orphan'));
+}
+
+describe('planChanges properties', () => {
+  const scenario = fc.tuple(manifestSet, fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1 }));
+
+  it('is deterministic: the order of manifests does not matter', () => {
+    fc.assert(
+      fc.property(scenario, fc.nat(), ([manifests, picks], seed) => {
+        const state = arbitraryState(manifests, picks);
+        const shuffled = [...manifests].sort(() => (seed++ % 3) - 1);
+        expect(planChanges(shuffled, state)).toEqual(planChanges(manifests, state));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('plans no change after every planned action is recorded as done', () => {
+    fc.assert(
+      fc.property(scenario, ([manifests, picks]) => {
+        const state = arbitraryState(manifests, picks);
+        const replanned = planChanges(manifests, applyAll(planChanges(manifests, state), state));
+        expect(replanned.entries.every((entry) => entry.action === 'none')).toBe(true);
+        expect(replanned.entries).toHaveLength(manifests.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('lists entries sorted by key, one per key', () => {
+    fc.assert(
+      fc.property(scenario, ([manifests, picks]) => {
+        const keys = planChanges(manifests, arbitraryState(manifests, picks)).entries.map((entry) => entry.key);
+        expect(keys).toEqual([...new Set(keys)].sort());
+      }),
+    );
+  });
+});

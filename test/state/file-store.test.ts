@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeState } from '../../src/state/codec.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import { emptyState, recordIntent } from '../../src/state/model.js';
+import { stateFailure } from '../support/failure.js';
+import { describeStateStore } from '../support/state-store-contract.js';
+import { systemSpec } from '../support/specs.js';
+
+async function tempPath(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), 'imsync-state-')), 'imsync.state.json');
+}
+
+describeStateStore('file', async () => {
+  const path = await tempPath();
+  return { store: new FileStateStore(path), reopen: () => new FileStateStore(path) };
+});
+
+const at = new Date('2026-11-26T10:00:00Z');
+const oneImport = recordIntent(emptyState(), 'web-base', { spec: systemSpec('web-base'), attemptId: 'a1' }, at);
+
+describe('file state store', () => {
+  it('writes the state file with mode 0600 and leaves no temporary file behind', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const first = await store.write(oneImport);
+    await store.write(first);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(`${path}.backup`)).mode & 0o777).toBe(0o600);
+    expect((await readdir(join(path, '..'))).sort()).toEqual(['imsync.state.json', 'imsync.state.json.backup']);
+  });
+
+  it('keeps the previous good state as the backup', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const first = await store.write(oneImport);
+    await store.write(first);
+    expect(JSON.parse(await readFile(`${path}.backup`, 'utf8'))).toEqual(first);
+  });
+
+  it('refuses a corrupt state file with a clear error, names the backup, and never overwrites it', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    await store.write(await store.write(oneImport));
+    await writeFile(path, '{"version": 1, "lineage": "x", "ser');
+    const error = await stateFailure(store.read());
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(error.message).toContain('is not valid JSON');
+    expect(error.message).toContain(`${path}.backup`);
+    await expect(store.write(oneImport)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(await readFile(path, 'utf8')).toBe('{"version": 1, "lineage": "x", "ser');
+  });
+
+  it.each([
+    ['an unknown version', { ...emptyState(), version: 7 }, 'STATE_VERSION', 'version 7'],
+    ['a negative serial', { ...emptyState(), serial: -1 }, 'STATE_INVALID', 'serial'],
+    ['a record without a phase', { ...oneImport, images: { a: { attemptId: 'x' } } }, 'STATE_INVALID', 'missing'],
+    [
+      'an invalid recorded spec',
+      { ...oneImport, images: { a: { ...oneImport.images['web-base'], spec: { name: 'x' } } } },
+      'STATE_INVALID',
+      'spec',
+    ],
+    [
+      'a bad key',
+      { ...oneImport, images: { 'Not A Key': oneImport.images['web-base'] } },
+      'STATE_INVALID',
+      'Not A Key',
+    ],
+    ['an unknown field', { ...emptyState(), resources: {} }, 'STATE_INVALID', 'resources'],
+    ['an array', [], 'STATE_VERSION', 'none'],
+  ])('refuses a state with %s, leaving the file as it was', async (_case, document, code, mention) => {
+    const path = await tempPath();
+    const text = JSON.stringify(document);
+    await writeFile(path, text);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code });
+    expect(error.message).toContain(mention);
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('reports an unreadable state file instead of treating it as empty', async () => {
+    const path = await tempPath();
+    await writeFile(path, encodeState(oneImport));
+    const directory = new FileStateStore(join(path, '..'));
+    await expect(directory.read()).rejects.toMatchObject({ code: 'STATE_UNREADABLE' });
+  });
+
+  it('takes over a lock whose holder on this host has died', async () => {
+    const path = await tempPath();
+    const child = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({
+        host: (await import('node:os')).hostname(),
+        pid: deadPid,
+        command: 'imsync apply',
+        since: at.toISOString(),
+        token: 't',
+      }),
+    );
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    expect(lock.holder.pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it('does not take over a lock held by a live process on another host', async () => {
+    const path = await tempPath();
+    const holder = { host: 'build-agent-7', pid: 1, command: 'imsync watch', since: at.toISOString(), token: 't' };
+    await writeFile(`${path}.lock`, JSON.stringify(holder));
+    const error = await stateFailure(new FileStateStore(path).lock('imsync apply'));
+    expect(error.message).toContain('imsync watch (pid 1 on build-agent-7');
+  });
+
+  it('release leaves a lock that someone else took alone', async () => {
+    const path = await tempPath();
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    await writeFile(`${path}.lock`, JSON.stringify({ ...lock.holder, token: 'someone-else' }));
+    await lock.release();
+    expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ token: 'someone-else' });
+  });
+});

@@ -1,0 +1,25 @@
+import type { DataImageSpec, Manifest, SystemImageSpec } from '../../src/manifest/types.js';
+
+export function systemSpec(name: string, overrides: Partial<SystemImageSpec> = {}): SystemImageSpec {
+  return {
+    name,
+    image_url: `golden-images:${name}.zvhd2`,
+    os_version: 'Ubuntu 22.04 server 64bit',
+    min_disk: 40,
+    ...overrides,
+  };
+}
+
+export function dataSpec(name: string, overrides: Partial<DataImageSpec> = {}): DataImageSpec {
+  return { name, type: 'DataImage', image_url: `golden-images:${name}.raw`, min_disk: 100, ...overrides };
+}
+
+export function manifest(key: string, spec: Manifest['spec'] = systemSpec(key), region?: string): Manifest {
+  return {
+    apiVersion: 'imsync/v1',
+    kind: 'Image',
+    metadata: region === undefined ? { name: key } : { name: key, region },
+    spec,
+    source: { file: 'manifests/test.yaml', line: 1, column: 1 },
+  };
+}

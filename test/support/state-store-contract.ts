@@ -1,0 +1,85 @@
+// The conformance suite every StateStore backend must pass: the file store now, Postgres later.
+import { describe, expect, it } from 'vitest';
+import { emptyState, recordIntent, recordSubmitted, type State } from '../../src/state/model.js';
+import { StateError, type StateStore } from '../../src/state/store.js';
+import { stateFailure } from './failure.js';
+import { systemSpec } from './specs.js';
+
+export interface StoreFixture {
+  /** A fresh, empty store. */
+  readonly store: StateStore;
+  /** A second handle on the same stored state, as another process would open it. */
+  readonly reopen: () => StateStore;
+}
+
+const at = new Date('2026-11-26T10:00:00Z');
+
+function withImport(state: State, key: string): State {
+  return recordSubmitted(
+    recordIntent(state, key, { spec: systemSpec(key), attemptId: `attempt-${key}` }, at),
+    key,
+    `job-${key}`,
+    at,
+  );
+}
+
+export function describeStateStore(name: string, open: () => Promise<StoreFixture>): void {
+  describe(`StateStore contract: ${name}`, () => {
+    it('reads an empty state (serial 0, no lineage) when nothing was ever written', async () => {
+      const { store } = await open();
+      expect(await store.read()).toEqual(emptyState());
+    });
+
+    it('fixes the lineage on the first write and increments the serial on every write', async () => {
+      const { store, reopen } = await open();
+      const first = await store.write(withImport(await store.read(), 'a'));
+      expect(first.serial).toBe(1);
+      expect(first.lineage).not.toBe('');
+      const second = await store.write(withImport(first, 'b'));
+      expect(second).toMatchObject({ serial: 2, lineage: first.lineage });
+      expect(await reopen().read()).toEqual(second);
+    });
+
+    it('round-trips every record field', async () => {
+      const { store, reopen } = await open();
+      const written = await store.write(withImport(await store.read(), 'web-base'));
+      const read = await reopen().read();
+      expect(read.images['web-base']).toEqual(written.images['web-base']);
+      expect(read.images['web-base']).toMatchObject({ phase: 'submitted', jobId: 'job-web-base' });
+    });
+
+    it('refuses a write based on a state that has moved on, and keeps the newer one', async () => {
+      const { store, reopen } = await open();
+      const base = await store.write(withImport(await store.read(), 'a'));
+      const newer = await reopen().write(withImport(base, 'b'));
+      await expect(store.write(withImport(base, 'c'))).rejects.toMatchObject({ code: 'STATE_CONFLICT' });
+      expect(await reopen().read()).toEqual(newer);
+    });
+
+    it('refuses a write from another lineage', async () => {
+      const { store } = await open();
+      const base = await store.write(withImport(await store.read(), 'a'));
+      await expect(store.write({ ...base, lineage: 'another-lineage' })).rejects.toBeInstanceOf(StateError);
+    });
+
+    it('gives a second locker LOCK_HELD naming the holder, and the lock back after release', async () => {
+      const { store, reopen } = await open();
+      const lock = await store.lock('imsync apply');
+      const error = await stateFailure(reopen().lock('imsync watch'));
+      expect(error).toMatchObject({ code: 'LOCK_HELD', holder: { command: 'imsync apply', pid: process.pid } });
+      expect(error.message).toContain('imsync apply');
+      await lock.release();
+      const again = await reopen().lock('imsync watch');
+      await again.release();
+    });
+
+    it('waits for a lock up to the given time', async () => {
+      const { store, reopen } = await open();
+      const lock = await store.lock('imsync apply');
+      setTimeout(() => void lock.release(), 150);
+      const second = await reopen().lock('imsync apply', 5_000);
+      expect(second.holder.command).toBe('imsync apply');
+      await second.release();
+    });
+  });
+}
