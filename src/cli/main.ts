@@ -7,6 +7,11 @@ import { DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
 import { processOutput } from './output.js';
 
 const output = processOutput();
+// A reader that went away (`imsync plan | head`) is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? EXIT.ok);
+});
 
 const program = new Command('imsync')
   .description('Keep Huawei Cloud IMS private images in line with YAML manifests.')

@@ -37,7 +37,7 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
       const retry = entry.recorded?.error
         ? `\n      ${color.red('last attempt failed:')} ${entry.recorded.error.code} ${entry.recorded.error.reason}`
         : '';
-      const fields = Object.entries(entry.manifest.spec).map(([field, value]) => `${field}: ${show(value)}`);
+      const fields = Object.entries(entry.manifest.spec).map(([field, value]) => [field, show(value)] as const);
       return `  ${color.green('+')} ${color.bold(entry.key)}${region} will be imported${retry}\n${lines(fields)}`;
     }
     case 'update':
@@ -53,13 +53,15 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
   }
 }
 
-function change(c: FieldChange, color: Colors): string {
+function change(c: FieldChange, color: Colors): readonly [string, string] {
   const forces = c.forcesReplacement ? color.red(' # forces replacement') : '';
-  return `${c.field}: ${show(c.before)} -> ${show(c.after)}${forces}`;
+  return [c.field, `${show(c.before)} -> ${show(c.after)}${forces}`];
 }
 
-function lines(items: readonly string[]): string {
-  return items.map((item) => `      ${item}\n`).join('');
+/** `field: value` lines, the values aligned. */
+function lines(fields: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...fields.map(([field]) => field.length)) + 1;
+  return fields.map(([field, value]) => `      ${`${field}:`.padEnd(width)} ${value}\n`).join('');
 }
 
 function show(value: unknown): string {
