@@ -1,18 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { image, state } from './validators.generated.js';
 
-/** The JSON Schemas in schemas/: the same files editors use through `$schema`. */
+/** The JSON Schemas in schemas/ (the same files editors use through `$schema`), compiled ahead of time. */
 export type SchemaName = 'image' | 'state';
 
-let ajv: Ajv | undefined;
+const validators = { image, state } as Record<SchemaName, ValidateFunction>;
 
-/** Validates a value against one of the schemas; each is compiled on first use only. */
 export function validateAgainst(schema: SchemaName, value: unknown): readonly ErrorObject[] {
-  ajv ??= new Ajv({ allErrors: true, verbose: true }).addSchema([readSchema('image'), readSchema('state')]);
-  const validate = ajv.getSchema(`https://imsync.dev/schemas/${schema}.schema.json`)!;
+  const validate = validators[schema];
   return validate(value) ? [] : (validate.errors ?? []);
-}
-
-export function readSchema(schema: SchemaName): object {
-  return JSON.parse(readFileSync(new URL(`../../schemas/${schema}.schema.json`, import.meta.url), 'utf8')) as object;
 }

@@ -2,7 +2,8 @@
 // spec; these tests fail when one changes without the other.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateAgainst, readSchema } from '../../src/manifest/schema.js';
+import { readFileSync } from 'node:fs';
+import { validateAgainst } from '../../src/manifest/schema.js';
 import { FIELD_CHANGE } from '../../src/manifest/spec.js';
 import {
   ARCHITECTURES,
@@ -18,7 +19,7 @@ import {
 interface PropertySchema {
   enum?: string[];
 }
-const schema = readSchema('image') as {
+const schema = JSON.parse(readFileSync(new URL('../../schemas/image.schema.json', import.meta.url), 'utf8')) as {
   definitions: { spec: { properties: Record<string, PropertySchema>; required: string[]; allOf: unknown[] } };
 };
 const spec = schema.definitions.spec;
