@@ -1,4 +1,15 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type YAMLError } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  visit,
+  type Alias,
+  type Document,
+  type Node,
+  type YAMLError,
+} from 'yaml';
 import type { Diagnostic, DiagnosticCode } from './diagnostic.js';
 import { describeSchemaErrors, fieldName, type SchemaProblem } from './schema-errors.js';
 import { validateAgainst } from './schema.js';
@@ -26,7 +37,15 @@ const MAX_ALIAS_EXPANSIONS = 100;
  */
 export function parseManifestFile(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // `merge` allows `<<: *defaults`, common in hand-written YAML; `resolveKnownTags: false` leaves
+  // tags such as !!binary and !!timestamp unresolved, so they are reported instead of becoming bytes or dates.
+  const documents = parseAllDocuments(text, {
+    lineCounter,
+    merge: true,
+    prettyErrors: false,
+    resolveKnownTags: false,
+    uniqueKeys: true,
+  });
   const at = (offset: number): SourceLocation => {
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
@@ -36,9 +55,10 @@ export function parseManifestFile(file: string, text: string): ParsedFile {
   let nonEmpty = 0;
 
   for (const document of documents) {
-    const yamlProblems = [...document.errors, ...document.warnings];
-    if (yamlProblems.length > 0) {
-      for (const problem of yamlProblems) diagnostics.push(yamlDiagnostic(problem, text, at));
+    // After the first syntax error the parser's view is guesswork: one message per document.
+    const [yamlProblem] = [...document.errors, ...document.warnings];
+    if (yamlProblem) {
+      diagnostics.push(yamlDiagnostic(yamlProblem, text, at));
       continue;
     }
     const contents = document.contents;
@@ -53,25 +73,19 @@ export function parseManifestFile(file: string, text: string): ParsedFile {
       });
       continue;
     }
-    let value: unknown;
-    try {
-      value = document.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
-    } catch {
-      diagnostics.push({
-        code: 'YAML_ALIAS_LIMIT',
-        source: start,
-        message: `the document expands aliases more than ${MAX_ALIAS_EXPANSIONS} times, which is refused as a resource-exhaustion risk`,
-      });
+    const value = toValue(document);
+    if ('code' in value) {
+      diagnostics.push({ code: value.code, message: value.message, source: at(value.offset) });
       continue;
     }
-    const problems = checkDocument(value as Record<string, unknown>);
+    const problems = checkDocument(value.data);
     if (problems.length > 0) {
       for (const problem of problems) {
         diagnostics.push({ code: problem.code, message: problem.message, source: at(offsetOf(document, problem)) });
       }
       continue;
     }
-    manifests.push({ ...(value as ImageManifest), source: start });
+    manifests.push({ ...(value.data as unknown as ImageManifest), source: start });
   }
 
   if (nonEmpty === 0 && diagnostics.length === 0) {
@@ -85,6 +99,39 @@ export function parseManifestFile(file: string, text: string): ParsedFile {
   return { manifests, diagnostics };
 }
 
+/** The document as plain data, or why aliases keep it from becoming that. */
+function toValue(
+  document: Document,
+): { data: Record<string, unknown> } | { code: DiagnosticCode; message: string; offset: number } {
+  try {
+    return { data: document.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as Record<string, unknown> };
+  } catch {
+    let firstAlias: Alias | undefined;
+    let unresolved: Alias | undefined;
+    visit(document, {
+      Alias(_, alias) {
+        firstAlias ??= alias;
+        if (!alias.resolve(document)) {
+          unresolved = alias;
+          return visit.BREAK;
+        }
+      },
+    });
+    if (unresolved) {
+      return {
+        code: 'YAML_SYNTAX',
+        message: `the alias *${unresolved.source} refers to no anchor defined before it`,
+        offset: unresolved.range?.[0] ?? 0,
+      };
+    }
+    return {
+      code: 'YAML_ALIAS_LIMIT',
+      message: `the document expands aliases more than ${MAX_ALIAS_EXPANSIONS} times, which is refused as a resource-exhaustion risk`,
+      offset: firstAlias?.range?.[0] ?? document.contents?.range?.[0] ?? 0,
+    };
+  }
+}
+
 function yamlDiagnostic(problem: YAMLError, text: string, at: (offset: number) => SourceLocation): Diagnostic {
   const codes: Partial<Record<string, DiagnosticCode>> = {
     DUPLICATE_KEY: 'YAML_DUPLICATE_KEY',
@@ -94,9 +141,17 @@ function yamlDiagnostic(problem: YAMLError, text: string, at: (offset: number) =
   // The first line of yaml's message is the sentence; the rest is a source excerpt we print ourselves.
   const message =
     problem.code === 'DUPLICATE_KEY'
-      ? `the key "${text.slice(problem.pos[0], problem.pos[1])}" appears twice in the same mapping`
-      : problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      ? `the key ${keyAt(text, problem.pos[0])} appears twice in the same mapping`
+      : problem.code === 'TAG_RESOLVE_FAILED'
+        ? `the YAML tag ${/^\S+/.exec(text.slice(problem.pos[0]))?.[0] ?? ''} has no meaning in a manifest; write the value plainly`
+        : problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   return { code: codes[problem.code] ?? 'YAML_SYNTAX', source: at(problem.pos[0]), message };
+}
+
+/** The key written at `offset`, as written (yaml marks only its first character). */
+function keyAt(text: string, offset: number): string {
+  const key = /^("[^"]*"|'[^']*'|[^:\s]+)/.exec(text.slice(offset, offset + 200))?.[1] ?? '';
+  return key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`;
 }
 
 /** The version and kind gate the schema: a document of another kind is not judged by this one. */

@@ -13,14 +13,15 @@ export interface SchemaProblem {
 
 const SYSTEM_ONLY_HINT = 'applies to system images only (type ECS or BMS), not to a data image (type: DataImage)';
 
-/** Translates ajv's errors into one sentence each, dropping the ones that only repeat another. */
+/** Translates ajv's errors into one sentence each: one per offending node, the first ajv found. */
 export function describeSchemaErrors(errors: readonly ErrorObject[]): SchemaProblem[] {
-  const problems: SchemaProblem[] = [];
+  const problems = new Map<string, SchemaProblem>();
   for (const error of errors) {
     const problem = describe(error);
-    if (problem && !problems.some((p) => p.message === problem.message)) problems.push(problem);
+    const node = JSON.stringify(problem?.path);
+    if (problem && !problems.has(node)) problems.set(node, problem);
   }
-  return problems;
+  return [...problems.values()];
 }
 
 function describe(error: ErrorObject): SchemaProblem | undefined {
@@ -50,7 +51,7 @@ function describe(error: ErrorObject): SchemaProblem | undefined {
       return {
         code: 'FIELD_TYPE',
         path,
-        message: `${field} must be ${article((error.params as { type: string }).type)}, not ${typeName(error.data)}`,
+        message: `${field} must be ${article((error.params as { type: string }).type)}, not ${typeName(error.data, (error.params as { type: string }).type)}`,
       };
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.join(', ');
@@ -79,8 +80,15 @@ function describe(error: ErrorObject): SchemaProblem | undefined {
         path,
         message: `${field} has ${lengthOf(error.data)} tags; at most 8 are allowed (the API takes 10, and imsync adds 2 ownership tags)`,
       };
-    case 'uniqueItems':
-      return { code: 'FIELD_DUPLICATE', path, message: `${field} lists the same item twice` };
+    case 'uniqueItems': {
+      const { i, j } = error.params as { i: number; j: number };
+      const [first, again] = [Math.min(i, j), Math.max(i, j)];
+      return {
+        code: 'FIELD_DUPLICATE',
+        path: [...path, again],
+        message: `${fieldName([...path, again])} repeats ${fieldName([...path, first])}`,
+      };
+    }
     case 'false schema':
       return {
         code: 'FIELD_NOT_ALLOWED',
@@ -135,12 +143,15 @@ function lengthOf(value: unknown): number {
   return typeof value === 'string' || Array.isArray(value) ? value.length : 0;
 }
 
-function typeName(value: unknown): string {
+/** Names what was written, with the fix when the fix is only quoting or unquoting. */
+function typeName(value: unknown, expected: string): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${show(value)}${/^\d+$/.test(value) ? ' (remove the quotes)' : ''}`;
-  return `${typeof value} ${show(value)}${typeof value === 'number' ? ' (quote it to make it a string)' : ''}`;
+  if (typeof value === 'string') {
+    return `the string ${show(value)}${expected === 'integer' && /^\d+$/.test(value) ? ' (remove the quotes)' : ''}`;
+  }
+  return `${typeof value} ${show(value)}${expected === 'string' ? ' (quote it to make it a string)' : ''}`;
 }
 
 function article(type: string): string {

@@ -60,6 +60,18 @@ describe('parseManifestFile', () => {
     expect(parseManifestFile('bomb.yaml', bomb).diagnostics.map((d) => d.code)).toEqual(['YAML_ALIAS_LIMIT']);
   });
 
+  it('accepts merge keys, so documents can share defaults', () => {
+    const text = `${header}metadata: { name: a }\nspec:\n  <<: &defaults { os_version: x, min_disk: 40 }\n  name: a\n  image_url: golden-images:a.zvhd2\n`;
+    const { manifests, diagnostics } = parseManifestFile('a.yaml', text);
+    expect(diagnostics).toEqual([]);
+    expect(manifests[0]?.spec).toEqual({
+      os_version: 'x',
+      min_disk: 40,
+      name: 'a',
+      image_url: 'golden-images:a.zvhd2',
+    });
+  });
+
   it('skips empty documents, and calls a file with none empty', () => {
     expect(parseManifestFile('a.yaml', `---\n${valid('one')}---\n`).manifests).toHaveLength(1);
     expect(parseManifestFile('b.yaml', '# nothing here yet\n').diagnostics).toMatchObject([
