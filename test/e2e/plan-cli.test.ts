@@ -126,24 +126,16 @@ describe('imsync plan', () => {
     );
     const result = runCli(['plan', '--detailed-exitcode'], { cwd: dir });
     expect(result.status).toBe(2);
-    expect(result.stdout).toContain(
+    for (const shown of [
       '  ~ web-base (ap-southeast-1) will be updated in place\n      description: "Web tier base image, nginx and node exporter baked in" -> "Web tier base image, nginx baked in"\n',
-    );
-    expect(result.stdout).toContain(
       '  -/+ web-base-arm (ap-southeast-1) will be replaced (imported anew, then the old image deleted)\n      image_url: "golden-images:web-base-arm-2026.11.zvhd2" -> "golden-images:web-base-arm-2026.12.zvhd2" # forces replacement\n',
-    );
-    expect(result.stdout).toContain(
       '  - old-image is in no manifest any more; image img-old is kept unless apply runs with --prune',
-    );
-    expect(result.stdout).toContain(
       '  = db-bms is being imported (job job-77 INIT); apply follows it, never resubmits',
-    );
-    expect(result.stdout).toContain(
       '  + logs-data-disk will be imported\n      last attempt failed: IMG.0010 The object does not exist in OBS.',
-    );
-    expect(result.stdout).toContain(
       'Plan: 1 to import, 1 to update, 1 to replace, 1 orphaned; 1 in progress, 4 unchanged.',
-    );
+    ]) {
+      expect(result.stdout).toContain(shown);
+    }
   });
 
   it('prints the documented JSON with --json, and --out saves the same document with mode 0600', async () => {
