@@ -1,4 +1,5 @@
 // Global settings from flags and the environment, checked before anything is read or sent.
+import type { Authentication } from '../ims/client.js';
 import { FileStateStore } from '../state/file-store.js';
 import type { StateStore } from '../state/store.js';
 
@@ -28,10 +29,76 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv):
   if (/^postgres(ql)?:/.test(state)) {
     throw new UsageError(`${stateOrigin}: the Postgres state backend is not available yet; use a file path`);
   }
+  const region = resolveRegion(options, env);
+  return { store: new FileStateStore(state), ...(region === undefined ? {} : { region }) };
+}
+
+function resolveRegion(options: { region?: string }, env: NodeJS.ProcessEnv): string | undefined {
   const region = options.region ?? env.HW_REGION_NAME;
   if (region !== undefined && !REGION.test(region)) {
     const origin = options.region !== undefined ? '--region' : 'HW_REGION_NAME';
     throw new UsageError(`${origin} "${region}" is not a region name such as ap-southeast-1`);
   }
-  return { store: new FileStateStore(state), ...(region === undefined ? {} : { region }) };
+  return region;
+}
+
+export interface ConnectionOptions {
+  endpoint?: string;
+  projectId?: string;
+  region?: string;
+}
+
+/** Where and as whom to call IMS; secrets stay inside `auth` and never reach a message. */
+export interface Connection {
+  readonly endpoint: string;
+  readonly projectId: string;
+  readonly auth: Authentication;
+}
+
+/**
+ * Reads the connection as the Huawei Cloud tools name it: HW_ACCESS_KEY, HW_SECRET_KEY and
+ * HW_SECURITY_TOKEN (temporary credentials), or HW_AUTH_TOKEN (an IAM token); HW_PROJECT_ID;
+ * the endpoint from --endpoint, IMSYNC_ENDPOINT, or the region.
+ */
+export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv): Connection {
+  const endpoint = resolveEndpoint(options, env);
+  const projectId = options.projectId ?? env.HW_PROJECT_ID;
+  if (!projectId) throw new UsageError('no project: set --project-id or HW_PROJECT_ID');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) {
+    throw new UsageError(`${options.projectId ? '--project-id' : 'HW_PROJECT_ID'} is not a project id`);
+  }
+  return { endpoint, projectId, auth: resolveAuth(env) };
+}
+
+function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): string {
+  const given = options.endpoint ?? env.IMSYNC_ENDPOINT;
+  if (given === undefined) {
+    const region = resolveRegion(options, env);
+    if (!region) throw new UsageError('no endpoint: set --region or HW_REGION_NAME (or --endpoint / IMSYNC_ENDPOINT)');
+    return `https://ims.${region}.myhuaweicloud.com`;
+  }
+  const origin = options.endpoint !== undefined ? '--endpoint' : 'IMSYNC_ENDPOINT';
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new UsageError(`${origin} "${given}" is not a URL such as https://ims.ap-southeast-1.myhuaweicloud.com`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${origin} must be an http(s) URL`);
+  if (url.username || url.password)
+    throw new UsageError(`${origin} must not carry credentials; use HW_ACCESS_KEY and HW_SECRET_KEY`);
+  return url.origin;
+}
+
+function resolveAuth(env: NodeJS.ProcessEnv): Authentication {
+  const accessKey = env.HW_ACCESS_KEY;
+  const secretKey = env.HW_SECRET_KEY;
+  if (accessKey || secretKey) {
+    if (!accessKey) throw new UsageError('HW_SECRET_KEY is set but HW_ACCESS_KEY is not');
+    if (!secretKey) throw new UsageError('HW_ACCESS_KEY is set but HW_SECRET_KEY is not');
+    const securityToken = env.HW_SECURITY_TOKEN;
+    return { kind: 'aksk', credentials: { accessKey, secretKey, ...(securityToken ? { securityToken } : {}) } };
+  }
+  if (env.HW_AUTH_TOKEN) return { kind: 'token', token: env.HW_AUTH_TOKEN };
+  throw new UsageError('no credentials: set HW_ACCESS_KEY and HW_SECRET_KEY (or HW_AUTH_TOKEN)');
 }

@@ -1,0 +1,357 @@
+// The IMS HTTP client: one keep-alive pool per endpoint, AK/SK or token authentication, the
+// shared request budget, and retries that never repeat a request that may have had an effect
+// unless repeating it is harmless.
+import { randomInt } from 'node:crypto';
+import { Pool } from 'undici';
+import { systemClock, type Clock } from '../clock.js';
+import { backoffDelay } from './backoff.js';
+import { RequestBudget } from './budget.js';
+import { classifyStatus, classifyTransportError, ImsError, parseErrorBody } from './errors.js';
+import { signRequest, type Credentials } from './signer.js';
+import type {
+  Image,
+  ImageTag,
+  Job,
+  JobStatus,
+  ListImagesQuery,
+  OsVersion,
+  PatchOperation,
+  QuickImportBody,
+  Quota,
+} from './types.js';
+
+export type Authentication =
+  { readonly kind: 'aksk'; readonly credentials: Credentials } | { readonly kind: 'token'; readonly token: string };
+
+export interface ImsClientOptions {
+  /** `https://ims.{region}.myhuaweicloud.com`, or an emulator's URL. */
+  readonly endpoint: string;
+  readonly projectId: string;
+  readonly auth: Authentication;
+  /** Shared by every client of the same endpoint; one is made when not given. */
+  readonly budget?: RequestBudget;
+  readonly clock?: Clock;
+  /** Attempts per call, the first included, for answers that allow another. */
+  readonly maxAttempts?: number;
+  readonly connectTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number;
+  readonly connections?: number;
+}
+
+interface Call {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly body?: unknown;
+  /** Whether sending it twice has the effect of sending it once. */
+  readonly idempotent: boolean;
+  readonly signal?: AbortSignal | undefined;
+  /** Statuses that are not errors besides 2xx (a DELETE's 404: already gone). */
+  readonly alsoFine?: readonly number[];
+}
+
+interface Answer {
+  readonly status: number;
+  readonly json: unknown;
+}
+
+const JOB_STATUSES: readonly JobStatus[] = ['INIT', 'RUNNING', 'SUCCESS', 'FAIL'];
+
+export class ImsClient {
+  readonly endpoint: URL;
+  readonly budget: RequestBudget;
+  private readonly pool: Pool;
+  private readonly clock: Clock;
+
+  constructor(private readonly options: ImsClientOptions) {
+    this.endpoint = new URL(options.endpoint);
+    this.clock = options.clock ?? systemClock;
+    this.budget = options.budget ?? new RequestBudget(this.clock);
+    this.pool = new Pool(this.endpoint.origin, {
+      connections: options.connections ?? 32,
+      connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+      headersTimeout: options.headersTimeoutMs ?? 30_000,
+      bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /**
+   * Submits a quick import and returns its job id. Never repeated after an ambiguous failure:
+   * the caller settles those (DESIGN.md §5); only provably unprocessed attempts are retried.
+   */
+  async quickImport(body: QuickImportBody, signal?: AbortSignal): Promise<string> {
+    const answer = await this.send({
+      method: 'POST',
+      path: '/v2/cloudimages/quickimport/action',
+      body,
+      idempotent: false,
+      signal,
+    });
+    const jobId = (answer.json as { job_id?: unknown } | null)?.job_id;
+    if (typeof jobId !== 'string' || jobId === '') throw badResponse('quick import', 'no job_id');
+    return jobId;
+  }
+
+  async getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
+    const path = `/v1/${encodeURIComponent(this.options.projectId)}/jobs/${encodeURIComponent(jobId)}`;
+    return decodeJob((await this.send({ method: 'GET', path, idempotent: true, signal })).json);
+  }
+
+  /** One page of GET /v2/cloudimages. */
+  async listImages(query: ListImagesQuery = {}, signal?: AbortSignal): Promise<Image[]> {
+    const answer = await this.send({
+      method: 'GET',
+      path: '/v2/cloudimages',
+      query: { ...query },
+      idempotent: true,
+      signal,
+    });
+    const images = (answer.json as { images?: unknown } | null)?.images;
+    if (!Array.isArray(images)) throw badResponse('list images', 'no images array');
+    return images.map(decodeImage);
+  }
+
+  /** Every page of GET /v2/cloudimages, following the last id as the marker until a short page. */
+  async *listAllImages(query: ListImagesQuery = {}, signal?: AbortSignal): AsyncGenerator<Image> {
+    const limit = query.limit ?? 500;
+    let marker = query.marker;
+    for (;;) {
+      const page = await this.listImages({ ...query, limit, ...(marker === undefined ? {} : { marker }) }, signal);
+      yield* page;
+      if (page.length < limit) return;
+      marker = page[page.length - 1]!.id;
+    }
+  }
+
+  /** The image with this id, or undefined when there is none (an empty list means gone). */
+  async getImage(id: string, signal?: AbortSignal): Promise<Image | undefined> {
+    const [image] = await this.listImages({ id }, signal);
+    return image;
+  }
+
+  async updateImage(id: string, operations: readonly PatchOperation[], signal?: AbortSignal): Promise<Image> {
+    const path = `/v2/cloudimages/${encodeURIComponent(id)}`;
+    return decodeImage((await this.send({ method: 'PATCH', path, body: operations, idempotent: true, signal })).json);
+  }
+
+  /** Deletes an image; one that is already gone counts as deleted. */
+  async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
+    const path = `/v2/images/${encodeURIComponent(id)}`;
+    await this.send({ method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+  }
+
+  async listImageTags(id: string, signal?: AbortSignal): Promise<ImageTag[]> {
+    const answer = await this.send({ method: 'GET', path: this.tagsPath(id), idempotent: true, signal });
+    const tags = (answer.json as { tags?: unknown } | null)?.tags;
+    if (!Array.isArray(tags)) throw badResponse('list image tags', 'no tags array');
+    return tags.map((tag) => {
+      const { key, value } = (tag ?? {}) as { key?: unknown; value?: unknown };
+      if (typeof key !== 'string' || typeof value !== 'string')
+        throw badResponse('list image tags', 'a tag without key or value');
+      return { key, value };
+    });
+  }
+
+  /** Adds or deletes tags in one call; both are idempotent (an existing key is overwritten, a missing one ignored). */
+  async changeImageTags(
+    id: string,
+    action: 'create' | 'delete',
+    tags: readonly ImageTag[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.send({
+      method: 'POST',
+      path: `${this.tagsPath(id)}/action`,
+      body: { action, tags },
+      idempotent: true,
+      signal,
+    });
+  }
+
+  async addImageTag(id: string, tag: ImageTag, signal?: AbortSignal): Promise<void> {
+    await this.send({ method: 'POST', path: this.tagsPath(id), body: { tag }, idempotent: true, signal });
+  }
+
+  /** Deletes one tag; a key that is not there (404) counts as deleted. */
+  async deleteImageTag(id: string, key: string, signal?: AbortSignal): Promise<void> {
+    const path = `${this.tagsPath(id)}/${encodeURIComponent(key)}`;
+    await this.send({ method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+  }
+
+  async getQuota(signal?: AbortSignal): Promise<Quota[]> {
+    const answer = await this.send({ method: 'GET', path: '/v1/cloudimages/quota', idempotent: true, signal });
+    const resources = (answer.json as { quotas?: { resources?: unknown } } | null)?.quotas?.resources;
+    if (!Array.isArray(resources)) throw badResponse('quota', 'no quotas.resources array');
+    return resources as Quota[];
+  }
+
+  async listOsVersions(signal?: AbortSignal): Promise<OsVersion[]> {
+    const answer = await this.send({ method: 'GET', path: '/v1/cloudimages/os_version', idempotent: true, signal });
+    if (!Array.isArray(answer.json)) throw badResponse('os versions', 'not an array');
+    return (
+      answer.json as { version_list?: { platform: string; os_version: string; os_bit: number; os_type: string }[] }[]
+    ).flatMap((group) =>
+      (group.version_list ?? []).map((v) => ({
+        platform: v.platform,
+        osVersion: v.os_version,
+        osBit: v.os_bit,
+        osType: v.os_type,
+      })),
+    );
+  }
+
+  private tagsPath(id: string): string {
+    return `/v2/${encodeURIComponent(this.options.projectId)}/images/${encodeURIComponent(id)}/tags`;
+  }
+
+  /** Sends a call within the budget, retrying what may be retried with backoff and full jitter. */
+  private async send(call: Call): Promise<Answer> {
+    const maxAttempts = this.options.maxAttempts ?? 6;
+    for (let attempt = 0; ; attempt++) {
+      await this.budget.acquire(call.signal);
+      let error: ImsError;
+      try {
+        const answer = await this.sendOnce(call);
+        this.budget.succeeded();
+        return answer;
+      } catch (caught) {
+        if (!(caught instanceof ImsError)) throw caught;
+        error = caught;
+      }
+      if (error.throttled) this.budget.throttled();
+      const mayRetry = error.retry === 'safe' || (error.retry === 'ambiguous' && call.idempotent);
+      if (!mayRetry || attempt + 1 >= maxAttempts) throw error;
+      await this.clock.sleep(
+        error.retryAfterMs ?? backoffDelay(attempt, randomInt(1_000_000) / 1_000_000),
+        call.signal,
+      );
+    }
+  }
+
+  private async sendOnce(call: Call): Promise<Answer> {
+    const url = new URL(call.path + queryString(call.query), this.endpoint);
+    const body = call.body === undefined ? '' : JSON.stringify(call.body);
+    const headers = this.authenticate(call.method, url, body);
+    const what = `${call.method} ${url.pathname}`;
+    let status: number;
+    let text: string;
+    let responseHeaders: Record<string, string | string[] | undefined>;
+    try {
+      const response = await this.pool.request({
+        method: call.method,
+        path: url.pathname + url.search,
+        headers,
+        ...(body === '' ? {} : { body }),
+        ...(call.signal ? { signal: call.signal } : {}),
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+      text = await response.body.text();
+    } catch (error) {
+      if (call.signal?.aborted) throw error;
+      const transport = classifyTransportError(error);
+      throw new ImsError(`${what}: ${transport.detail}`, transport.code, transport.retry);
+    }
+    const requestId = headerValue(responseHeaders['x-request-id']);
+    if ((status >= 200 && status < 300) || call.alsoFine?.includes(status)) {
+      try {
+        return { status, json: text === '' ? null : (JSON.parse(text) as unknown) };
+      } catch {
+        throw new ImsError(
+          `${what}: the answer (${status}) is not JSON`,
+          'BAD_RESPONSE',
+          'ambiguous',
+          status,
+          requestId,
+        );
+      }
+    }
+    const { code, message } = parseErrorBody(text);
+    const retryAfterMs = parseRetryAfter(headerValue(responseHeaders['retry-after']), this.clock.now());
+    throw new ImsError(
+      `${what}: ${status} ${code ?? 'error'}: ${message ?? (text.slice(0, 200) || 'no message')}${requestId ? ` (request id ${requestId})` : ''}`,
+      code ?? `HTTP_${status}`,
+      classifyStatus(status, code),
+      status,
+      requestId,
+      retryAfterMs,
+    );
+  }
+
+  private authenticate(method: string, url: URL, body: string): Record<string, string> {
+    const headers = { 'content-type': 'application/json' };
+    if (this.options.auth.kind === 'token') return { ...headers, 'x-auth-token': this.options.auth.token };
+    return signRequest(
+      { method, url, headers: { ...headers, 'x-project-id': this.options.projectId }, body },
+      this.options.auth.credentials,
+      new Date(this.clock.now()),
+    );
+  }
+}
+
+/** `?a=1&b=x%20y`: spaces as %20, as the signature's canonical query has them. */
+function queryString(query: Call['query']): string {
+  const pairs = Object.entries(query ?? {}).filter(
+    (entry): entry is [string, string | number] => entry[1] !== undefined,
+  );
+  if (pairs.length === 0) return '';
+  return `?${pairs.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`).join('&')}`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
+function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 120_000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - now), 120_000);
+}
+
+function badResponse(what: string, detail: string): ImsError {
+  return new ImsError(`${what}: unexpected answer (${detail})`, 'BAD_RESPONSE', 'ambiguous');
+}
+
+function decodeJob(value: unknown): Job {
+  const job = (value ?? {}) as Record<string, unknown>;
+  const status = job.status as JobStatus;
+  if (typeof job.job_id !== 'string' || !JOB_STATUSES.includes(status))
+    throw badResponse('job', 'no job_id or an unknown status');
+  const entities = (job.entities ?? {}) as {
+    image_id?: unknown;
+    sub_jobs_result?: { entities?: { image_id?: unknown } }[];
+  };
+  const imageId = entities.image_id ?? entities.sub_jobs_result?.[0]?.entities?.image_id;
+  const text = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
+  return {
+    jobId: job.job_id,
+    status,
+    ...optional('jobType', text(job.job_type)),
+    ...optional('imageId', text(imageId)),
+    ...optional('errorCode', text(job.error_code)),
+    ...optional('failReason', text(job.fail_reason)),
+    ...optional('beginTime', text(job.begin_time)),
+    ...optional('endTime', text(job.end_time)),
+  };
+}
+
+function decodeImage(value: unknown): Image {
+  const image = (value ?? {}) as Record<string, unknown>;
+  if (typeof image.id !== 'string' || typeof image.name !== 'string' || typeof image.status !== 'string') {
+    throw badResponse('image', 'an image without id, name or status');
+  }
+  const tags = Array.isArray(image.tags) ? image.tags.filter((tag): tag is string => typeof tag === 'string') : [];
+  return { ...image, id: image.id, name: image.name, status: image.status, tags };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+}

@@ -1,0 +1,273 @@
+// The client's handling of every kind of answer, against a scripted HTTP server on loopback.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/clock.js';
+import { ImsClient, type ImsClientOptions } from '../../src/ims/client.js';
+import { ImsError } from '../../src/ims/errors.js';
+import { verifySignature } from '../../src/ims/signer.js';
+
+const credentials = { accessKey: 'AKEXAMPLE0000000000', secretKey: 'SK-super-secret-0000000000000000000000' };
+const projectId = '0123456789abcdef0123456789abcdef';
+/** Retries without waiting: the tests are about which answers are retried, not how long we wait. */
+const instantClock: Clock = { now: () => Date.now(), sleep: () => Promise.resolve() };
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+}
+type Reply = (response: ServerResponse, request: IncomingMessage) => void;
+
+let server: Server;
+let endpoint: string;
+let seen: Seen[];
+let replies: Reply[];
+
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Reply =>
+  (response) => {
+    response.writeHead(status, {
+      'content-type': 'application/json',
+      'x-request-id': `req-${seen.length}`,
+      ...headers,
+    });
+    response.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+const hangUp: Reply = (_response, request) => request.socket.destroy();
+
+beforeEach(async () => {
+  seen = [];
+  replies = [];
+  server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      seen.push({ method: request.method!, url: request.url!, headers: request.headers, body: Buffer.concat(chunks) });
+      (replies.shift() ?? json(500, { error: { code: 'IMG.0061', message: 'no reply scripted' } }))(response, request);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function client(options: Partial<ImsClientOptions> = {}): ImsClient {
+  return new ImsClient({ endpoint, projectId, auth: { kind: 'aksk', credentials }, clock: instantClock, ...options });
+}
+
+async function failure(promise: Promise<unknown>): Promise<ImsError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(ImsError);
+  expect((error as Error).message).not.toContain(credentials.secretKey);
+  return error as ImsError;
+}
+
+const body = { name: 'web-base', image_url: 'bucket:web.zvhd2', os_version: 'Ubuntu 22.04 server 64bit', min_disk: 40 };
+
+describe('ImsClient', () => {
+  it('signs requests so that the gateway can verify them, with the project and the exact body', async () => {
+    replies.push(json(200, { job_id: 'job-1' }));
+    expect(await client().quickImport(body)).toBe('job-1');
+    const [request] = seen;
+    expect(request).toMatchObject({ method: 'POST', url: '/v2/cloudimages/quickimport/action' });
+    expect(request!.headers['x-project-id']).toBe(projectId);
+    expect(request!.body.toString()).toBe(JSON.stringify(body));
+    const verification = verifySignature(
+      { method: request!.method, rawUrl: request!.url, headers: request!.headers, body: request!.body },
+      (ak) => (ak === credentials.accessKey ? credentials.secretKey : undefined),
+      new Date(),
+    );
+    expect(verification).toEqual({ ok: true, accessKey: credentials.accessKey });
+  });
+
+  it('sends an IAM token instead of a signature when given one', async () => {
+    replies.push(json(200, { quotas: { resources: [{ type: 'image', used: 1, quota: 20, min: 1, max: 1000 }] } }));
+    const quota = await client({ auth: { kind: 'token', token: 'iam-token' } }).getQuota();
+    expect(quota).toEqual([{ type: 'image', used: 1, quota: 20, min: 1, max: 1000 }]);
+    expect(seen[0]!.headers['x-auth-token']).toBe('iam-token');
+    expect(seen[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('encodes query values with %20, as the signature expects', async () => {
+    replies.push(json(200, { images: [] }));
+    await client().listImages({ name: 'web base', tag: 'imsync-key=web', __imagetype: 'private' });
+    expect(seen[0]!.url).toBe('/v2/cloudimages?name=web%20base&tag=imsync-key%3Dweb&__imagetype=private');
+  });
+
+  it('reports an IMS error with its code, message and request id, and does not retry it', async () => {
+    replies.push(json(400, { error: { code: 'IMG.0003', message: 'The image name format is invalid.' } }));
+    const error = await failure(client().quickImport(body));
+    expect(error).toMatchObject({ code: 'IMG.0003', retry: 'never', status: 400, requestId: 'req-1' });
+    expect(error.message).toBe(
+      'POST /v2/cloudimages/quickimport/action: 400 IMG.0003: The image name format is invalid. (request id req-1)',
+    );
+    expect(seen).toHaveLength(1);
+  });
+
+  it("reads the gateway's error shape too", async () => {
+    replies.push(
+      json(401, { error_code: 'APIGW.0301', error_msg: 'Incorrect IAM authentication information', request_id: 'r' }),
+    );
+    expect(await failure(client().getJob('j'))).toMatchObject({ code: 'APIGW.0301', retry: 'never', status: 401 });
+  });
+
+  it.each([
+    ['gateway throttling', json(429, { error_code: 'APIG.0308', error_msg: 'over ratelimit' }, { 'retry-after': '0' })],
+    ['the other gateway prefix', json(429, { error_code: 'APIGW.0308', error_msg: 'over ratelimit' })],
+    ['IMS flow control', json(400, { error: { code: 'IMG.0060', message: 'flow control' } })],
+    ['the import concurrency cap', json(400, { error: { code: 'IMG.0194', message: 'too many imports' } })],
+  ])('retries a quick import refused by %s, and slows the budget down', async (_case, reply) => {
+    replies.push(reply, json(200, { job_id: 'job-2' }));
+    const ims = client();
+    const rate = ims.budget.currentRate;
+    expect(await ims.quickImport(body)).toBe('job-2');
+    expect(seen).toHaveLength(2);
+    expect(ims.budget.currentRate).toBeLessThan(rate);
+  });
+
+  it('never repeats a quick import whose answer was a 5xx or never came: the image may exist', async () => {
+    replies.push(json(503, { error: { code: 'IMG.0061', message: 'Unknown system error.' } }));
+    expect(await failure(client().quickImport(body))).toMatchObject({ retry: 'ambiguous', status: 503 });
+    replies.push(hangUp);
+    expect(await failure(client().quickImport(body))).toMatchObject({ retry: 'ambiguous' });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retries idempotent reads after a 5xx or a lost answer', async () => {
+    replies.push(json(500, 'oops'), hangUp, json(200, { job_id: 'j', status: 'RUNNING', entities: {} }));
+    expect(await client().getJob('j')).toEqual({ jobId: 'j', status: 'RUNNING' });
+    expect(seen).toHaveLength(3);
+  });
+
+  it('gives up after its attempts, with the last error', async () => {
+    replies.push(...Array.from({ length: 3 }, () => json(503, { error: { code: 'IMG.0061', message: 'busy' } })));
+    expect(await failure(client({ maxAttempts: 3 }).getJob('j'))).toMatchObject({ code: 'IMG.0061', status: 503 });
+    expect(seen).toHaveLength(3);
+  });
+
+  it('calls a refused connection safe to retry: nothing was sent', async () => {
+    const closed = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    server.listen(0, '127.0.0.1');
+    const error = await failure(client({ endpoint: closed, maxAttempts: 2 }).quickImport(body));
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', retry: 'safe' });
+  });
+
+  it('times out an answer that does not come, as ambiguous', async () => {
+    replies.push(() => undefined);
+    const error = await failure(client({ headersTimeoutMs: 200 }).quickImport(body));
+    expect(error).toMatchObject({ code: 'TIMEOUT', retry: 'ambiguous' });
+  });
+
+  it.each([
+    ['a non-JSON success', json(200, '<html>gateway</html>')],
+    ['a job without a status', json(200, { job_id: 'j', entities: {} })],
+    ['a job with an unknown status', json(200, { job_id: 'j', status: 'DONE' })],
+    ['a job that is not an object', json(200, '[1, 2]')],
+  ])('refuses %s as a bad response', async (_case, reply) => {
+    replies.push(reply);
+    expect(await failure(client({ maxAttempts: 1 }).getJob('j'))).toMatchObject({
+      code: 'BAD_RESPONSE',
+      retry: 'ambiguous',
+    });
+  });
+
+  it('refuses a quick import answer without a job id as ambiguous', async () => {
+    replies.push(json(200, { jobid: 'x' }));
+    expect(await failure(client().quickImport(body))).toMatchObject({ code: 'BAD_RESPONSE', retry: 'ambiguous' });
+  });
+
+  it('reads a finished job: the image id from the entities or the first sub-job, the failure with its code', async () => {
+    replies.push(
+      json(200, {
+        job_id: 'a',
+        job_type: 'imsImportImageJob',
+        status: 'SUCCESS',
+        error_code: null,
+        fail_reason: null,
+        entities: { image_id: 'img-1' },
+      }),
+      json(200, {
+        job_id: 'b',
+        status: 'SUCCESS',
+        entities: { sub_jobs_result: [{ entities: { image_id: 'img-2' } }] },
+      }),
+      json(200, {
+        job_id: 'c',
+        status: 'FAIL',
+        error_code: 'IMG.0057',
+        fail_reason: 'The image file is empty.',
+        entities: {},
+      }),
+    );
+    const ims = client();
+    expect(await ims.getJob('a')).toEqual({
+      jobId: 'a',
+      jobType: 'imsImportImageJob',
+      status: 'SUCCESS',
+      imageId: 'img-1',
+    });
+    expect((await ims.getJob('b')).imageId).toBe('img-2');
+    expect(await ims.getJob('c')).toEqual({
+      jobId: 'c',
+      status: 'FAIL',
+      errorCode: 'IMG.0057',
+      failReason: 'The image file is empty.',
+    });
+    expect(seen.map((r) => r.url)).toEqual([
+      `/v1/${projectId}/jobs/a`,
+      `/v1/${projectId}/jobs/b`,
+      `/v1/${projectId}/jobs/c`,
+    ]);
+  });
+
+  it('lists every page, using the last id as the marker', async () => {
+    const image = (id: string) => ({ id, name: id, status: 'active', tags: ['imsync-key=x'] });
+    replies.push(json(200, { images: [image('a'), image('b')] }), json(200, { images: [image('c')] }));
+    const ids: string[] = [];
+    for await (const found of client().listAllImages({ tag: 'imsync-key=x', limit: 2 })) ids.push(found.id);
+    expect(ids).toEqual(['a', 'b', 'c']);
+    expect(seen.map((r) => r.url)).toEqual([
+      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2',
+      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=b',
+    ]);
+  });
+
+  it('treats deleting an image or tag that is already gone as done', async () => {
+    replies.push(json(404, { error: { code: 'IMG.0027', message: 'The image ID does not exist.' } }), json(404, {}));
+    await client().deleteImage('gone');
+    await client().deleteImageTag('gone', 'team');
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'DELETE /v2/images/gone',
+      `DELETE /v2/${projectId}/images/gone/tags/team`,
+    ]);
+  });
+
+  it('sends PATCH operations and tag changes in the documented shapes', async () => {
+    replies.push(json(200, { id: 'i', name: 'new', status: 'active', tags: [] }), json(204, ''));
+    const ims = client();
+    expect((await ims.updateImage('i', [{ op: 'replace', path: '/name', value: 'new' }])).name).toBe('new');
+    await ims.changeImageTags('i', 'create', [{ key: 'team', value: 'web' }]);
+    expect(seen.map((r) => [r.method, r.url, r.body.toString()])).toEqual([
+      ['PATCH', '/v2/cloudimages/i', '[{"op":"replace","path":"/name","value":"new"}]'],
+      ['POST', `/v2/${projectId}/images/i/tags/action`, '{"action":"create","tags":[{"key":"team","value":"web"}]}'],
+    ]);
+  });
+
+  it('stops at once when the caller aborts', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('interrupted'));
+    await expect(client().getJob('j', controller.signal)).rejects.toThrow('interrupted');
+    expect(seen).toHaveLength(0);
+  });
+});
