@@ -33,7 +33,7 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv):
   return { store: new FileStateStore(state), ...(region === undefined ? {} : { region }) };
 }
 
-function resolveRegion(options: { region?: string }, env: NodeJS.ProcessEnv): string | undefined {
+export function resolveRegion(options: { region?: string }, env: NodeJS.ProcessEnv): string | undefined {
   const region = options.region ?? env.HW_REGION_NAME;
   if (region !== undefined && !REGION.test(region)) {
     const origin = options.region !== undefined ? '--region' : 'HW_REGION_NAME';

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { StateError } from '../state/store.js';
 import { EXIT, planCommand, validateCommand } from './commands.js';
 import { DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
+import { DEFAULT_EMULATOR_PORT, emulatorCommand } from './emulator-command.js';
 import { processOutput } from './output.js';
 
 const output = processOutput();
@@ -39,6 +40,19 @@ program
   .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when none, 1 on error')
   .action(async (paths, options, command) => {
     process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
+  });
+
+program
+  .command('emulator')
+  .description('run the IMS emulator: a local IMS endpoint for trying imsync without an account')
+  .option('--port <n>', `port to listen on (default ${DEFAULT_EMULATOR_PORT}; 0 picks a free one)`)
+  .option('--host <address>', 'address to bind (default 127.0.0.1)')
+  .option('--objects <file>', 'JSON list of OBS objects {bucket, key, size, storageClass, region}')
+  .option('--job-seconds <s>', 'how long an import job runs (default 5)')
+  .option('--faults <spec>', 'faults to inject, e.g. rate=100,429=0.1,lost=0.05 (see README)')
+  .option('--seed <n>', 'seed for faults and ids, to repeat a run')
+  .action(async (options, command) => {
+    process.exitCode = await emulatorCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
   });
 
 try {

@@ -1,0 +1,108 @@
+// `imsync emulator`: the IMS emulator as a long-running local service.
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import {
+  EMULATOR_DEFAULTS,
+  parseFaults,
+  parseObjectsFile,
+  startEmulator,
+  type EmulatorOptions,
+} from '../emulator/index.js';
+import { resolveRegion, UsageError } from './config.js';
+import type { Output } from './output.js';
+
+export const DEFAULT_EMULATOR_PORT = 8787;
+
+export interface EmulatorCommandOptions {
+  port?: string;
+  host?: string;
+  region?: string;
+  objects?: string;
+  jobSeconds?: string;
+  faults?: string;
+  seed?: string;
+}
+
+/** Runs until SIGINT or SIGTERM, then closes the server and returns 0. */
+export async function emulatorCommand(
+  options: EmulatorCommandOptions,
+  env: NodeJS.ProcessEnv,
+  output: Output,
+): Promise<number> {
+  const emulator = await startEmulator(await emulatorOptions(options, env));
+  const fromEnvironment = Boolean(env.HW_ACCESS_KEY);
+  const [pair] = emulator.credentials;
+  const lines = [
+    `imsync emulator listening on ${emulator.url} (region ${emulator.region}); stop it with Ctrl-C`,
+    `  project id   ${emulator.projectId}`,
+    fromEnvironment
+      ? '  credentials  HW_ACCESS_KEY and HW_SECRET_KEY from the environment'
+      : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}`,
+    `  seed         ${emulator.seed} (--seed ${emulator.seed} repeats this run's faults and ids)`,
+    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs; POST /__emulator/reset`,
+    '',
+    'To point imsync at it:',
+    `  export IMSYNC_ENDPOINT=${emulator.url} HW_PROJECT_ID=${emulator.projectId} HW_REGION_NAME=${emulator.region}`,
+    ...(fromEnvironment || !pair ? [] : [`  export HW_ACCESS_KEY=${pair.accessKey} HW_SECRET_KEY=${pair.secretKey}`]),
+  ];
+  output.out(`${lines.join('\n')}\n`);
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  await emulator.close();
+  output.out('imsync emulator stopped\n');
+  return 0;
+}
+
+async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.ProcessEnv): Promise<EmulatorOptions> {
+  const accessKey = env.HW_ACCESS_KEY;
+  const secretKey = env.HW_SECRET_KEY;
+  if (Boolean(accessKey) !== Boolean(secretKey)) {
+    throw new UsageError(
+      'set both HW_ACCESS_KEY and HW_SECRET_KEY for the emulator to accept, or neither for its own pair',
+    );
+  }
+  const region = resolveRegion(options, env);
+  return {
+    host: options.host ?? EMULATOR_DEFAULTS.host,
+    port: integer('--port', options.port, DEFAULT_EMULATOR_PORT, 0, 65_535),
+    ...(region === undefined ? {} : { region }),
+    ...(env.HW_PROJECT_ID ? { projectId: env.HW_PROJECT_ID } : {}),
+    ...(accessKey && secretKey ? { credentials: [{ accessKey, secretKey }] } : {}),
+    ...(options.objects === undefined ? {} : { objects: await readObjects(options.objects) }),
+    jobSeconds: number('--job-seconds', options.jobSeconds, EMULATOR_DEFAULTS.jobSeconds),
+    ...(options.faults === undefined ? {} : { faults: parse(() => parseFaults(options.faults!), '--faults') }),
+    ...(options.seed === undefined ? {} : { seed: integer('--seed', options.seed, 0, 0, 2 ** 32 - 1) }),
+  };
+}
+
+async function readObjects(path: string) {
+  const text = await readFile(path, 'utf8').catch((error: Error) => {
+    throw new UsageError(`--objects ${path}: cannot be read (${error.message})`);
+  });
+  return parse(() => parseObjectsFile(text, path), '--objects');
+}
+
+function parse<T>(run: () => T, flag: string): T {
+  try {
+    return run();
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
+}
+
+function integer(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+    throw new UsageError(`${flag} "${value}" must be a whole number from ${min} to ${max}`);
+  }
+  return parsed;
+}
+
+function number(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) {
+    throw new UsageError(`${flag} "${value}" must be a number of seconds, zero or more`);
+  }
+  return parsed;
+}

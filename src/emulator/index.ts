@@ -1,0 +1,132 @@
+// The IMS emulator: a local stand-in for https://ims.{region}.myhuaweicloud.com that follows the
+// documented API (DESIGN.md §6), for trying manifests without an account and for every end-to-end
+// test. startEmulator wires the parts together; each part lives in its own file.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createEmulatorServer } from './http.js';
+import { FaultInjector, type FaultSpec } from './faults.js';
+import { ImageStore } from './images.js';
+import { inspection } from './inspect.js';
+import { RequestLog } from './log.js';
+import { Obs, type ObsObject } from './obs.js';
+import { IdSource, randomSeed } from './random.js';
+import { apiRoutes } from './routes.js';
+
+export { parseFaults, type FaultSpec } from './faults.js';
+export { parseObjectsFile, type ObsObject, type StorageClass } from './obs.js';
+
+export interface EmulatorCredentials {
+  readonly accessKey: string;
+  readonly secretKey: string;
+}
+
+export interface EmulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: an ephemeral port. */
+  port?: number;
+  /** Default ap-southeast-1. */
+  region?: string;
+  /** Default EMULATOR_DEFAULTS.projectId. */
+  projectId?: string;
+  /** Accepted AK/SK pairs; default EMULATOR_DEFAULTS.credentials. */
+  credentials?: EmulatorCredentials[];
+  /** Accepted X-Auth-Token values; default [EMULATOR_DEFAULTS.token]. */
+  tokens?: string[];
+  /** The simulated OBS; undefined is the default world (see Obs). */
+  objects?: ObsObject[];
+  /** How long an import job takes from INIT to its end; default 5. */
+  jobSeconds?: number;
+  faults?: FaultSpec;
+  /** Makes every random choice (faults, ids) repeat; random when not given. */
+  seed?: number;
+  /** Private image quota; default 100. */
+  imageQuota?: number;
+  /** Import jobs allowed to run at once (IMG.0194 beyond); default 20; `faults.jobcap` overrides it. */
+  maxConcurrentImports?: number;
+  /** Milliseconds since the epoch; default Date.now. Drives jobs, the rate limit and signature skew. */
+  clock?: () => number;
+}
+
+export interface RunningEmulator {
+  /** `http://host:port`, no trailing slash. */
+  readonly url: string;
+  readonly projectId: string;
+  readonly region: string;
+  readonly credentials: readonly EmulatorCredentials[];
+  /** The first accepted token. */
+  readonly token: string;
+  readonly seed: number;
+  close(): Promise<void>;
+}
+
+/** What an emulator started without options accepts; fixed so that they can be printed and reused. */
+export const EMULATOR_DEFAULTS = {
+  host: '127.0.0.1',
+  region: 'ap-southeast-1',
+  projectId: '0e1d2c3b4a5968778695a4b3c2d1e0f0',
+  credentials: [{ accessKey: 'EMULATORACCESSKEY000', secretKey: 'emulator-secret-key-not-a-real-secret-000' }],
+  token: 'imsync-emulator-token',
+  jobSeconds: 5,
+  imageQuota: 100,
+  maxConcurrentImports: 20,
+} as const;
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const host = options.host ?? EMULATOR_DEFAULTS.host;
+  const region = options.region ?? EMULATOR_DEFAULTS.region;
+  const projectId = options.projectId ?? EMULATOR_DEFAULTS.projectId;
+  const credentials = options.credentials ?? EMULATOR_DEFAULTS.credentials;
+  const tokens = options.tokens ?? [EMULATOR_DEFAULTS.token];
+  const clock = options.clock ?? Date.now;
+  const seed = options.seed ?? randomSeed();
+  const faultSpec = options.faults ?? {};
+  const jobSeconds = options.jobSeconds ?? EMULATOR_DEFAULTS.jobSeconds;
+  if (!(jobSeconds >= 0)) throw new Error(`jobSeconds must be zero or more, not ${jobSeconds}`);
+  if (tokens.length === 0 && credentials.length === 0) throw new Error('the emulator needs credentials or tokens');
+
+  // Separate streams, so that a fault decision never shifts an id and the reverse.
+  const faults = new FaultInjector(faultSpec, seed, clock);
+  const store = new ImageStore({
+    projectId,
+    obs: new Obs(options.objects, region),
+    ids: new IdSource((seed ^ 0x9e3779b9) >>> 0),
+    clock,
+    jobMs: jobSeconds * 1000,
+    imageQuota: options.imageQuota ?? EMULATOR_DEFAULTS.imageQuota,
+    maxConcurrentImports: faultSpec.jobcap ?? options.maxConcurrentImports ?? EMULATOR_DEFAULTS.maxConcurrentImports,
+  });
+  const log = new RequestLog();
+  const server = createEmulatorServer({
+    routes: apiRoutes(store),
+    faults,
+    auth: {
+      secrets: new Map(credentials.map(({ accessKey, secretKey }) => [accessKey, secretKey])),
+      tokens: new Set(tokens),
+      projectId,
+      clock,
+    },
+    requestIds: new IdSource((seed ^ 0x85ebca6b) >>> 0),
+    log,
+    clock,
+    inspect: inspection(store, log, faults),
+  });
+
+  server.listen(options.port ?? 0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    projectId,
+    region,
+    credentials,
+    token: tokens[0] ?? '',
+    seed,
+    close: async () => {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

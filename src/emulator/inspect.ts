@@ -1,0 +1,33 @@
+// /__emulator/: what the emulator holds and was asked, for tests and for people; no auth, no
+// faults, not logged, apart from the API's paths so that no client mistakes it for IMS.
+import type { FaultInjector } from './faults.js';
+import type { ImageStore } from './images.js';
+import type { RequestLog } from './log.js';
+import type { ApiAnswer } from './routes.js';
+
+export function inspection(store: ImageStore, log: RequestLog, faults: FaultInjector) {
+  return (method: string, path: string): ApiAnswer => {
+    const route = `${method} ${path}`;
+    switch (route) {
+      case 'GET /__emulator/requests':
+        return { status: 200, body: { requests: log.all() } };
+      case 'GET /__emulator/images':
+        return { status: 200, body: { images: store.list().map((image) => image.info) } };
+      case 'GET /__emulator/jobs':
+        return { status: 200, body: { jobs: store.jobList() } };
+      // Image ids keep counting through a reset, so ids from before it never come back.
+      case 'POST /__emulator/reset':
+        store.clear();
+        log.clear();
+        faults.reset();
+        return { status: 204 };
+      default:
+        return {
+          status: 404,
+          body: {
+            error: `no inspection route ${route}; there are GET /__emulator/requests, GET /__emulator/images, GET /__emulator/jobs and POST /__emulator/reset`,
+          },
+        };
+    }
+  };
+}

@@ -1,0 +1,40 @@
+// The request log behind GET /__emulator/requests: what was asked and answered, never credentials.
+
+export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost';
+
+export interface LoggedRequest {
+  /** ISO time by the emulator's clock. */
+  readonly time: string;
+  readonly method: string;
+  readonly path: string;
+  /** The raw query string, without '?'. */
+  readonly query: string;
+  readonly request_id: string;
+  /** The status answered (or, for `lost`, the one that was not delivered); null when none was made. */
+  status: number | null;
+  fault?: FaultName;
+  latency_ms?: number;
+  /** The body of a quick import: its JSON, or its text when it is not JSON. */
+  body?: unknown;
+}
+
+/** Keeps the most recent entries; a long-running emulator drops the oldest beyond the cap. */
+export class RequestLog {
+  private entries: LoggedRequest[] = [];
+
+  constructor(private readonly cap = 100_000) {}
+
+  add(entry: LoggedRequest): LoggedRequest {
+    this.entries.push(entry);
+    if (this.entries.length > this.cap) this.entries = this.entries.slice(-this.cap / 2);
+    return entry;
+  }
+
+  all(): readonly LoggedRequest[] {
+    return this.entries;
+  }
+
+  clear(): void {
+    this.entries = [];
+  }
+}

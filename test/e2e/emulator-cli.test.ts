@@ -1,0 +1,217 @@
+// `imsync emulator` as users run it: its own process, reached over HTTP by Huawei's own SDK client
+// (an independent implementation of the protocol) and by imsync's client.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
+import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js';
+import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
+import { request } from 'undici';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ImsClient } from '../../src/ims/client.js';
+import { repoRoot, runCli } from '../support/run-cli.js';
+
+interface Started {
+  readonly process: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  readonly projectId: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly stdout: () => string;
+}
+
+const started: Started[] = [];
+afterEach(() => {
+  for (const emulator of started.splice(0)) emulator.process.kill('SIGKILL');
+});
+
+/** Starts `imsync emulator` on a free port and reads what it prints. */
+async function startCli(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'emulator', '--port', '0', ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => stdout.includes('HW_REGION_NAME') && resolve());
+    child.on('exit', (code) => reject(new Error(`emulator exited ${code}: ${stdout}`)));
+  });
+  const field = (pattern: RegExp) => pattern.exec(stdout)?.[1] ?? '';
+  const emulator = {
+    process: child,
+    url: field(/IMSYNC_ENDPOINT=(\S+)/),
+    projectId: field(/HW_PROJECT_ID=(\S+)/),
+    accessKey: field(/HW_ACCESS_KEY=(\S+)/) || (env.HW_ACCESS_KEY ?? ''),
+    secretKey: field(/HW_SECRET_KEY=(\S+)/) || (env.HW_SECRET_KEY ?? ''),
+    stdout: () => stdout,
+  };
+  started.push(emulator);
+  return emulator;
+}
+
+const body = {
+  name: 'ims_test_file',
+  description: 'Create an image using a file in an OBS bucket.',
+  image_url: 'ims-image:centos70.zvhd2',
+  os_version: 'CentOS 7.0 64bit',
+  min_disk: 40,
+  type: 'ECS',
+  image_tags: [{ key: 'key2', value: 'value2' }],
+};
+
+beforeAll(async () => {
+  // The SDK's client builder writes an application id under $HOME.
+  process.env.HOME = await mkdtemp(join(tmpdir(), 'imsync-sdk-home-'));
+});
+
+describe('imsync emulator', () => {
+  it("serves Huawei's own SDK client: import, job to SUCCESS, list with a query", async () => {
+    const emulator = await startCli(['--job-seconds', '0.3', '--seed', '7']);
+    const credentials = new BasicCredentials()
+      .withAk(emulator.accessKey)
+      .withSk(emulator.secretKey)
+      .withProjectId(emulator.projectId);
+    const sdk = new ClientBuilder((client) => client).withEndpoint(emulator.url).withCredential(credentials).build();
+    const send = (options: { method: string; url: string; data?: object; queryParams?: object; pathParams?: object }) =>
+      sdk.sendRequest<Record<string, unknown>>({
+        contentType: 'application/json',
+        queryParams: {},
+        pathParams: {},
+        headers: {},
+        ...options,
+      });
+    const { job_id: jobId } = (await send({
+      method: 'POST',
+      url: '/v2/cloudimages/quickimport/action',
+      data: body,
+    })) as {
+      job_id: string;
+    };
+    expect(jobId).toMatch(/^[0-9a-f]{32}$/);
+    let job: Record<string, unknown> = {};
+    for (let i = 0; i < 50 && job.status !== 'SUCCESS'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = await send({ method: 'GET', url: '/v1/{project_id}/jobs/{job_id}', pathParams: { job_id: jobId } });
+    }
+    expect(job).toMatchObject({
+      status: 'SUCCESS',
+      job_type: 'imsImportImageJob',
+      entities: { image_name: 'ims_test_file' },
+    });
+    const listed = await send({
+      method: 'GET',
+      url: '/v2/cloudimages',
+      queryParams: { name: 'ims_test_file', __imagetype: 'private', tag: 'key2=value2' },
+    });
+    expect(listed.images).toEqual([expect.objectContaining({ status: 'active', name: 'ims_test_file' })]);
+  });
+
+  it('rejects SDK-signed requests with a tampered signature, a wrong secret or a stale date', async () => {
+    const emulator = await startCli();
+    const url = `${emulator.url}/v2/cloudimages`;
+    const sign = (secretKey: string, date: Date) =>
+      AKSKSigner.sign(
+        {
+          endpoint: url,
+          method: 'GET',
+          headers: {
+            'content-type': 'application/json',
+            'X-Sdk-Date': sdkDate(date),
+            'X-Project-Id': emulator.projectId,
+          },
+          queryParams: {},
+        },
+        new BasicCredentials().withAk(emulator.accessKey).withSk(secretKey),
+      ) as Record<string, string>;
+    const send = async (headers: Record<string, string>) => {
+      const response = await request(url, { headers });
+      return { status: response.statusCode, body: (await response.body.json()) as Record<string, string> };
+    };
+    expect((await send(sign(emulator.secretKey, new Date()))).status).toBe(200);
+    const good = sign(emulator.secretKey, new Date());
+    const tampered = { ...good, Authorization: good.Authorization!.replace(/.$/, (c) => (c === '0' ? '1' : '0')) };
+    for (const headers of [
+      tampered,
+      sign('wrong-secret', new Date()),
+      sign(emulator.secretKey, new Date(Date.now() - 20 * 60_000)),
+    ]) {
+      const answer = await send(headers);
+      expect(answer.status).toBe(401);
+      expect(answer.body).toMatchObject({ error_code: 'APIGW.0301' });
+      expect(answer.body.error_msg).toContain('Incorrect IAM authentication information');
+      expect(JSON.stringify(answer.body)).not.toContain(emulator.secretKey);
+    }
+  });
+
+  it("accepts the credentials and project from the environment, and serves imsync's client", async () => {
+    const env = {
+      HW_ACCESS_KEY: 'MYACCESSKEY',
+      HW_SECRET_KEY: 'my-own-secret-key-value',
+      HW_PROJECT_ID: 'abcdef0123456789abcdef0123456789',
+    };
+    const emulator = await startCli([], env);
+    expect(emulator.stdout()).toContain('HW_ACCESS_KEY and HW_SECRET_KEY from the environment');
+    expect(emulator.stdout()).not.toContain('my-own-secret-key-value');
+    const ims = new ImsClient({
+      endpoint: emulator.url,
+      projectId: env.HW_PROJECT_ID,
+      auth: { kind: 'aksk', credentials: { accessKey: env.HW_ACCESS_KEY, secretKey: env.HW_SECRET_KEY } },
+    });
+    const jobId = await ims.quickImport({ ...body, type: 'ECS' });
+    expect((await ims.getJob(jobId)).status).toMatch(/INIT|RUNNING/);
+    expect((await ims.getQuota())[0]).toMatchObject({ type: 'image', used: 1 });
+    await ims.close();
+  });
+
+  it('fails jobs on the objects of --objects: a COLD object with IMG.0057', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imsync-objects-'));
+    const objects = join(dir, 'objects.json');
+    await writeFile(
+      objects,
+      JSON.stringify([
+        { bucket: 'ims-image', key: 'centos70.zvhd2', size: 2 ** 30, storageClass: 'COLD', region: 'ap-southeast-1' },
+      ]),
+    );
+    const emulator = await startCli(['--objects', objects, '--job-seconds', '0']);
+    const ims = new ImsClient({
+      endpoint: emulator.url,
+      projectId: emulator.projectId,
+      auth: { kind: 'aksk', credentials: { accessKey: emulator.accessKey, secretKey: emulator.secretKey } },
+    });
+    const job = await ims.getJob(await ims.quickImport({ ...body, type: 'ECS' }));
+    expect(job).toMatchObject({ status: 'FAIL', errorCode: 'IMG.0057' });
+    expect(job.failReason).toMatch(/COLD/);
+    await ims.close();
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    const emulator = await startCli();
+    emulator.process.kill('SIGTERM');
+    const code = await new Promise((resolve) => emulator.process.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(emulator.stdout()).toContain('imsync emulator stopped');
+  });
+
+  it.each([
+    [['--faults', 'rate=fast'], {}, '--faults: invalid fault "rate=fast"'],
+    [['--faults', '429=2'], {}, '429 must be a probability from 0 to 1'],
+    [['--port', '99999'], {}, '--port "99999" must be a whole number from 0 to 65535'],
+    [['--job-seconds', '-1'], {}, '--job-seconds "-1" must be a number of seconds'],
+    [['--seed', 'abc'], {}, '--seed "abc" must be a whole number'],
+    [['--objects', 'missing.json'], {}, '--objects missing.json: cannot be read'],
+    [[], { HW_ACCESS_KEY: 'AK' }, 'set both HW_ACCESS_KEY and HW_SECRET_KEY'],
+  ])('refuses %j %j with exit 1: %s', (args, env, message) => {
+    const result = runCli(['emulator', '--port', '0', ...args], { env });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(message);
+  });
+});
+
+function sdkDate(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
