@@ -30,6 +30,8 @@ export async function emulatorCommand(
   output: Output,
 ): Promise<number> {
   const emulator = await startEmulator(await emulatorOptions(options, env));
+  // Listen before announcing: whoever reads the announcement may signal at once.
+  const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   const fromEnvironment = Boolean(env.HW_ACCESS_KEY);
   const [pair] = emulator.credentials;
   const lines = [
@@ -46,7 +48,7 @@ export async function emulatorCommand(
     ...(fromEnvironment || !pair ? [] : [`  export HW_ACCESS_KEY=${pair.accessKey} HW_SECRET_KEY=${pair.secretKey}`]),
   ];
   output.out(`${lines.join('\n')}\n`);
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  await stopped;
   await emulator.close();
   output.out('imsync emulator stopped\n');
   return 0;
