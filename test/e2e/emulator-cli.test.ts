@@ -1,6 +1,5 @@
 // `imsync emulator` as users run it: its own process, reached over HTTP by Huawei's own SDK client
 // (an independent implementation of the protocol) and by imsync's client.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,43 +9,16 @@ import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.j
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImsClient } from '../../src/ims/client.js';
-import { repoRoot, runCli } from '../support/run-cli.js';
+import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
+import { runCli } from '../support/run-cli.js';
 
-interface Started {
-  readonly process: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  readonly projectId: string;
-  readonly accessKey: string;
-  readonly secretKey: string;
-  readonly stdout: () => string;
-}
-
-const started: Started[] = [];
+const started: EmulatorProcess[] = [];
 afterEach(() => {
-  for (const emulator of started.splice(0)) emulator.process.kill('SIGKILL');
+  for (const emulator of started.splice(0)) emulator.kill();
 });
 
-/** Starts `imsync emulator` on a free port and reads what it prints. */
-async function startCli(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'emulator', '--port', '0', ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', () => stdout.includes('HW_REGION_NAME') && resolve());
-    child.on('exit', (code) => reject(new Error(`emulator exited ${code}: ${stdout}`)));
-  });
-  const field = (pattern: RegExp) => pattern.exec(stdout)?.[1] ?? '';
-  const emulator = {
-    process: child,
-    url: field(/IMSYNC_ENDPOINT=(\S+)/),
-    projectId: field(/HW_PROJECT_ID=(\S+)/),
-    accessKey: field(/HW_ACCESS_KEY=(\S+)/) || (env.HW_ACCESS_KEY ?? ''),
-    secretKey: field(/HW_SECRET_KEY=(\S+)/) || (env.HW_SECRET_KEY ?? ''),
-    stdout: () => stdout,
-  };
+async function startCli(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<EmulatorProcess> {
+  const emulator = await spawnEmulator(args, env);
   started.push(emulator);
   return emulator;
 }
