@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImsClient } from '../../src/ims/client.js';
 import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
+import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
 import { runCli } from '../support/run-cli.js';
 
 const started: EmulatorProcess[] = [];
@@ -23,15 +24,7 @@ async function startCli(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promi
   return emulator;
 }
 
-const body = {
-  name: 'ims_test_file',
-  description: 'Create an image using a file in an OBS bucket.',
-  image_url: 'ims-image:centos70.zvhd2',
-  os_version: 'CentOS 7.0 64bit',
-  min_disk: 40,
-  type: 'ECS',
-  image_tags: [{ key: 'key2', value: 'value2' }],
-};
+const body = DOC_EXAMPLES.systemWithImageTags;
 
 beforeAll(async () => {
   // The SDK's client builder writes an application id under $HOME.

@@ -2,7 +2,8 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { EMULATOR_DEFAULTS } from '../../src/emulator/index.js';
 import { signRequest } from '../../src/ims/signer.js';
-import { DOC_EXAMPLES, START, testEmulator } from './support.js';
+import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { START, testEmulator } from './support.js';
 
 const MINUTE = 60_000;
 

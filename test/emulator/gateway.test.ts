@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { DOC_EXAMPLES, inspect, START, systemImage, testEmulator, type TestEmulator } from './support.js';
+import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { inspect, START, systemImage, testEmulator, type TestEmulator } from './support.js';
 
 async function stillServes(t: TestEmulator): Promise<void> {
   expect((await t.call('GET', '/v1/cloudimages/quota')).status).toBe(200);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DOC_EXAMPLES, START, systemImage, testEmulator, type TestEmulator } from './support.js';
+import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { START, systemImage, testEmulator, type TestEmulator } from './support.js';
 
 async function job(t: TestEmulator, jobId: string) {
   const answer = await t.call('GET', `/v1/${t.emulator.projectId}/jobs/${jobId}`);

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { afterEach } from 'vitest';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/index.js';
 import { signRequest } from '../../src/ims/signer.js';
+import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
 
 export interface Answer {
   readonly status: number;
@@ -118,60 +119,6 @@ export async function inspect(
   const answer = await t.call('GET', `/__emulator/${what}`, { auth: 'none' });
   return answer.json[what] as Record<string, unknown>[];
 }
-
-/** The documented example bodies of the quick-import page (research/ims-api.md §2.4). */
-export const DOC_EXAMPLES = {
-  systemWithTags: {
-    name: 'ims_test_file',
-    description: 'Create an image using a file in an OBS bucket.',
-    image_url: 'ims-image:centos70.zvhd2',
-    os_version: 'CentOS 7.0 64bit',
-    min_disk: 40,
-    type: 'ECS',
-    tags: ['aaa.111', 'bbb.333', 'ccc.444'],
-  },
-  systemWithImageTags: {
-    name: 'ims_test_file',
-    description: 'Create an image using a file in an OBS bucket.',
-    image_url: 'ims-image:centos70.zvhd2',
-    os_version: 'CentOS 7.0 64bit',
-    min_disk: 40,
-    type: 'ECS',
-    image_tags: [
-      { key: 'key2', value: 'value2' },
-      { key: 'key1', value: 'value1' },
-    ],
-  },
-  dataWithImageTags: {
-    name: 'ims_test_file',
-    description: 'Create an image using a file in an OBS bucket.',
-    image_url: 'ims-image:centos70.zvhd2',
-    os_type: 'Linux',
-    min_disk: 40,
-    type: 'DataImage',
-    image_tags: [
-      { key: 'key2', value: 'value2' },
-      { key: 'key1', value: 'value1' },
-    ],
-  },
-  /** The TV5 body of the signing notes: the minimum a system image needs. */
-  minimal: {
-    name: 'ims_test_file',
-    image_url: 'ims-image:centos70.zvhd2',
-    os_version: 'CentOS 7.0 64bit',
-    min_disk: 40,
-    type: 'ECS',
-  },
-  dataWithTags: {
-    name: 'ims_test_file',
-    description: 'Create an image using a file in an OBS bucket.',
-    image_url: 'ims-image:centos70.zvhd2',
-    os_type: 'Linux',
-    min_disk: 40,
-    type: 'DataImage',
-    tags: ['aaa.111', 'bbb.333', 'ccc.444'],
-  },
-} as const;
 
 /** A valid system image body with `name`, overridable field by field. */
 export function systemImage(name: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
