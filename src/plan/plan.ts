@@ -24,7 +24,7 @@ export type PlanEntry =
   | (Desired & { readonly action: 'update'; readonly recorded: ImageRecord; readonly changes: readonly FieldChange[] })
   /** An immutable field changed: a new import, then the old image goes. */
   | (Desired & { readonly action: 'replace'; readonly recorded: ImageRecord; readonly changes: readonly FieldChange[] })
-  /** A job is running or a submission awaits settlement: never resubmitted. */
+  /** A job is running, a submission awaits settlement, or a replaced image awaits deletion: never resubmitted. */
   | (Desired & { readonly action: 'in-progress'; readonly recorded: ImageRecord })
   | (Desired & { readonly action: 'none'; readonly recorded: ImageRecord })
   /** Recorded, but no longer in any manifest. */
@@ -75,6 +75,8 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined): PlanEntry
     case 'submitted':
       return { ...desired, action: 'in-progress', recorded };
     case 'succeeded': {
+      // A replacement is done only once the image it replaced is deleted.
+      if (recorded.supersedes !== undefined) return { ...desired, action: 'in-progress', recorded };
       const changes = diffSpecs(desired, recorded);
       if (changes.length === 0) return { ...desired, action: 'none', recorded };
       const action = changes.some((change) => change.forcesReplacement) ? 'replace' : 'update';

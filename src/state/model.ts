@@ -1,5 +1,5 @@
 // The recorded state: what imsync has submitted and what became of it. Pure data and pure
-// transitions; the stores (file-store.ts) own the I/O and the serial.
+// transitions of one record at a time; the stores (file-store.ts) own the I/O and the serial.
 import { specHash } from '../manifest/spec.js';
 import type { ImageSpec } from '../manifest/types.js';
 
@@ -7,12 +7,13 @@ export const STATE_VERSION = 1;
 
 /**
  * `submitting`: the intent is durable, the POST may or may not have reached IMS.
- * `submitted`: IMS answered with a job id. `succeeded` / `failed`: the job ended.
+ * `submitted`: IMS has the import (a job id came back, or the image was found by its tag).
+ * `succeeded` / `failed`: the job ended.
  */
 export type Phase = 'submitting' | 'submitted' | 'succeeded' | 'failed';
 
 export interface JobError {
-  /** The IMS error code, such as IMG.0010. */
+  /** The IMS error code, such as IMG.0057. */
   readonly code: string;
   readonly reason: string;
 }
@@ -31,6 +32,8 @@ export interface ImageRecord {
   readonly jobStatus?: string;
   readonly imageId?: string;
   readonly error?: JobError;
+  /** The image this import replaces; deleted once the new one is active. */
+  readonly supersedes?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -45,8 +48,21 @@ export interface State {
   readonly images: Readonly<Record<string, ImageRecord>>;
 }
 
+/** Changed records by key; null removes the record. */
+export type RecordChanges = ReadonlyMap<string, ImageRecord | null>;
+
 export function emptyState(): State {
   return { version: STATE_VERSION, lineage: '', serial: 0, images: {} };
+}
+
+/** The state with `changes` applied; serial and lineage are the store's business. */
+export function withChanges(state: State, changes: RecordChanges): State {
+  const images = { ...state.images };
+  for (const [key, record] of changes) {
+    if (record) images[key] = record;
+    else delete images[key];
+  }
+  return { ...state, images };
 }
 
 export interface ImportIntent {
@@ -55,50 +71,58 @@ export interface ImportIntent {
   readonly attemptId: string;
 }
 
-/** Records that an import is about to be sent; it must be durable before the POST. */
-export function recordIntent(state: State, key: string, intent: ImportIntent, at: Date): State {
+/**
+ * A new import attempt, durable before its POST. An attempt that replaces an active image
+ * remembers that image, so that it can be deleted once the new one is active.
+ */
+export function intentRecord(previous: ImageRecord | undefined, intent: ImportIntent, at: Date): ImageRecord {
   const now = at.toISOString();
-  const record: ImageRecord = {
+  const supersedes = previous?.supersedes ?? (previous?.phase === 'succeeded' ? previous.imageId : undefined);
+  return {
     ...(intent.region === undefined ? {} : { region: intent.region }),
     spec: intent.spec,
     specHash: specHash(intent.spec),
     phase: 'submitting',
     attemptId: intent.attemptId,
-    createdAt: state.images[key]?.createdAt ?? now,
+    ...(supersedes === undefined ? {} : { supersedes }),
+    createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
-  return withRecord(state, key, record);
 }
 
-export function recordSubmitted(state: State, key: string, jobId: string, at: Date): State {
-  return update(state, key, at, { phase: 'submitted', jobId, jobStatus: 'INIT' });
+export function submittedRecord(record: ImageRecord, jobId: string, at: Date): ImageRecord {
+  return change(record, at, { phase: 'submitted', jobId, jobStatus: 'INIT' });
 }
 
-export function recordSucceeded(state: State, key: string, imageId: string, at: Date): State {
-  return update(state, key, at, { phase: 'succeeded', jobStatus: 'SUCCESS', imageId });
+/** An attempt whose answer was lost, found again by its tag: IMS has it, its job id is unknown. */
+export function foundRecord(record: ImageRecord, imageId: string, at: Date): ImageRecord {
+  return change(record, at, { phase: 'submitted', imageId });
 }
 
-export function recordFailed(state: State, key: string, error: JobError, at: Date): State {
-  return update(state, key, at, { phase: 'failed', jobStatus: 'FAIL', error });
+export function progressRecord(record: ImageRecord, jobStatus: string, at: Date): ImageRecord {
+  return change(record, at, { jobStatus });
 }
 
-/** Records a spec applied in place (name, description, tags) to an existing image. */
-export function recordUpdated(state: State, key: string, spec: ImageSpec, at: Date): State {
-  return update(state, key, at, { spec, specHash: specHash(spec) });
+export function succeededRecord(record: ImageRecord, imageId: string, at: Date): ImageRecord {
+  return change(record, at, { phase: 'succeeded', jobStatus: 'SUCCESS', imageId });
 }
 
-export function forget(state: State, key: string): State {
-  const { [key]: forgotten, ...images } = state.images;
-  return { ...state, images };
+export function failedRecord(record: ImageRecord, error: JobError, at: Date): ImageRecord {
+  return change(record, at, { phase: 'failed', jobStatus: 'FAIL', error });
 }
 
-function update(state: State, key: string, at: Date, changes: Partial<ImageRecord>): State {
-  const record = state.images[key];
-  if (!record) throw new Error(`bug: no state record for "${key}"`);
+/** A spec applied in place (name, description, tags) to the existing image. */
+export function updatedRecord(record: ImageRecord, spec: ImageSpec, at: Date): ImageRecord {
+  return change(record, at, { spec, specHash: specHash(spec) });
+}
+
+/** The superseded image is gone. */
+export function replacedRecord(record: ImageRecord, at: Date): ImageRecord {
+  const { supersedes, ...rest } = record;
+  return { ...rest, updatedAt: at.toISOString() };
+}
+
+function change(record: ImageRecord, at: Date, changes: Partial<ImageRecord>): ImageRecord {
   const { error, ...rest } = record;
-  return withRecord(state, key, { ...rest, ...changes, updatedAt: at.toISOString() });
-}
-
-function withRecord(state: State, key: string, record: ImageRecord): State {
-  return { ...state, images: { ...state.images, [key]: record } };
+  return { ...rest, ...changes, updatedAt: at.toISOString() };
 }

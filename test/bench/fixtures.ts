@@ -198,9 +198,7 @@ function recordedSpec(
 
 /**
  * Writes `files` manifest files and a state recording every image as imported, into `dir`.
- * Each record goes through recordIntent, recordSubmitted and recordSucceeded on a state of its own:
- * the transitions copy the whole image map on every call, so threading one state through 30,000
- * of them would cost quadratic time that is no part of what is measured.
+ * Each record goes through the model's own transitions: intent, submitted, succeeded.
  */
 export async function writeFixtures(dir: string, options: FixtureOptions): Promise<Fixtures> {
   const model = await fromDist<Model>('state/model.js');
@@ -222,15 +220,13 @@ export async function writeFixtures(dir: string, options: FixtureOptions): Promi
       const { spec, drift } = recordedSpec(manifest.spec, index, options.driftEvery);
       expected[drift ?? 'unchanged']++;
       const region = manifest.metadata.region;
-      let state = model.recordIntent(
-        model.emptyState(),
-        key,
-        { spec, attemptId: fakeUuid('a', index), ...(region === undefined ? {} : { region }) },
-        AT,
+      const intent = { spec, attemptId: fakeUuid('a', index), ...(region === undefined ? {} : { region }) };
+      const submitted = model.submittedRecord(
+        model.intentRecord(undefined, intent, AT),
+        `ff8080829${hex(index, 23)}`,
+        later(1),
       );
-      state = model.recordSubmitted(state, key, `ff8080829${hex(index, 23)}`, later(1));
-      state = model.recordSucceeded(state, key, fakeUuid('', index), later(300 + (index % 600)));
-      images[key] = state.images[key]!;
+      images[key] = model.succeededRecord(submitted, fakeUuid('', index), later(300 + (index % 600)));
     }
     const header = '# yaml-language-server: $schema=../../schemas/image.schema.json\n';
     const text = header + documents.join('---\n');

@@ -4,18 +4,10 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/manifest/load.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import {
-  emptyState,
-  recordFailed,
-  recordIntent,
-  recordSubmitted,
-  recordSucceeded,
-  type State,
-} from '../../src/state/model.js';
+import type { State } from '../../src/state/model.js';
 import { repoRoot, runCli } from '../support/run-cli.js';
 import { systemSpec } from '../support/specs.js';
-
-const at = new Date('2026-11-26T10:00:00Z');
+import { emptyState, failed, imported, submitted } from '../support/states.js';
 let dir: string;
 
 beforeEach(async () => {
@@ -26,16 +18,10 @@ beforeEach(async () => {
 /** A state in which every example manifest was imported as it is written now. */
 async function importedState(): Promise<State> {
   const { manifests } = await loadManifests([join(dir, 'manifests')]);
-  return manifests.reduce((state, m) => {
-    const key = m.metadata.name;
-    const intent = { spec: m.spec, attemptId: `a-${key}`, ...(m.metadata.region ? { region: m.metadata.region } : {}) };
-    return recordSucceeded(
-      recordSubmitted(recordIntent(state, key, intent, at), key, `job-${key}`, at),
-      key,
-      `img-${key}`,
-      at,
-    );
-  }, emptyState());
+  return manifests.reduce(
+    (state, m) => imported(state, m.metadata.name, m.spec, m.metadata.region, `img-${m.metadata.name}`),
+    emptyState(),
+  );
 }
 
 async function saveState(state: State): Promise<void> {
@@ -101,20 +87,12 @@ describe('imsync plan', () => {
 
   it('shows updates, replacements, orphans, running jobs and failed imports with their details', async () => {
     let state = await importedState();
-    state = recordIntent(state, 'old-image', { spec: systemSpec('old-image'), attemptId: 'x' }, at);
-    state = recordSucceeded(recordSubmitted(state, 'old-image', 'j', at), 'old-image', 'img-old', at);
-    state = recordSubmitted(
-      recordIntent(state, 'db-bms', { spec: state.images['db-bms']!.spec, attemptId: 'y' }, at),
-      'db-bms',
-      'job-77',
-      at,
-    );
-    state = recordFailed(
-      state,
-      'logs-data-disk',
-      { code: 'IMG.0010', reason: 'The object does not exist in OBS.' },
-      at,
-    );
+    state = imported(state, 'old-image', systemSpec('old-image'), undefined, 'img-old');
+    state = submitted(state, 'db-bms', state.images['db-bms']!.spec, 'job-77');
+    state = failed(state, 'logs-data-disk', state.images['logs-data-disk']!.spec, {
+      code: 'IMG.0010',
+      reason: 'The object does not exist in OBS.',
+    });
     await saveState(state);
     const web = join(dir, 'manifests', 'web', 'web-base.yaml');
     const text = await readFile(web, 'utf8');

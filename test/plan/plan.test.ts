@@ -1,26 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ImageSpec, Manifest } from '../../src/manifest/types.js';
+import type { Manifest } from '../../src/manifest/types.js';
 import { hasChanges, planChanges, summarize, type Plan } from '../../src/plan/plan.js';
-import {
-  emptyState,
-  forget,
-  recordFailed,
-  recordIntent,
-  recordSubmitted,
-  recordSucceeded,
-  recordUpdated,
-  type State,
-} from '../../src/state/model.js';
+import { emptyState, replacedRecord, succeededRecord, updatedRecord, type State } from '../../src/state/model.js';
 import { dataSpec, manifest, systemSpec } from '../support/specs.js';
-
-const at = new Date('2026-11-26T10:00:00Z');
-
-function imported(state: State, key: string, spec: ImageSpec, region?: string): State {
-  const intent = { spec, attemptId: `attempt-${key}`, ...(region === undefined ? {} : { region }) };
-  const submitted = recordSubmitted(recordIntent(state, key, intent, at), key, `job-${key}`, at);
-  return recordSucceeded(submitted, key, `image-${key}`, at);
-}
+import { at, failed, imported, set, submitted, submitting } from '../support/states.js';
 
 function actionOf(plan: Plan, key: string): string | undefined {
   return plan.entries.find((entry) => entry.key === key)?.action;
@@ -106,23 +90,26 @@ describe('planChanges', () => {
   });
 
   it('never resubmits an import that is in flight, whatever the manifest says now', () => {
-    const submitting = recordIntent(emptyState(), 'a', { spec: systemSpec('a'), attemptId: 'x' }, at);
-    const submitted = recordSubmitted(submitting, 'a', 'job-1', at);
+    const sent = submitting(emptyState(), 'a', systemSpec('a'));
+    const running = submitted(emptyState(), 'a', systemSpec('a'));
     const changed = manifest('a', systemSpec('a', { min_disk: 99 }));
-    expect(actionOf(planChanges([changed], submitting), 'a')).toBe('in-progress');
-    expect(actionOf(planChanges([changed], submitted), 'a')).toBe('in-progress');
-    expect(hasChanges(planChanges([changed], submitted))).toBe(false);
+    expect(actionOf(planChanges([changed], sent), 'a')).toBe('in-progress');
+    expect(actionOf(planChanges([changed], running), 'a')).toBe('in-progress');
+    expect(hasChanges(planChanges([changed], running))).toBe(false);
+  });
+
+  it('finishes a replacement whose new image is active but whose old image is not yet deleted', () => {
+    const replacing = imported(imported(emptyState(), 'a', systemSpec('a')), 'a', systemSpec('a', { min_disk: 80 }));
+    expect(replacing.images.a).toMatchObject({ phase: 'succeeded', supersedes: 'image-a' });
+    const desired = manifest('a', systemSpec('a', { min_disk: 80 }));
+    expect(actionOf(planChanges([desired], replacing), 'a')).toBe('in-progress');
+    const done = set(replacing, 'a', replacedRecord(replacing.images.a!, at));
+    expect(actionOf(planChanges([desired], done), 'a')).toBe('none');
   });
 
   it('imports again after a failed job, keeping the failure to show', () => {
-    const submitted = recordSubmitted(
-      recordIntent(emptyState(), 'a', { spec: systemSpec('a'), attemptId: 'x' }, at),
-      'a',
-      'j',
-      at,
-    );
-    const failed = recordFailed(submitted, 'a', { code: 'IMG.0010', reason: 'the object does not exist' }, at);
-    const [entry] = planChanges([manifest('a')], failed).entries;
+    const state = failed(emptyState(), 'a', systemSpec('a'), { code: 'IMG.0010', reason: 'the object does not exist' });
+    const [entry] = planChanges([manifest('a')], state).entries;
     expect(entry).toMatchObject({ action: 'import', recorded: { error: { code: 'IMG.0010' } } });
   });
 
@@ -176,11 +163,13 @@ const manifestSet = fc.uniqueArray(arbitraryManifest, { selector: (m) => m.metad
 function applyAll(plan: Plan, state: State): State {
   let next = state;
   for (const entry of plan.entries) {
-    if (entry.action === 'orphan') next = forget(next, entry.key);
-    else if (entry.action === 'update') next = recordUpdated(next, entry.key, entry.manifest.spec, at);
+    const record = next.images[entry.key];
+    if (entry.action === 'orphan') next = set(next, entry.key, null);
+    else if (entry.action === 'update') next = set(next, entry.key, updatedRecord(record!, entry.manifest.spec, at));
     else if (entry.action === 'import' || entry.action === 'replace') {
       next = imported(next, entry.key, entry.manifest.spec, entry.region);
-    } else if (entry.action === 'in-progress') next = recordSucceeded(next, entry.key, 'image', at);
+      next = set(next, entry.key, replacedRecord(next.images[entry.key]!, at));
+    } else if (entry.action === 'in-progress') next = set(next, entry.key, succeededRecord(record!, 'image', at));
   }
   return next;
 }
@@ -193,7 +182,7 @@ function arbitraryState(manifests: readonly Manifest[], picks: readonly number[]
     if (pick === 1) state = imported(state, m.metadata.name, m.spec);
     if (pick === 2) state = imported(state, m.metadata.name, other);
     if (pick === 3) state = imported(state, m.metadata.name, systemSpec(m.metadata.name, { min_disk: 1000 }));
-    if (pick === 4) state = recordIntent(state, m.metadata.name, { spec: m.spec, attemptId: 'x' }, at);
+    if (pick === 4) state = submitting(state, m.metadata.name, m.spec);
   });
   return imported(state, 'zz-orphan', systemSpec('zz-orphan'));
 }

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeState } from '../../src/state/codec.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import { emptyState, recordIntent } from '../../src/state/model.js';
+import { emptyState } from '../../src/state/model.js';
 import { stateFailure } from '../support/failure.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
+import { at, submitting } from '../support/states.js';
 
 async function tempPath(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'imsync-state-')), 'imsync.state.json');
@@ -19,8 +20,7 @@ describeStateStore('file', async () => {
   return { store: new FileStateStore(path), reopen: () => new FileStateStore(path) };
 });
 
-const at = new Date('2026-11-26T10:00:00Z');
-const oneImport = recordIntent(emptyState(), 'web-base', { spec: systemSpec('web-base'), attemptId: 'a1' }, at);
+const oneImport = submitting(emptyState(), 'web-base', systemSpec('web-base'));
 
 describe('file state store', () => {
   it('writes the state file with mode 0600 and leaves no temporary file behind', async () => {

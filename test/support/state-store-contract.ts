@@ -1,9 +1,10 @@
 // The conformance suite every StateStore backend must pass: the file store now, Postgres later.
 import { describe, expect, it } from 'vitest';
-import { emptyState, recordIntent, recordSubmitted, type State } from '../../src/state/model.js';
+import { emptyState, type State } from '../../src/state/model.js';
 import { StateError, type StateStore } from '../../src/state/store.js';
 import { stateFailure } from './failure.js';
 import { systemSpec } from './specs.js';
+import { submitted } from './states.js';
 
 export interface StoreFixture {
   /** A fresh, empty store. */
@@ -12,15 +13,8 @@ export interface StoreFixture {
   readonly reopen: () => StateStore;
 }
 
-const at = new Date('2026-11-26T10:00:00Z');
-
 function withImport(state: State, key: string): State {
-  return recordSubmitted(
-    recordIntent(state, key, { spec: systemSpec(key), attemptId: `attempt-${key}` }, at),
-    key,
-    `job-${key}`,
-    at,
-  );
+  return submitted(state, key, systemSpec(key));
 }
 
 export function describeStateStore(name: string, open: () => Promise<StoreFixture>): void {

@@ -1,0 +1,64 @@
+// What the executor reports while it works. The engine never prints: the CLI and the daemon
+// render these events (a live view on a terminal, plain lines elsewhere, JSON lines for machines).
+
+/** Where an import stands, as the live view counts it. */
+export type ImportPhase = 'waiting' | 'submitting' | 'running' | 'settling' | 'succeeded' | 'failed';
+
+interface At {
+  /** ISO time from the executor's clock. */
+  readonly time: string;
+  readonly key: string;
+}
+
+export type ApplyEvent =
+  | {
+      readonly type: 'apply.started';
+      readonly time: string;
+      /** New imports and imports that replace an image. */
+      readonly imports: number;
+      readonly updates: number;
+      readonly deletes: number;
+      /** Imports from earlier runs still running or awaiting settlement: followed, never resubmitted. */
+      readonly following: number;
+      readonly parallelism: number;
+    }
+  /** The intent is durable; the quick-import request goes now. */
+  | (At & { readonly type: 'import.submitting'; readonly attemptId: string })
+  | (At & { readonly type: 'import.submitted'; readonly jobId: string })
+  /** The answer never came (timeout, reset, 5xx): the attempt is looked up by its tag, never resent blindly. */
+  | (At & { readonly type: 'import.ambiguous'; readonly attemptId: string; readonly reason: string })
+  /** An earlier attempt was found (`found`), or is provably absent and will be submitted again. */
+  | (At & { readonly type: 'import.settled'; readonly attemptId: string; readonly found: boolean })
+  /** The job or image status moved (INIT, RUNNING; queued, saving). */
+  | (At & { readonly type: 'job.progress'; readonly jobId?: string; readonly status: string })
+  | (At & {
+      readonly type: 'import.succeeded';
+      readonly imageId: string;
+      readonly jobId?: string;
+      readonly seconds: number;
+    })
+  | (At & { readonly type: 'import.failed'; readonly jobId?: string; readonly code: string; readonly reason: string })
+  | (At & { readonly type: 'update.succeeded'; readonly imageId: string; readonly fields: readonly string[] })
+  /** An image imsync owns was deleted: the one a replacement superseded, or an orphan pruned. */
+  | (At & { readonly type: 'delete.succeeded'; readonly imageId: string })
+  /** A request failed for an update or delete; the import failures have their own event. */
+  | (At & {
+      readonly type: 'action.failed';
+      readonly action: 'update' | 'delete';
+      readonly code: string;
+      readonly reason: string;
+    })
+  | { readonly type: 'apply.interrupted'; readonly time: string; readonly reason: string }
+  | { readonly type: 'apply.finished'; readonly time: string; readonly summary: ApplySummary };
+
+export interface ApplySummary {
+  readonly imported: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly failed: number;
+  /** Imports still running when the wait stopped (interrupt or timeout); the next apply follows them. */
+  readonly stillRunning: number;
+  readonly seconds: number;
+}
+
+export type EmitEvent = (event: ApplyEvent) => void;
