@@ -28,9 +28,12 @@ export function decodeState(text: string, location: string): State {
       `${location} has state version ${JSON.stringify(version) ?? 'none'}; this imsync reads version ${STATE_VERSION}`,
     );
   }
-  const [problem] = describeSchemaErrors(validateAgainst('state', value));
-  if (problem) {
-    throw new StateError('STATE_INVALID', `${location} is not a valid state: ${problem.message}`);
-  }
-  return value as State;
+  return checkState(value as State, location);
+}
+
+/** The state itself when it is valid by schemas/state.schema.json; STATE_INVALID otherwise. */
+export function checkState(state: State, location: string): State {
+  const [problem] = describeSchemaErrors(validateAgainst('state', state));
+  if (problem) throw new StateError('STATE_INVALID', `${location} is not a valid state: ${problem.message}`);
+  return state;
 }

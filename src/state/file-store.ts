@@ -1,30 +1,73 @@
 // The default backend: one JSON file, replaced atomically, with the previous good copy kept beside
-// it (`.backup`) and a lock file naming its holder (`.lock`).
+// it (`.backup`), a lock file naming its holder (`.lock`), and a journal (`.journal`) of the
+// records changed since the file was last written, folded back into the file once it grows.
 import { randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeState, encodeState } from './codec.js';
-import { emptyState, type State } from './model.js';
-import { describeHolder, StateError, type LockHolder, type StateLock, type StateStore } from './store.js';
+import { checkState, decodeState, encodeState } from './codec.js';
+import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
+import {
+  describeHolder,
+  StateError,
+  type LockHolder,
+  type StateLock,
+  type StateStore,
+  type StoreStats,
+} from './store.js';
 
 const LOCK_POLL_MS = 100;
+/** The journal is folded into the state file once it outgrows the file, and at least this size. */
+const MIN_JOURNAL_BYTES = 256 * 1024;
+
+/** One line of the journal: the records one commit changed (null: removed). */
+interface JournalEntry {
+  readonly lineage: string;
+  readonly serial: number;
+  readonly changes: Readonly<Record<string, ImageRecord | null>>;
+}
+
+/** What this store last read or wrote, to tell cheaply whether anyone else has written since. */
+interface Tail {
+  readonly lineage: string;
+  readonly serial: number;
+  readonly stateIno: number;
+  readonly stateBytes: number;
+  readonly journalBytes: number;
+}
 
 export class FileStateStore implements StateStore {
   readonly backupPath: string;
   readonly lockPath: string;
+  readonly journalPath: string;
+  private tail: Tail | undefined;
+  private written: StoreStats = { writes: 0, bytes: 0 };
 
   constructor(readonly location: string) {
     this.backupPath = `${location}.backup`;
     this.lockPath = `${location}.lock`;
+    this.journalPath = `${location}.journal`;
+  }
+
+  stats(): StoreStats {
+    return this.written;
   }
 
   async read(): Promise<State> {
     const text = await readIfExists(this.location);
-    if (text === undefined) return emptyState();
+    const journal = await readIfExists(this.journalPath);
     try {
-      return decodeState(text, this.location);
+      let state = text === undefined ? emptyState() : decodeState(text, this.location);
+      if (journal) state = checkState(replay(state, journal, this.journalPath), this.journalPath);
+      this.tail = {
+        lineage: state.lineage,
+        serial: state.serial,
+        stateIno: text === undefined ? 0 : (await stat(this.location)).ino,
+        stateBytes: Buffer.byteLength(text ?? ''),
+        journalBytes: Buffer.byteLength(journal ?? ''),
+      };
+      return state;
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
       const backup =
@@ -35,25 +78,82 @@ export class FileStateStore implements StateStore {
 
   async write(state: State): Promise<State> {
     const current = await this.read();
-    if (current.serial !== state.serial || (current.lineage !== '' && current.lineage !== state.lineage)) {
+    this.checkBase(current, state);
+    return this.replace({ ...state, lineage: current.lineage || randomUUID(), serial: state.serial + 1 });
+  }
+
+  async commit(base: State, changes: RecordChanges): Promise<State> {
+    const next = withChanges(base, changes);
+    // The journal extends a file; the very first state is written whole.
+    if (base.lineage === '') return this.write(next);
+    this.checkBase(await this.current(), base);
+    const committed: State = { ...next, serial: base.serial + 1 };
+    const entry: JournalEntry = {
+      lineage: base.lineage,
+      serial: committed.serial,
+      changes: Object.fromEntries(changes),
+    };
+    const line = `${JSON.stringify(entry)}\n`;
+    const bytes = Buffer.byteLength(line);
+    if (await appendDurably(this.journalPath, line)) await syncDirectory(this.journalPath);
+    this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + bytes };
+    const tail = this.tail!;
+    this.tail = { ...tail, serial: committed.serial, journalBytes: tail.journalBytes + bytes };
+    if (this.tail.journalBytes > Math.max(MIN_JOURNAL_BYTES, this.tail.stateBytes)) return this.replace(committed);
+    return committed;
+  }
+
+  /** The stored state's lineage and serial: from memory when nobody else has written since. */
+  private async current(): Promise<{ lineage: string; serial: number }> {
+    const tail = this.tail;
+    if (tail) {
+      const [state, journal] = await Promise.all([
+        stat(this.location).catch(() => undefined),
+        stat(this.journalPath).catch(() => undefined),
+      ]);
+      if ((state?.ino ?? 0) === tail.stateIno && (journal?.size ?? 0) === tail.journalBytes) return tail;
+    }
+    return this.read();
+  }
+
+  private checkBase(current: { lineage: string; serial: number }, base: State): void {
+    if (current.serial !== base.serial || (current.lineage !== '' && current.lineage !== base.lineage)) {
       throw new StateError(
         'STATE_CONFLICT',
-        `${this.location} has moved on (serial ${current.serial}) since it was read (serial ${state.serial}); nothing was written`,
+        `${this.location} has moved on (serial ${current.serial}) since it was read (serial ${base.serial}); nothing was written`,
       );
     }
-    const next: State = { ...state, lineage: current.lineage || randomUUID(), serial: state.serial + 1 };
+  }
+
+  /** Writes `state` as the whole file (the journal folded in), keeping the replaced file as the backup. */
+  private async replace(state: State): Promise<State> {
+    const text = encodeState(state);
     const temporary = `${this.location}.${process.pid}.${randomUUID()}.tmp`;
-    await writeDurably(temporary, encodeState(next));
+    await writeDurably(temporary, text);
     try {
       // The replaced file lives on as the backup: a hard link costs no copy.
-      if (current.serial > 0) await replaceWithLink(this.location, this.backupPath);
+      if (this.tail?.stateIno) await replaceWithLink(this.location, this.backupPath);
       await rename(temporary, this.location);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       throw error;
     }
+    // The file now holds everything the journal said; a crash before this unlink leaves entries
+    // that replay() skips by their serial.
+    await unlink(this.journalPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
     await syncDirectory(this.location);
-    return next;
+    const stateBytes = Buffer.byteLength(text);
+    this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + stateBytes };
+    this.tail = {
+      lineage: state.lineage,
+      serial: state.serial,
+      stateIno: (await stat(this.location)).ino,
+      stateBytes,
+      journalBytes: 0,
+    };
+    return state;
   }
 
   async lock(command: string, waitMs = 0): Promise<StateLock> {
@@ -137,6 +237,47 @@ async function readIfExists(path: string): Promise<string | undefined> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
     throw new StateError('STATE_UNREADABLE', `${path} cannot be read (${code ?? (error as Error).message})`);
+  }
+}
+
+/**
+ * Applies the journal's entries that are newer than `state`. A last line without its newline is a
+ * write that was cut short and never acknowledged: it is ignored. Anything else that does not fit
+ * is corruption.
+ */
+function replay(state: State, journal: string, path: string): State {
+  const lines = journal.split('\n');
+  lines.pop();
+  let replayed = state;
+  lines.forEach((line, index) => {
+    const corrupt = (why: string) => new StateError('STATE_CORRUPT', `${path} line ${index + 1}: ${why}`);
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(line) as JournalEntry;
+    } catch {
+      throw corrupt('not valid JSON');
+    }
+    if (entry.lineage !== replayed.lineage)
+      throw corrupt(`belongs to another state (lineage ${String(entry.lineage)})`);
+    if (entry.serial <= replayed.serial) return;
+    if (entry.serial !== replayed.serial + 1 || typeof entry.changes !== 'object' || entry.changes === null) {
+      throw corrupt(`serial ${String(entry.serial)} does not follow ${replayed.serial}`);
+    }
+    replayed = { ...withChanges(replayed, new Map(Object.entries(entry.changes))), serial: entry.serial };
+  });
+  return replayed;
+}
+
+/** Appends `text` to `path` (created with mode 0600) and flushes it; true when the file is new. */
+async function appendDurably(path: string, text: string): Promise<boolean> {
+  const file = await open(path, 'a', 0o600);
+  try {
+    const created = (await file.stat()).size === 0;
+    await file.appendFile(text);
+    await file.datasync();
+    return created;
+  } finally {
+    await file.close();
   }
 }
 

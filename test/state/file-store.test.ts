@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { emptyState } from '../../src/state/model.js';
 import { stateFailure } from '../support/failure.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
-import { at, submitting } from '../support/states.js';
+import { at, submitted, submitting } from '../support/states.js';
 
 async function tempPath(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'imsync-state-')), 'imsync.state.json');
@@ -122,5 +122,73 @@ describe('file state store', () => {
     await writeFile(`${path}.lock`, JSON.stringify({ ...lock.holder, token: 'someone-else' }));
     await lock.release();
     expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ token: 'someone-else' });
+  });
+});
+
+describe('file state store journal', () => {
+  async function journaled() {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const base = await store.write(oneImport);
+    const next = await store.commit(base, new Map([['db', submitted(base, 'db', systemSpec('db')).images.db!]]));
+    return { path, store, base, next };
+  }
+
+  it('appends commits to a journal (mode 0600) and leaves the state file as it was', async () => {
+    const { path, base, next } = await journaled();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(base);
+    expect((await stat(`${path}.journal`)).mode & 0o777).toBe(0o600);
+    expect(await new FileStateStore(path).read()).toEqual(next);
+  });
+
+  it('ignores a last journal line cut short by a crash: that commit was never acknowledged', async () => {
+    const { path, next } = await journaled();
+    await appendFile(`${path}.journal`, '{"lineage":"x","serial":3,"chan');
+    expect(await new FileStateStore(path).read()).toEqual(next);
+  });
+
+  it('skips journal entries the state file already holds (a crash between folding and removing the journal)', async () => {
+    const { path, next } = await journaled();
+    const journal = await readFile(`${path}.journal`, 'utf8');
+    await writeFile(path, encodeState(next));
+    await writeFile(`${path}.journal`, journal);
+    expect(await new FileStateStore(path).read()).toEqual(next);
+  });
+
+  it.each([
+    ['a line that is not JSON', (line: string) => `${line}not json\n`, 'line 2: not valid JSON'],
+    [
+      'a gap in the serials',
+      (line: string) => line.replace(/"serial":\d+/, '"serial":9'),
+      'serial 9 does not follow 1',
+    ],
+    ['another lineage', (line: string) => line.replace(/"lineage":"[^"]+"/, '"lineage":"other"'), 'another state'],
+    ['an invalid record', (line: string) => line.replace(/"phase":"submitted"/, '"phase":"done"'), 'not a valid state'],
+  ])('refuses a journal with %s, leaving both files as they were', async (_case, corrupt, message) => {
+    const { path } = await journaled();
+    const journal = corrupt(await readFile(`${path}.journal`, 'utf8'));
+    await writeFile(`${path}.journal`, journal);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error.message).toContain(message);
+    expect(await readFile(`${path}.journal`, 'utf8')).toBe(journal);
+  });
+
+  it('folds the journal into the state file once it outgrows it', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    let state = await store.write(oneImport);
+    for (let i = 0; i < 700; i++) {
+      const key = `image-${i}`;
+      state = await store.commit(state, new Map([[key, submitted(state, key, systemSpec(key)).images[key]!]]));
+    }
+    const journalBytes = await stat(`${path}.journal`).then(
+      (info) => info.size,
+      () => 0,
+    );
+    expect(journalBytes).toBeLessThanOrEqual(Math.max(256 * 1024, (await stat(path)).size));
+    expect(JSON.parse(await readFile(path, 'utf8')).serial).toBeGreaterThan(1);
+    expect(await new FileStateStore(path).read()).toEqual(state);
+    // Bounded cost: the bytes written stay within a small multiple of the final state.
+    expect(store.stats().bytes).toBeLessThan(10 * (await stat(path)).size + journalBytes);
   });
 });

@@ -56,6 +56,44 @@ export function describeStateStore(name: string, open: () => Promise<StoreFixtur
       await expect(store.write({ ...base, lineage: 'another-lineage' })).rejects.toBeInstanceOf(StateError);
     });
 
+    it('commits changed records on top of a state, and reads them back', async () => {
+      const { store, reopen } = await open();
+      const base = await store.write(withImport(await store.read(), 'a'));
+      const record = withImport(base, 'b').images.b!;
+      const added = await store.commit(base, new Map([['b', record]]));
+      expect(added).toMatchObject({ serial: base.serial + 1, lineage: base.lineage });
+      const removed = await store.commit(added, new Map([['a', null]]));
+      expect(Object.keys(removed.images)).toEqual(['b']);
+      expect(await reopen().read()).toEqual(removed);
+    });
+
+    it('commits the very first state too', async () => {
+      const { store, reopen } = await open();
+      const first = await store.commit(await store.read(), new Map([['a', withImport(emptyState(), 'a').images.a!]]));
+      expect(first.serial).toBe(1);
+      expect(first.lineage).not.toBe('');
+      expect(await reopen().read()).toEqual(first);
+    });
+
+    it('refuses a commit based on a state that has moved on', async () => {
+      const { store, reopen } = await open();
+      const base = await store.write(withImport(await store.read(), 'a'));
+      const other = reopen();
+      await other.commit(await other.read(), new Map([['b', withImport(base, 'b').images.b!]]));
+      await expect(store.commit(base, new Map([['c', withImport(base, 'c').images.c!]]))).rejects.toMatchObject({
+        code: 'STATE_CONFLICT',
+      });
+      expect(Object.keys((await reopen().read()).images).sort()).toEqual(['a', 'b']);
+    });
+
+    it('counts what it writes', async () => {
+      const { store } = await open();
+      const base = await store.write(withImport(await store.read(), 'a'));
+      await store.commit(base, new Map([['b', withImport(base, 'b').images.b!]]));
+      expect(store.stats().writes).toBe(2);
+      expect(store.stats().bytes).toBeGreaterThan(0);
+    });
+
     it('gives a second locker LOCK_HELD naming the holder, and the lock back after release', async () => {
       const { store, reopen } = await open();
       const lock = await store.lock('imsync apply');
