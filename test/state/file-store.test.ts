@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeState } from '../../src/state/codec.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import { emptyState } from '../../src/state/model.js';
+import { emptyState, type State } from '../../src/state/model.js';
 import { stateFailure } from '../support/failure.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
@@ -186,7 +186,7 @@ describe('file state store journal', () => {
       () => 0,
     );
     expect(journalBytes).toBeLessThanOrEqual(Math.max(256 * 1024, (await stat(path)).size));
-    expect(JSON.parse(await readFile(path, 'utf8')).serial).toBeGreaterThan(1);
+    expect((JSON.parse(await readFile(path, 'utf8')) as State).serial).toBeGreaterThan(1);
     expect(await new FileStateStore(path).read()).toEqual(state);
     // Bounded cost: the bytes written stay within a small multiple of the final state.
     expect(store.stats().bytes).toBeLessThan(10 * (await stat(path)).size + journalBytes);
