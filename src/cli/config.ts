@@ -53,6 +53,8 @@ export interface Connection {
   readonly endpoint: string;
   readonly projectId: string;
   readonly auth: Authentication;
+  /** The region of the endpoint, when known: manifests of other regions are left alone. */
+  readonly region?: string;
 }
 
 /**
@@ -67,7 +69,8 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) {
     throw new UsageError(`${options.projectId ? '--project-id' : 'HW_PROJECT_ID'} is not a project id`);
   }
-  return { endpoint, projectId, auth: resolveAuth(env) };
+  const region = resolveRegion(options, env);
+  return { endpoint, projectId, auth: resolveAuth(env), ...(region === undefined ? {} : { region }) };
 }
 
 function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): string {

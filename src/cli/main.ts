@@ -5,6 +5,7 @@ import { StateError } from '../state/store.js';
 import { EXIT, planCommand, validateCommand } from './commands.js';
 import { DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
 import { DEFAULT_EMULATOR_PORT, emulatorCommand } from './emulator-command.js';
+import { applyCommand, processTerminal } from './apply-command.js';
 import { processOutput } from './output.js';
 
 const output = processOutput();
@@ -20,7 +21,17 @@ const program = new Command('imsync')
   .exitOverride()
   .showHelpAfterError('(run imsync --help for usage)')
   .addOption(new Option('--state <location>', `state file (default: ${DEFAULT_STATE}; env IMSYNC_STATE)`))
-  .addOption(new Option('--region <name>', 'default region of manifests that name none (env HW_REGION_NAME)'));
+  .addOption(
+    new Option('--region <name>', 'region of the endpoint and of manifests that name none (env HW_REGION_NAME)'),
+  )
+  .addOption(new Option('--project-id <id>', 'project of the region (env HW_PROJECT_ID)'))
+  .addOption(
+    new Option(
+      '--endpoint <url>',
+      'IMS endpoint (env IMSYNC_ENDPOINT; default https://ims.{region}.myhuaweicloud.com)',
+    ),
+  )
+  .addOption(new Option('--emulator', 'run against an IMS emulator started in-process'));
 
 program
   .command('validate')
@@ -40,6 +51,31 @@ program
   .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when none, 1 on error')
   .action(async (paths, options, command) => {
     process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
+  });
+
+program
+  .command('apply')
+  .description('import what the plan says, follow every job to its end, and record the results')
+  .argument('[paths...]', 'manifest files or directories (default manifests/)')
+  .option('--plan <file>', 'apply a plan saved by `plan --out`, refused if the state has moved since')
+  .option('--auto-approve', 'do not ask for confirmation (required without a terminal)')
+  .option('--parallelism <n>', 'import requests in flight at once (default 10); waiting for jobs takes none')
+  .option('--json', 'print the plan and progress events as JSON lines')
+  .option('--allow-replace', 'carry out replacements: import anew, then delete the old image')
+  .option('--prune', 'delete the images of manifests that are gone (only images imsync tagged)')
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .option(
+    '--settle-grace <duration>',
+    'how long an unanswered import may stay invisible before it is sent again (default 2m)',
+  )
+  .action(async (paths, options, command) => {
+    process.exitCode = await applyCommand(
+      paths,
+      { ...command.optsWithGlobals(), ...options },
+      process.env,
+      output,
+      processTerminal(),
+    );
   });
 
 program

@@ -162,7 +162,18 @@ export class FileStateStore implements StateStore {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (await this.tryLock(holder, token)) {
-        return { holder, release: () => this.unlock(token) };
+        return {
+          holder,
+          // The writer is done: fold its journal into the file, so that the file alone tells all.
+          release: async () => {
+            try {
+              if (((await stat(this.journalPath).catch(() => undefined))?.size ?? 0) > 0)
+                await this.replace(await this.read());
+            } finally {
+              await this.unlock(token);
+            }
+          },
+        };
       }
       const current = await readLockFile(this.lockPath);
       if (current && current.host === hostname() && !isAlive(current.pid)) {

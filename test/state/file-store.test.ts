@@ -173,6 +173,17 @@ describe('file state store journal', () => {
     expect(await readFile(`${path}.journal`, 'utf8')).toBe(journal);
   });
 
+  it('folds the journal into the state file when the writer releases the lock', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    const base = await store.write(oneImport);
+    const next = await store.commit(base, new Map([['db', submitted(base, 'db', systemSpec('db')).images.db!]]));
+    await lock.release();
+    await expect(stat(`${path}.journal`)).rejects.toThrow();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(next);
+  });
+
   it('folds the journal into the state file once it outgrows it', async () => {
     const path = await tempPath();
     const store = new FileStateStore(path);

@@ -1,0 +1,10 @@
+import { UsageError } from './config.js';
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `30s`, `5m`, `1.5h` in milliseconds; a bare number is seconds. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`${flag} "${text}" is not a duration such as 500ms, 30s, 5m or 1h`);
+  return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
+}

@@ -1,0 +1,345 @@
+// Apply progress: JSON lines for machines, plain lines for CI logs and pipes, a live view on a
+// terminal. All three read only the events' own fields, so nothing else (no secret) can leak out.
+import { createLogUpdate } from 'log-update';
+import type { ApplyEvent, ApplySummary, EmitEvent, ImportPhase } from '../apply/events.js';
+import type { Output } from './output.js';
+
+export type ProgressMode = 'live' | 'plain' | 'json';
+
+export interface ProgressRenderer {
+  readonly emit: EmitEvent;
+  /** Stops the live view (final frame stays) and flushes. */
+  close(): void;
+}
+
+/** live on a terminal (`isTTY`: process.stdout.isTTY), plain elsewhere, json when --json. */
+export function progressMode(json: boolean, isTTY: boolean): ProgressMode {
+  if (json) return 'json';
+  return isTTY ? 'live' : 'plain';
+}
+
+/**
+ * `now` (milliseconds) times the live view: its elapsed columns and its redraw throttle.
+ * `stream`, used only in live mode, is the terminal the live view redraws in place: the one
+ * `output.out` writes to (process.stdout), since the lines kept above the view go through it.
+ * While a live view is open, write to that terminal only through `emit`; after `close`,
+ * `output.out` again (the summary goes there).
+ */
+export function createProgressRenderer(
+  mode: ProgressMode,
+  output: Output,
+  now: () => number = Date.now,
+  stream: NodeJS.WriteStream = process.stdout,
+): ProgressRenderer {
+  switch (mode) {
+    case 'json':
+      return { emit: (event) => output.out(JSON.stringify(applyEventToJson(event)) + '\n'), close() {} };
+    case 'plain':
+      return plainRenderer(output);
+    case 'live':
+      return liveRenderer(output, now, stream);
+  }
+}
+
+/**
+ * The `--json` line of each event (documented in the README; fields are only ever added).
+ * Every object has `type` and `time` (ISO); an optional id is `null` when absent.
+ *
+ * | type                | fields                                                                                    |
+ * | ------------------- | ----------------------------------------------------------------------------------------- |
+ * | `apply.started`     | `imports`, `updates`, `deletes`, `following`, `parallelism`                               |
+ * | `import.submitting` | `key`, `attempt_id`                                                                       |
+ * | `import.submitted`  | `key`, `job_id`                                                                           |
+ * | `import.ambiguous`  | `key`, `attempt_id`, `reason`                                                             |
+ * | `import.settled`    | `key`, `attempt_id`, `found`                                                              |
+ * | `job.progress`      | `key`, `job_id`, `status`                                                                 |
+ * | `import.succeeded`  | `key`, `image_id`, `job_id`, `seconds`                                                    |
+ * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
+ * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
+ * | `delete.succeeded`  | `key`, `image_id`                                                                         |
+ * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
+ * | `apply.interrupted` | `reason`                                                                                  |
+ * | `apply.finished`    | `summary`: `{imported, updated, deleted, failed, still_running, seconds}`                 |
+ */
+export function applyEventToJson(event: ApplyEvent): object {
+  const { type, time } = event;
+  switch (event.type) {
+    case 'apply.started': {
+      const { imports, updates, deletes, following, parallelism } = event;
+      return { type, time, imports, updates, deletes, following, parallelism };
+    }
+    case 'import.submitting':
+      return { type, time, key: event.key, attempt_id: event.attemptId };
+    case 'import.submitted':
+      return { type, time, key: event.key, job_id: event.jobId };
+    case 'import.ambiguous':
+      return { type, time, key: event.key, attempt_id: event.attemptId, reason: event.reason };
+    case 'import.settled':
+      return { type, time, key: event.key, attempt_id: event.attemptId, found: event.found };
+    case 'job.progress':
+      return { type, time, key: event.key, job_id: event.jobId ?? null, status: event.status };
+    case 'import.succeeded':
+      return {
+        type,
+        time,
+        key: event.key,
+        image_id: event.imageId,
+        job_id: event.jobId ?? null,
+        seconds: event.seconds,
+      };
+    case 'import.failed':
+      return { type, time, key: event.key, job_id: event.jobId ?? null, code: event.code, reason: event.reason };
+    case 'update.succeeded':
+      return { type, time, key: event.key, image_id: event.imageId, fields: event.fields };
+    case 'delete.succeeded':
+      return { type, time, key: event.key, image_id: event.imageId };
+    case 'action.failed':
+      return { type, time, key: event.key, action: event.action, code: event.code, reason: event.reason };
+    case 'apply.interrupted':
+      return { type, time, reason: event.reason };
+    case 'apply.finished': {
+      const { imported, updated, deleted, failed, stillRunning, seconds } = event.summary;
+      return { type, time, summary: { imported, updated, deleted, failed, still_running: stillRunning, seconds } };
+    }
+  }
+}
+
+function plainRenderer(output: Output): ProgressRenderer {
+  const log = new EventLog(output.color);
+  return {
+    emit(event) {
+      const line = log.line(event);
+      if (line !== undefined) output.out(line + '\n');
+      if (event.type === 'apply.finished') output.out(log.report(event.summary));
+    },
+    close() {},
+  };
+}
+
+type Colors = Output['color'];
+type Failure = Extract<ApplyEvent, { type: 'import.failed' | 'action.failed' }>;
+
+/** The plain lines, and what the closing report needs: failures and whether apply was interrupted. */
+class EventLog {
+  private start: number | undefined;
+  private readonly statuses = new Map<string, string>();
+  private readonly failures: Failure[] = [];
+  private interrupted = false;
+
+  constructor(private readonly color: Colors) {}
+
+  /** The line for a meaningful event, prefixed by the seconds since apply started (the executor's clock). */
+  line(event: ApplyEvent): string | undefined {
+    const time = Date.parse(event.time);
+    this.start ??= time;
+    const text = this.describe(event);
+    return text === undefined ? undefined : `${`${((time - this.start) / 1000).toFixed(1)}s`.padStart(7)}  ${text}`;
+  }
+
+  private describe(event: ApplyEvent): string | undefined {
+    const { color } = this;
+    const key = 'key' in event ? color.bold(event.key) : '';
+    switch (event.type) {
+      case 'apply.started':
+        return `apply started: ${event.imports} to import, ${event.updates} to update, ${event.deletes} to delete, ${event.following} to follow from an earlier run (${event.parallelism} at a time)`;
+      case 'import.submitting':
+        return undefined; // `submitted` follows at once; a lost answer has its own event
+      case 'import.submitted':
+        this.statuses.delete(event.key); // a new job: its first status is news
+        return `${key}  submitted (job ${event.jobId})`;
+      case 'job.progress':
+        // Polls repeat the status; only a change is worth a line.
+        if (this.statuses.get(event.key) === event.status) return undefined;
+        this.statuses.set(event.key, event.status);
+        return `${key}  ${event.jobId ? 'job' : 'image'} ${event.status}`;
+      case 'import.ambiguous':
+        return `${key}  ${color.yellow(`no answer to the import (${event.reason})`)}; looking it up by its tag before anything is sent again`;
+      case 'import.settled':
+        return event.found
+          ? `${key}  ${color.yellow('found by its tag')}: the import did arrive; following it`
+          : `${key}  ${color.yellow('not found by its tag')}: the import never arrived and will be sent again`;
+      case 'import.succeeded':
+        return `${key}  ${color.green('imported')} as image ${event.imageId} in ${event.seconds.toFixed(1)}s`;
+      case 'import.failed':
+        this.failures.push(event);
+        return `${key}  ${color.red('FAILED')} ${event.code}: ${event.reason}${jobSuffix(event.jobId)}`;
+      case 'update.succeeded':
+        return `${key}  ${color.green('updated')} image ${event.imageId} (${event.fields.join(', ')})`;
+      case 'delete.succeeded':
+        return `${key}  ${color.green('deleted')} image ${event.imageId}`;
+      case 'action.failed':
+        this.failures.push(event);
+        return `${key}  ${color.red(`${event.action} FAILED`)} ${event.code}: ${event.reason}`;
+      case 'apply.interrupted':
+        this.interrupted = true;
+        return `${color.yellow(`interrupted (${event.reason})`)}: imports already submitted go on, and the next apply follows them`;
+      case 'apply.finished':
+        return undefined; // the report says it
+    }
+  }
+
+  /** The summary line, then the failures again: they are what people scroll for. */
+  report(summary: ApplySummary): string {
+    const { color } = this;
+    const failed = `${summary.failed} failed`;
+    const running =
+      summary.stillRunning > 0
+        ? `; ${color.yellow(`${summary.stillRunning} still running`)}: apply again to follow them`
+        : '';
+    const head = color.bold(this.interrupted ? 'Apply interrupted:' : 'Apply complete:');
+    let text = `\n${head} ${summary.imported} imported, ${summary.updated} updated, ${summary.deleted} deleted, ${summary.failed > 0 ? color.red(failed) : failed} in ${summary.seconds.toFixed(1)}s${running}.\n`;
+    if (this.failures.length > 0) {
+      const width = Math.max(...this.failures.map((f) => f.key.length));
+      text += `\n${color.red('Failures:')}\n`;
+      for (const f of this.failures) {
+        const what = f.type === 'import.failed' ? 'import' : f.action;
+        const job = f.type === 'import.failed' ? jobSuffix(f.jobId) : '';
+        text += `  ${f.key.padEnd(width)}  ${what.padEnd(6)}  ${f.code}: ${f.reason}${job}\n`;
+      }
+    }
+    return text;
+  }
+}
+
+function jobSuffix(jobId: string | undefined): string {
+  return jobId ? ` (job ${jobId})` : '';
+}
+
+const REDRAW_MS = 100;
+/** Redraws with no event, so that elapsed times keep counting between polls. */
+const TICK_MS = 1000;
+const MAX_LINES = 15;
+const PHASES: readonly ImportPhase[] = ['waiting', 'submitting', 'running', 'settling', 'succeeded', 'failed'];
+/** Progress lines (job.progress, submitted) live in the view; every other line is kept above it. */
+const VIEW_ONLY = new Set<ApplyEvent['type']>(['import.submitted', 'job.progress']);
+
+interface Import {
+  readonly phase: ImportPhase;
+  readonly status: string | undefined;
+  readonly jobId: string | undefined;
+  /** When it was submitted (or first heard of, for an import followed from an earlier run). */
+  readonly since: number;
+}
+
+type ImportEvent = Extract<ApplyEvent, { type: `import.${string}` | 'job.progress' }>;
+
+function isImportEvent(event: ApplyEvent): event is ImportEvent {
+  return event.type.startsWith('import.') || event.type === 'job.progress';
+}
+
+/** An import's phase, as the events move it. */
+function advance(entry: Import, event: ImportEvent, at: number): Import {
+  switch (event.type) {
+    case 'import.submitting':
+      return { phase: 'submitting', status: undefined, jobId: undefined, since: at };
+    case 'import.submitted':
+      return { phase: 'running', status: undefined, jobId: event.jobId, since: at };
+    case 'job.progress':
+      return { ...entry, phase: 'running', status: event.status, jobId: event.jobId ?? entry.jobId };
+    case 'import.ambiguous':
+      return { ...entry, phase: 'settling' };
+    case 'import.settled':
+      // Found: its job or image is followed from here; absent: it waits to be sent again.
+      return { ...entry, phase: event.found ? 'running' : 'waiting' };
+    case 'import.succeeded':
+      return { ...entry, phase: 'succeeded' };
+    case 'import.failed':
+      return { ...entry, phase: 'failed' };
+  }
+}
+
+function liveRenderer(output: Output, now: () => number, stream: NodeJS.WriteStream): ProgressRenderer {
+  const { color } = output;
+  const view = createLogUpdate(stream);
+  const log = new EventLog(color);
+  const imports = new Map<string, Import>();
+  let planned = 0; // imports to make or follow, from apply.started: the ones not heard of yet are waiting
+  let summary: ApplySummary | undefined;
+  let started = false;
+  let lastDraw = -Infinity;
+  let trailing: NodeJS.Timeout | undefined;
+  const ticker = setInterval(() => schedule(), TICK_MS).unref();
+
+  function track(event: ApplyEvent, at: number): void {
+    if (event.type === 'apply.started') planned = event.imports + event.following;
+    if (!isImportEvent(event)) return;
+    const entry = imports.get(event.key) ?? { phase: 'waiting', status: undefined, jobId: undefined, since: at };
+    imports.set(event.key, advance(entry, event, at));
+  }
+
+  function frame(): string {
+    const at = now();
+    const counts = new Map<ImportPhase, number>(PHASES.map((phase) => [phase, 0]));
+    for (const { phase } of imports.values()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    counts.set('waiting', (counts.get('waiting') ?? 0) + Math.max(0, planned - imports.size));
+    const paint = (phase: ImportPhase, text: string) =>
+      phase === 'succeeded' ? color.green(text) : phase === 'failed' ? color.red(text) : text;
+    const header = `${color.bold('Imports:')} ${PHASES.map((phase) => paint(phase, `${counts.get(phase)} ${phase}`)).join(', ')}`;
+    const active = [...imports]
+      .filter(([, entry]) => ['submitting', 'running', 'settling'].includes(entry.phase))
+      .sort(([, a], [, b]) => a.since - b.since);
+    const shown = active.slice(0, MAX_LINES);
+    const width = Math.max(0, ...shown.map(([key]) => key.length));
+    const lines = shown.map(([key, entry]) => {
+      const job = entry.jobId ? `  job ${short(entry.jobId)}` : '';
+      return `  ${key.padEnd(width)}  ${label(entry).padEnd(10)}  ${elapsed(at - entry.since).padStart(6)}${job}`;
+    });
+    if (active.length > shown.length) lines.push(`  … and ${active.length - shown.length} more`);
+    return [header, ...lines].join('\n');
+  }
+
+  function draw(): void {
+    clearTimeout(trailing);
+    trailing = undefined;
+    if (!started) return;
+    lastDraw = now();
+    view(frame());
+  }
+
+  /** At most one frame per REDRAW_MS: now if the last one is old enough, else once when it is. */
+  function schedule(): void {
+    if (trailing !== undefined) return;
+    const wait = lastDraw + REDRAW_MS - now();
+    if (wait <= 0) draw();
+    else trailing = setTimeout(draw, wait).unref();
+  }
+
+  return {
+    emit(event) {
+      started = true;
+      track(event, now());
+      const line = log.line(event);
+      if (line !== undefined && !VIEW_ONLY.has(event.type)) {
+        // Written past log-update, which would hard-wrap it: long ids must copy whole from the scrollback.
+        view.clear();
+        stream.write(line + '\n');
+      }
+      if (event.type === 'apply.finished') {
+        summary = event.summary;
+        draw();
+      } else schedule();
+    },
+    close() {
+      clearInterval(ticker);
+      draw();
+      view.done();
+      if (summary) output.out(log.report(summary));
+    },
+  };
+}
+
+function label(entry: Import): string {
+  if (entry.phase === 'submitting') return 'submitting';
+  if (entry.phase === 'settling') return 'looking up';
+  return entry.status ?? 'submitted';
+}
+
+/** The tail of a job id: IMS job ids (`ff808081…`) begin alike and differ at the end. */
+function short(id: string): string {
+  return id.length > 9 ? `…${id.slice(-8)}` : id;
+}
+
+function elapsed(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+}
