@@ -59,6 +59,9 @@ export interface ApplySummary {
   /** Imports still running when the wait stopped (interrupt or timeout); the next apply follows them. */
   readonly stillRunning: number;
   readonly seconds: number;
+  /** State writes (journal appends and whole-file writes) of the run, and their bytes. */
+  readonly stateWrites: number;
+  readonly stateBytes: number;
 }
 
 export type EmitEvent = (event: ApplyEvent) => void;

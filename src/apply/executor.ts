@@ -125,10 +125,13 @@ class Run {
     const stillRunning = this.following.size + this.settling.size;
     if (this.options.stop.aborted)
       this.emitNow({ type: 'apply.interrupted', reason: String(this.options.stop.reason) });
+    const written = this.deps.recorder.stats();
     const summary: ApplySummary = {
       ...this.counts,
       stillRunning,
       seconds: (this.deps.clock.now() - this.started) / 1000,
+      stateWrites: written.writes,
+      stateBytes: written.bytes,
     };
     this.emitNow({ type: 'apply.finished', summary });
     return summary;

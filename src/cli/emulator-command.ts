@@ -21,6 +21,7 @@ export interface EmulatorCommandOptions {
   jobSeconds?: string;
   faults?: string;
   seed?: string;
+  quota?: string;
 }
 
 /** Runs until SIGINT or SIGTERM, then closes the server and returns 0. */
@@ -71,6 +72,7 @@ async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.Proc
     ...(accessKey && secretKey ? { credentials: [{ accessKey, secretKey }] } : {}),
     ...(options.objects === undefined ? {} : { objects: await readObjects(options.objects) }),
     jobSeconds: number('--job-seconds', options.jobSeconds, EMULATOR_DEFAULTS.jobSeconds),
+    imageQuota: integer('--quota', options.quota, EMULATOR_DEFAULTS.imageQuota, 0, 1_000_000),
     ...(options.faults === undefined ? {} : { faults: parse(() => parseFaults(options.faults!), '--faults') }),
     ...(options.seed === undefined ? {} : { seed: integer('--seed', options.seed, 0, 0, 2 ** 32 - 1) }),
   };

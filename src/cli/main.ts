@@ -87,6 +87,7 @@ program
   .option('--job-seconds <s>', 'how long an import job runs (default 5)')
   .option('--faults <spec>', 'faults to inject, e.g. rate=100,429=0.1,lost=0.05 (see README)')
   .option('--seed <n>', 'seed for faults and ids, to repeat a run')
+  .option('--quota <n>', 'private images allowed (default 100; IMG.0015 beyond)')
   .action(async (options, command) => {
     process.exitCode = await emulatorCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
   });

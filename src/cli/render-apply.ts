@@ -59,7 +59,7 @@ export function createProgressRenderer(
  * | `delete.succeeded`  | `key`, `image_id`                                                                         |
  * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
  * | `apply.interrupted` | `reason`                                                                                  |
- * | `apply.finished`    | `summary`: `{imported, updated, deleted, failed, still_running, seconds}`                 |
+ * | `apply.finished`    | `summary`: `{imported, updated, deleted, failed, still_running, seconds, state_writes, state_bytes}` |
  */
 export function applyEventToJson(event: ApplyEvent): object {
   const { type, time } = event;
@@ -98,8 +98,21 @@ export function applyEventToJson(event: ApplyEvent): object {
     case 'apply.interrupted':
       return { type, time, reason: event.reason };
     case 'apply.finished': {
-      const { imported, updated, deleted, failed, stillRunning, seconds } = event.summary;
-      return { type, time, summary: { imported, updated, deleted, failed, still_running: stillRunning, seconds } };
+      const { imported, updated, deleted, failed, stillRunning, seconds, stateWrites, stateBytes } = event.summary;
+      return {
+        type,
+        time,
+        summary: {
+          imported,
+          updated,
+          deleted,
+          failed,
+          still_running: stillRunning,
+          seconds,
+          state_writes: stateWrites,
+          state_bytes: stateBytes,
+        },
+      };
     }
   }
 }

@@ -2,7 +2,7 @@
 // in group commits. Every `record` resolves once its change is on disk; changes made while a
 // commit is in flight go together in the next one, so a burst of transitions costs one fsync.
 import type { ImageRecord, State } from './model.js';
-import type { StateStore } from './store.js';
+import type { StateStore, StoreStats } from './store.js';
 
 interface Waiter {
   readonly resolve: () => void;
@@ -33,6 +33,11 @@ export class StateRecorder {
   /** The state as last made durable. */
   get state(): State {
     return this.durable;
+  }
+
+  /** What the store has written so far. */
+  stats(): StoreStats {
+    return this.store.stats();
   }
 
   /** Records a change (null removes the record); resolves once it is durable. */

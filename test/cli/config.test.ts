@@ -12,6 +12,7 @@ describe('resolveConnection', () => {
     expect(resolveConnection({}, { ...secrets, HW_REGION_NAME: 'ap-southeast-1' })).toEqual({
       endpoint: 'https://ims.ap-southeast-1.myhuaweicloud.com',
       projectId: 'p0123',
+      region: 'ap-southeast-1',
       auth: { kind: 'aksk', credentials: { accessKey: 'AKEXAMPLE0000000000', secretKey: 'very-secret-key-value' } },
     });
   });

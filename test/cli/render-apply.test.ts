@@ -51,7 +51,16 @@ const EVENTS: readonly ApplyEvent[] = [
   {
     type: 'apply.finished',
     time: at(23.4),
-    summary: { imported: 3, updated: 1, deleted: 0, failed: 1, stillRunning: 1, seconds: 23.4 },
+    summary: {
+      imported: 3,
+      updated: 1,
+      deleted: 0,
+      failed: 1,
+      stillRunning: 1,
+      seconds: 23.4,
+      stateWrites: 12,
+      stateBytes: 9000,
+    },
   },
 ];
 
@@ -153,7 +162,16 @@ describe('json mode', () => {
     expect(objects.at(-1)).toEqual({
       type: 'apply.finished',
       time: at(23.4),
-      summary: { imported: 3, updated: 1, deleted: 0, failed: 1, still_running: 1, seconds: 23.4 },
+      summary: {
+        imported: 3,
+        updated: 1,
+        deleted: 0,
+        failed: 1,
+        still_running: 1,
+        seconds: 23.4,
+        state_writes: 12,
+        state_bytes: 9000,
+      },
     });
   });
 
@@ -241,7 +259,16 @@ describe('plain mode', () => {
     renderer.emit({
       type: 'apply.finished',
       time: at(3.2),
-      summary: { imported: 0, updated: 0, deleted: 1, failed: 1, stillRunning: 0, seconds: 3.2 },
+      summary: {
+        imported: 0,
+        updated: 0,
+        deleted: 1,
+        failed: 1,
+        stillRunning: 0,
+        seconds: 3.2,
+        stateWrites: 2,
+        stateBytes: 800,
+      },
     });
     expect(text().split('\n')).toEqual([
       '   0.0s  web-base  not found by its tag: the import never arrived and will be sent again',
