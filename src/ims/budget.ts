@@ -1,6 +1,9 @@
 // One request budget per endpoint, shared by every caller: a token bucket whose rate adapts to
-// the answers, like the AWS SDKs' adaptive retry mode. The endpoint's limit is not configured;
-// it is found: each throttling answer cuts the rate, and every success raises it a little.
+// the answers, as the AWS SDKs' adaptive retry mode does. The endpoint's limit is not configured;
+// it is found. Until the first throttling answer the rate grows exponentially (slow start); a
+// throttling answer cuts it to 0.7 of the rate actually sent, and it then grows back along a
+// cubic curve (as TCP CUBIC does): quickly to just under the rate that was throttled, then
+// slowly past it, probing for more.
 import type { Clock } from '../clock.js';
 
 export interface BudgetOptions {
@@ -12,15 +15,23 @@ export interface BudgetOptions {
   readonly burst?: number;
 }
 
-const DECREASE = 0.7;
-/** Additive increase: about this many requests per second more, each second without throttling. */
-const INCREASE_PER_SECOND = 2;
+/** The cut after throttling, and CUBIC's scaling constant (requests/s per s³). */
+const BETA = 0.7;
+const CUBIC_C = 0.4;
+/** Slow start: each success raises the rate by this fraction of a request per second. */
+const SLOW_START_GAIN = 0.5;
+/** The sent rate is measured over windows this long, smoothed. */
+const MEASURE_WINDOW_MS = 250;
+const SMOOTHING = 0.8;
 
 export class RequestBudget {
-  private rate: number;
   private tokens: number;
   private refilledAt: number;
-  private lastDecreaseAt = -Infinity;
+  private slowStartRate: number;
+  /** After the first throttling: the rate that was throttled, and when the rate was cut. */
+  private cut: { readonly lastMax: number; readonly at: number } | undefined;
+  private measured = 0;
+  private window = { start: 0, count: 0 };
   private readonly minRate: number;
   private readonly maxRate: number;
   private readonly burst: number;
@@ -29,51 +40,69 @@ export class RequestBudget {
     private readonly clock: Clock,
     options: BudgetOptions = {},
   ) {
-    this.rate = options.initialRate ?? 50;
+    this.slowStartRate = options.initialRate ?? 50;
     this.minRate = options.minRate ?? 0.5;
     this.maxRate = options.maxRate ?? 1000;
     this.burst = options.burst ?? 10;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
+    this.window.start = this.refilledAt;
   }
 
   /** The current rate in requests per second. */
   get currentRate(): number {
-    return this.rate;
+    if (!this.cut) return this.slowStartRate;
+    const t = (this.clock.now() - this.cut.at) / 1000;
+    const k = Math.cbrt((this.cut.lastMax * (1 - BETA)) / CUBIC_C);
+    return Math.min(this.maxRate, Math.max(this.minRate, CUBIC_C * (t - k) ** 3 + this.cut.lastMax));
   }
 
   /** Waits for a request's turn. */
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      this.refill();
+      const rate = this.refill();
       if (this.tokens >= 1) {
         this.tokens -= 1;
+        this.measure();
         return;
       }
-      await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000), signal);
+      await this.clock.sleep(Math.ceil(((1 - this.tokens) / rate) * 1000), signal);
     }
   }
 
-  /** A request was throttled: slow down, once per burst of throttling answers. */
+  /** The endpoint throttled a request: cut the rate, once per burst of throttling answers. */
   throttled(): void {
     const now = this.clock.now();
     this.refill();
     this.tokens = Math.min(this.tokens, 0);
+    const rate = this.currentRate;
     // Answers to requests sent before the last cut say nothing about the new rate.
-    if (now - this.lastDecreaseAt < 1000 / this.rate + 100) return;
-    this.lastDecreaseAt = now;
-    this.rate = Math.max(this.minRate, this.rate * DECREASE);
+    if (this.cut && now - this.cut.at < 1000 / rate + 100) return;
+    const sent = this.measured > 0 ? Math.min(rate, this.measured) : rate;
+    this.cut = { lastMax: Math.max(this.minRate, sent), at: now };
   }
 
-  /** A request went through: probe a little higher. */
+  /** A request went through. */
   succeeded(): void {
-    this.rate = Math.min(this.maxRate, this.rate + INCREASE_PER_SECOND / this.rate);
+    if (!this.cut) this.slowStartRate = Math.min(this.maxRate, this.slowStartRate + SLOW_START_GAIN);
   }
 
-  private refill(): void {
+  private refill(): number {
     const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.rate);
+    const rate = this.currentRate;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * rate);
     this.refilledAt = now;
+    return rate;
+  }
+
+  /** Smoothed requests per second actually sent. */
+  private measure(): void {
+    const now = this.clock.now();
+    this.window.count++;
+    if (now - this.window.start < MEASURE_WINDOW_MS) return;
+    const instant = (this.window.count * 1000) / (now - this.window.start);
+    this.measured = this.measured === 0 ? instant : SMOOTHING * this.measured + (1 - SMOOTHING) * instant;
+    this.window = { start: now, count: 0 };
   }
 }

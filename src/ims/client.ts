@@ -223,7 +223,9 @@ export class ImsClient {
         if (!(caught instanceof ImsError)) throw caught;
         error = caught;
       }
-      if (error.throttled) this.budget.throttled();
+      // Only the gateway's 429 is about the request rate; IMS flow control (IMG.0060, IMG.0194) is
+      // about running jobs, which backing off answers.
+      if (error.status === 429) this.budget.throttled();
       const mayRetry = error.retry === 'safe' || (error.retry === 'ambiguous' && call.idempotent);
       if (!mayRetry || attempt + 1 >= maxAttempts) throw error;
       await this.clock.sleep(

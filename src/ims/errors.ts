@@ -23,11 +23,6 @@ export class ImsError extends Error {
   ) {
     super(message);
   }
-
-  /** The gateway or IMS said to slow down. */
-  get throttled(): boolean {
-    return THROTTLING_CODES.has(this.code);
-  }
 }
 
 /** Gateway throttling (either prefix), IMS flow control, and the import concurrency cap. */

@@ -2,12 +2,13 @@
 // returns its lines; a missed target is reported (MISSED), not failed, so the exit code is 0
 // unless a section could not measure at all. `npm run bench -- startup` runs the named sections only.
 import type { BenchSection } from './bench.js';
+import { apply } from './apply.js';
 import { ims } from './ims.js';
 import { plan10k } from './plan-10k.js';
 import { startup } from './startup.js';
 
 /** In report order. Later benches (IMS client, apply, watch) join this list. */
-const SECTIONS: readonly BenchSection[] = [plan10k, startup, ims];
+const SECTIONS: readonly BenchSection[] = [plan10k, startup, ims, apply];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !SECTIONS.some((section) => section.name === name));

@@ -29,14 +29,39 @@ describe('RequestBudget', () => {
     expect(admitted).toBeLessThanOrEqual(21);
   });
 
-  it('cuts the rate once per burst of throttling answers, and recovers slowly on success', () => {
+  it('grows exponentially until the first throttling answer (slow start)', () => {
+    const budget = new RequestBudget(new FakeClock(), { initialRate: 50 });
+    for (let i = 0; i < 100; i++) budget.succeeded();
+    expect(budget.currentRate).toBe(100);
+  });
+
+  it('cuts to 0.7 of the rate once per burst of throttling answers, then grows back along a cubic curve', async () => {
     const clock = new FakeClock();
     const budget = new RequestBudget(clock, { initialRate: 100 });
     for (let i = 0; i < 20; i++) budget.throttled();
     expect(budget.currentRate).toBeCloseTo(70);
-    for (let i = 0; i < 70; i++) budget.succeeded();
-    expect(budget.currentRate).toBeGreaterThan(71);
-    expect(budget.currentRate).toBeLessThan(73);
+    // K = cbrt(100 * 0.3 / 0.4) ≈ 4.2 s: back to the throttled rate then, and past it after.
+    await clock.advance(2000);
+    expect(budget.currentRate).toBeGreaterThan(90);
+    expect(budget.currentRate).toBeLessThan(100);
+    await clock.advance(2217);
+    expect(budget.currentRate).toBeCloseTo(100, 0);
+    await clock.advance(3000);
+    expect(budget.currentRate).toBeGreaterThan(110);
+    for (let i = 0; i < 200; i++) budget.succeeded();
+    expect(budget.currentRate).toBeLessThan(125);
+  });
+
+  it('cuts from the rate actually sent, not from an unused allowance', async () => {
+    const clock = new FakeClock();
+    const budget = new RequestBudget(clock, { initialRate: 1000, burst: 1000 });
+    // Sends 20 a second for 2 seconds, well under the allowance.
+    for (let i = 0; i < 40; i++) {
+      await budget.acquire();
+      await clock.advance(50);
+    }
+    budget.throttled();
+    expect(budget.currentRate).toBeLessThan(20);
   });
 
   it('never goes below its minimum rate', async () => {
@@ -44,9 +69,9 @@ describe('RequestBudget', () => {
     const budget = new RequestBudget(clock, { initialRate: 10, minRate: 1 });
     for (let i = 0; i < 50; i++) {
       budget.throttled();
-      await clock.advance(5000);
+      await clock.advance(1200);
     }
-    expect(budget.currentRate).toBe(1);
+    expect(budget.currentRate).toBeGreaterThanOrEqual(1);
   });
 
   it('stops waiting when the signal aborts', async () => {

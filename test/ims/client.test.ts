@@ -123,8 +123,6 @@ describe('ImsClient', () => {
   it.each([
     ['gateway throttling', json(429, { error_code: 'APIG.0308', error_msg: 'over ratelimit' }, { 'retry-after': '0' })],
     ['the other gateway prefix', json(429, { error_code: 'APIGW.0308', error_msg: 'over ratelimit' })],
-    ['IMS flow control', json(400, { error: { code: 'IMG.0060', message: 'flow control' } })],
-    ['the import concurrency cap', json(400, { error: { code: 'IMG.0194', message: 'too many imports' } })],
   ])('retries a quick import refused by %s, and slows the budget down', async (_case, reply) => {
     replies.push(reply, json(200, { job_id: 'job-2' }));
     const ims = client();
@@ -132,6 +130,18 @@ describe('ImsClient', () => {
     expect(await ims.quickImport(body)).toBe('job-2');
     expect(seen).toHaveLength(2);
     expect(ims.budget.currentRate).toBeLessThan(rate);
+  });
+
+  it.each([
+    ['IMS flow control', json(400, { error: { code: 'IMG.0060', message: 'flow control' } })],
+    ['the import concurrency cap', json(400, { error: { code: 'IMG.0194', message: 'too many imports' } })],
+  ])('retries a quick import refused by %s after a backoff, keeping the request rate', async (_case, reply) => {
+    replies.push(reply, json(200, { job_id: 'job-2' }));
+    const ims = client();
+    const rate = ims.budget.currentRate;
+    expect(await ims.quickImport(body)).toBe('job-2');
+    expect(seen).toHaveLength(2);
+    expect(ims.budget.currentRate).toBeGreaterThanOrEqual(rate);
   });
 
   it('never repeats a quick import whose answer was a 5xx or never came: the image may exist', async () => {

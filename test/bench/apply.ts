@@ -1,0 +1,131 @@
+// DESIGN.md §8: 2,000 imports against the emulator in its own process, limited to 100 requests a
+// second, with 5-second jobs. imsync is not told the limit: it finds it from the throttling
+// answers, and every throttled request counts. Floor = imports / rate + job time.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { spawnEmulator } from '../support/emulator-process.js';
+import { ratioAgainst, ROOT, type BenchSection } from './bench.js';
+
+const IMPORTS = 2000;
+const RATE = 100;
+const JOB_SECONDS = 5;
+const FILES = 20;
+const TARGETS = { wall: 1.25, requestsPerImage: 1.3, stateBytes: 20 };
+
+export const apply: BenchSection = {
+  name: 'apply',
+  async run() {
+    const dir = await mkdtemp(join(tmpdir(), 'imsync-bench-apply-'));
+    const emulator = await spawnEmulator([
+      '--job-seconds',
+      String(JOB_SECONDS),
+      '--faults',
+      `rate=${RATE},jobcap=${IMPORTS}`,
+      '--quota',
+      String(IMPORTS),
+      '--seed',
+      '1',
+    ]);
+    try {
+      await writeManifests(dir);
+      const statePath = join(dir, 'imsync.state.json');
+      const run = await runApply(dir, statePath, {
+        IMSYNC_ENDPOINT: emulator.url,
+        HW_PROJECT_ID: emulator.projectId,
+        HW_REGION_NAME: 'ap-southeast-1',
+        HW_ACCESS_KEY: emulator.accessKey,
+        HW_SECRET_KEY: emulator.secretKey,
+      });
+      const summary = run.summary;
+      if (run.code !== 0 || summary?.imported !== IMPORTS) {
+        throw new Error(
+          `apply exited ${run.code} having imported ${summary?.imported ?? 'nothing'}: ${run.stderr.slice(-500)}`,
+        );
+      }
+      const log = (await (await request(`${emulator.url}/__emulator/requests`)).body.json()) as {
+        requests: { status: number | null }[];
+      };
+      const requests = log.requests.length;
+      const throttled = log.requests.filter((r) => r.status === 429).length;
+      const finalBytes = (await stat(statePath)).size;
+      // The journal, plus folding it into the file once at the end (the lock's release).
+      const written = summary.state_bytes + finalBytes;
+      const floor = IMPORTS / RATE + JOB_SECONDS;
+      return [
+        `apply 2k: ${run.seconds.toFixed(1)} s for ${IMPORTS} imports at ${RATE} req/s with ${JOB_SECONDS} s jobs, floor ${floor} s, ${ratioAgainst(run.seconds / floor, TARGETS.wall)}`,
+        `  API requests: ${requests} (${throttled} throttled), ${(requests / IMPORTS).toFixed(2)} per image (target <= ${TARGETS.requestsPerImage})${requests / IMPORTS <= TARGETS.requestsPerImage ? '' : ' MISSED'}`,
+        `  state: ${summary.state_writes + 1} writes, ${(written / 1e6).toFixed(1)} MB written for a ${(finalBytes / 1e6).toFixed(1)} MB state, ${ratioAgainst(written / finalBytes, TARGETS.stateBytes)}`,
+        `  peak RSS of imsync apply: ${(run.maxRssKb / 1024).toFixed(0)} MB`,
+      ];
+    } finally {
+      emulator.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+async function writeManifests(dir: string): Promise<void> {
+  const perFile = IMPORTS / FILES;
+  for (let file = 0; file < FILES; file++) {
+    const documents = Array.from({ length: perFile }, (_, i) => {
+      const n = String(file * perFile + i).padStart(4, '0');
+      return [
+        'apiVersion: imsync/v1',
+        'kind: Image',
+        'metadata:',
+        `  name: bench-${n}`,
+        'spec:',
+        `  name: bench-${n}`,
+        `  image_url: golden-images:bench-${n}.zvhd2`,
+        '  os_version: Ubuntu 22.04 server 64bit',
+        '  min_disk: 40',
+        '  image_tags:',
+        `    - { key: team, value: team-${file} }`,
+        '',
+      ].join('\n');
+    });
+    await writeFile(join(dir, `images-${file}.yaml`), documents.join('---\n'));
+  }
+}
+
+interface ApplyRun {
+  readonly code: number | null;
+  readonly seconds: number;
+  readonly maxRssKb: number;
+  readonly stderr: string;
+  readonly summary?: { imported: number; state_writes: number; state_bytes: number };
+}
+
+/** Runs `imsync apply` under GNU time (for its peak RSS) and reads its JSON summary. */
+async function runApply(dir: string, statePath: string, env: Record<string, string>): Promise<ApplyRun> {
+  const args = [
+    '-f',
+    '%M',
+    process.execPath,
+    'dist/cli/main.js',
+    'apply',
+    dir,
+    '--auto-approve',
+    '--json',
+    '--state',
+    statePath,
+  ];
+  const child = spawn('/usr/bin/time', args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const start = process.hrtime.bigint();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const finished = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { type: string; summary?: ApplyRun['summary'] })
+    .find((event) => event.type === 'apply.finished');
+  const maxRssKb = Number(/(\d+)\s*$/.exec(stderr)?.[1] ?? 0);
+  return { code, seconds, maxRssKb, stderr, ...(finished?.summary ? { summary: finished.summary } : {}) };
+}
