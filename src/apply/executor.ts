@@ -82,6 +82,8 @@ class Run {
   /** Imports whose answer never came, waiting to be found by their tag. */
   private readonly settling = new Set<string>();
   private submissions = 0;
+  /** New attempts started while following: awaited before the run ends. */
+  private readonly resubmissions: Promise<void>[] = [];
   private pages = 1;
   private readonly counts = { imported: 0, updated: 0, deleted: 0, failed: 0 };
 
@@ -121,6 +123,7 @@ class Run {
       parallelism: this.options.parallelism,
     });
     await Promise.all([...work, this.follow()]);
+    await Promise.all(this.resubmissions);
     await this.deps.recorder.flush();
     const stillRunning = this.following.size + this.settling.size;
     if (this.options.stop.aborted)
@@ -192,7 +195,11 @@ class Run {
       } catch {
         return; // stopped: what is followed stays recorded for the next run
       }
-      const changed = await this.round();
+      const changed = await this.round().catch((error: unknown) => {
+        // A round that could not finish (the API kept failing) is tried again, a little later.
+        if (error instanceof ImsError) return false;
+        throw error;
+      });
       interval = changed ? this.options.pollMinMs : Math.min(this.options.pollMaxMs, Math.round(interval * 1.5));
     }
   }
@@ -295,7 +302,7 @@ class Run {
     if (this.deps.clock.now() - Date.parse(record.updatedAt) < this.options.settleGraceMs) return false;
     this.settling.delete(key);
     this.emitAt(key, { type: 'import.settled', attemptId: record.attemptId, found: false });
-    void this.submit(key, record.spec, record.region);
+    this.resubmissions.push(this.submit(key, record.spec, record.region));
     return true;
   }
 
