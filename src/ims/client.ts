@@ -37,9 +37,13 @@ export interface ImsClientOptions {
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
   readonly connections?: number;
+  /** Told of every attempt's outcome: the HTTP status, or the transport error's code. */
+  readonly onResponse?: (response: { readonly route: string; readonly status: string }) => void;
 }
 
 interface Call {
+  /** The API operation, for metrics: quick_import, get_job, ... */
+  readonly route: string;
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly path: string;
   readonly query?: Readonly<Record<string, string | number | undefined>>;
@@ -86,6 +90,7 @@ export class ImsClient {
    */
   async quickImport(body: QuickImportBody, signal?: AbortSignal): Promise<string> {
     const answer = await this.send({
+      route: 'quick_import',
       method: 'POST',
       path: '/v2/cloudimages/quickimport/action',
       body,
@@ -99,12 +104,13 @@ export class ImsClient {
 
   async getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
     const path = `/v1/${encodeURIComponent(this.options.projectId)}/jobs/${encodeURIComponent(jobId)}`;
-    return decodeJob((await this.send({ method: 'GET', path, idempotent: true, signal })).json);
+    return decodeJob((await this.send({ route: 'get_job', method: 'GET', path, idempotent: true, signal })).json);
   }
 
   /** One page of GET /v2/cloudimages. */
   async listImages(query: ListImagesQuery = {}, signal?: AbortSignal): Promise<Image[]> {
     const answer = await this.send({
+      route: 'list_images',
       method: 'GET',
       path: '/v2/cloudimages',
       query: { ...query },
@@ -136,17 +142,26 @@ export class ImsClient {
 
   async updateImage(id: string, operations: readonly PatchOperation[], signal?: AbortSignal): Promise<Image> {
     const path = `/v2/cloudimages/${encodeURIComponent(id)}`;
-    return decodeImage((await this.send({ method: 'PATCH', path, body: operations, idempotent: true, signal })).json);
+    return decodeImage(
+      (await this.send({ route: 'update_image', method: 'PATCH', path, body: operations, idempotent: true, signal }))
+        .json,
+    );
   }
 
   /** Deletes an image; one that is already gone counts as deleted. */
   async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
     const path = `/v2/images/${encodeURIComponent(id)}`;
-    await this.send({ method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+    await this.send({ route: 'delete_image', method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
   }
 
   async listImageTags(id: string, signal?: AbortSignal): Promise<ImageTag[]> {
-    const answer = await this.send({ method: 'GET', path: this.tagsPath(id), idempotent: true, signal });
+    const answer = await this.send({
+      route: 'list_image_tags',
+      method: 'GET',
+      path: this.tagsPath(id),
+      idempotent: true,
+      signal,
+    });
     const tags = (answer.json as { tags?: unknown } | null)?.tags;
     if (!Array.isArray(tags)) throw badResponse('list image tags', 'no tags array');
     return tags.map((tag) => {
@@ -165,6 +180,7 @@ export class ImsClient {
     signal?: AbortSignal,
   ): Promise<void> {
     await this.send({
+      route: 'change_image_tags',
       method: 'POST',
       path: `${this.tagsPath(id)}/action`,
       body: { action, tags },
@@ -174,24 +190,43 @@ export class ImsClient {
   }
 
   async addImageTag(id: string, tag: ImageTag, signal?: AbortSignal): Promise<void> {
-    await this.send({ method: 'POST', path: this.tagsPath(id), body: { tag }, idempotent: true, signal });
+    await this.send({
+      route: 'add_image_tag',
+      method: 'POST',
+      path: this.tagsPath(id),
+      body: { tag },
+      idempotent: true,
+      signal,
+    });
   }
 
   /** Deletes one tag; a key that is not there (404) counts as deleted. */
   async deleteImageTag(id: string, key: string, signal?: AbortSignal): Promise<void> {
     const path = `${this.tagsPath(id)}/${encodeURIComponent(key)}`;
-    await this.send({ method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+    await this.send({ route: 'delete_image_tag', method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
   }
 
   async getQuota(signal?: AbortSignal): Promise<Quota[]> {
-    const answer = await this.send({ method: 'GET', path: '/v1/cloudimages/quota', idempotent: true, signal });
+    const answer = await this.send({
+      route: 'get_quota',
+      method: 'GET',
+      path: '/v1/cloudimages/quota',
+      idempotent: true,
+      signal,
+    });
     const resources = (answer.json as { quotas?: { resources?: unknown } } | null)?.quotas?.resources;
     if (!Array.isArray(resources)) throw badResponse('quota', 'no quotas.resources array');
     return resources as Quota[];
   }
 
   async listOsVersions(signal?: AbortSignal): Promise<OsVersion[]> {
-    const answer = await this.send({ method: 'GET', path: '/v1/cloudimages/os_version', idempotent: true, signal });
+    const answer = await this.send({
+      route: 'list_os_versions',
+      method: 'GET',
+      path: '/v1/cloudimages/os_version',
+      idempotent: true,
+      signal,
+    });
     if (!Array.isArray(answer.json)) throw badResponse('os versions', 'not an array');
     return (
       answer.json as { version_list?: { platform: string; os_version: string; os_bit: number; os_type: string }[] }[]
@@ -218,11 +253,16 @@ export class ImsClient {
       try {
         const answer = await this.sendOnce(call);
         this.budget.succeeded();
+        this.options.onResponse?.({ route: call.route, status: String(answer.status) });
         return answer;
       } catch (caught) {
         if (!(caught instanceof ImsError)) throw caught;
         error = caught;
       }
+      this.options.onResponse?.({
+        route: call.route,
+        status: error.status === undefined ? error.code : String(error.status),
+      });
       // Only the gateway's 429 is about the request rate; IMS flow control (IMG.0060, IMG.0194) is
       // about running jobs, which backing off answers.
       if (error.status === 429) this.budget.throttled();
