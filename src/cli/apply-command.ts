@@ -28,7 +28,7 @@ import { planToJson, renderPlan } from './render-plan.js';
 
 export const EXIT_INTERRUPTED = 130;
 /** The embedded emulator's jobs are short, so that a demo finishes in seconds. */
-const EMULATOR_JOB_SECONDS = 2;
+export const EMULATOR_JOB_SECONDS = 2;
 
 export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions {
   plan?: string;
@@ -186,7 +186,7 @@ function parseParallelism(value: string | undefined): number {
   return parallelism;
 }
 
-function emulatorConnection(emulator: RunningEmulator): Connection & { region: string } {
+export function emulatorConnection(emulator: RunningEmulator): Connection & { region: string } {
   const [credentials] = emulator.credentials;
   return {
     endpoint: emulator.url,

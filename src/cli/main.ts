@@ -6,6 +6,7 @@ import { EXIT, planCommand, validateCommand } from './commands.js';
 import { DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
 import { DEFAULT_EMULATOR_PORT, emulatorCommand } from './emulator-command.js';
 import { applyCommand, processTerminal } from './apply-command.js';
+import { DEFAULT_LISTEN, watchCommand } from './watch-command.js';
 import { processOutput } from './output.js';
 
 const output = processOutput();
@@ -75,6 +76,29 @@ program
       process.env,
       output,
       processTerminal(),
+    );
+  });
+
+program
+  .command('watch')
+  .description('reconcile continuously: apply what changes in the manifests, resync on an interval')
+  .argument('[paths...]', 'manifest files or directories (default manifests/)')
+  .option('--interval <duration>', 'full resync interval (default 5m)')
+  .option('--listen <host:port>', `address of /healthz, /readyz, /metrics and /status (default ${DEFAULT_LISTEN})`)
+  .option('--parallelism <n>', 'import requests in flight at once (default 10)')
+  .option('--allow-replace', 'carry out replacements')
+  .option('--prune', 'delete the images of manifests that are gone')
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .option(
+    '--settle-grace <duration>',
+    'how long an unanswered import may stay invisible before it is sent again (default 2m)',
+  )
+  .action(async (paths, options, command) => {
+    process.exitCode = await watchCommand(
+      paths,
+      { ...command.optsWithGlobals(), ...options },
+      process.env,
+      Boolean(process.stdout.isTTY),
     );
   });
 

@@ -30,6 +30,11 @@ export class StateRecorder {
     return this.records.get(key);
   }
 
+  /** Every record as last recorded, by key. */
+  entries(): IterableIterator<[string, ImageRecord]> {
+    return this.records.entries();
+  }
+
   /** The state as last made durable. */
   get state(): State {
     return this.durable;

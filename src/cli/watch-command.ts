@@ -1,0 +1,147 @@
+// `imsync watch`: the reconcile daemon, its HTTP endpoints, its logs and its signals.
+import { once } from 'node:events';
+import { pino } from 'pino';
+import pretty from 'pino-pretty';
+import { systemClock } from '../clock.js';
+import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { ImsClient } from '../ims/client.js';
+import { StateRecorder } from '../state/recorder.js';
+import type { Phase } from '../state/model.js';
+import { Daemon } from '../watch/daemon.js';
+import { startStatusServer } from '../watch/http.js';
+import { createMetrics } from '../watch/metrics.js';
+import { watchManifests } from '../watch/watcher.js';
+import { EMULATOR_JOB_SECONDS, emulatorConnection, type ApplyCommandOptions } from './apply-command.js';
+import { DEFAULT_MANIFESTS, resolveConnection, resolveSettings, UsageError } from './config.js';
+import { parseDuration } from './duration.js';
+import { applyEventToJson } from './render-apply.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:9464';
+/** A burst of file events (a git checkout, an editor's save) settles within this. */
+const DEBOUNCE_MS = 300;
+
+export interface WatchCommandOptions extends Omit<ApplyCommandOptions, 'plan' | 'autoApprove' | 'json'> {
+  interval?: string;
+  listen?: string;
+}
+
+/** Runs until SIGINT or SIGTERM; returns 0 after a graceful shutdown. */
+export async function watchCommand(
+  paths: string[],
+  options: WatchCommandOptions,
+  env: NodeJS.ProcessEnv,
+  isTTY: boolean,
+): Promise<number> {
+  const settings = resolveSettings(options, env);
+  const intervalMs = parseDuration(options.interval ?? '5m', '--interval');
+  if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
+  const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const settleGraceMs = parseDuration(options.settleGrace ?? '2m', '--settle-grace');
+  const parallelism = options.parallelism === undefined ? 10 : Number(options.parallelism);
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
+    throw new UsageError(`--parallelism "${options.parallelism}" must be a whole number from 1 to 256`);
+  }
+  const lockWaitMs = options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
+  const connection = options.emulator ? undefined : resolveConnection(options, env);
+  const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
+
+  const logger = isTTY
+    ? pino({ level: 'info' }, pretty({ colorize: true, sync: true }))
+    : pino({ level: 'info' }, pino.destination({ dest: 1, sync: true }));
+  const log = (level: 'info' | 'warn' | 'error', message: string, fields: object = {}) =>
+    logger[level](fields, message);
+
+  // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
+  const lock = await settings.store.lock('imsync watch', lockWaitMs);
+  let emulator: RunningEmulator | undefined;
+  let client: ImsClient | undefined;
+  try {
+    emulator = options.emulator
+      ? await startEmulator({
+          jobSeconds: EMULATOR_JOB_SECONDS,
+          ...(settings.region ? { region: settings.region } : {}),
+        })
+      : undefined;
+    const target = emulator ? emulatorConnection(emulator) : connection!;
+    const recorder = new StateRecorder(settings.store, await settings.store.read());
+    const metrics = createMetrics({
+      phases: () => {
+        const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
+        for (const [, record] of recorder.entries()) phases[record.phase]++;
+        return phases;
+      },
+      stateStats: () => settings.store.stats(),
+    });
+    client = new ImsClient({
+      endpoint: target.endpoint,
+      projectId: target.projectId,
+      auth: target.auth,
+      onResponse: ({ route, status }) => metrics.apiResponse(route, status),
+    });
+    const region = emulator?.region ?? target.region ?? settings.region;
+    const daemon = new Daemon(
+      {
+        ims: client,
+        recorder,
+        clock: systemClock,
+        metrics,
+        log,
+        onEvent: (event) => {
+          metrics.event(event);
+          // The log line has its own time.
+          const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
+          log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
+        },
+      },
+      {
+        paths: manifests,
+        ...(region === undefined ? {} : { region }),
+        intervalMs,
+        parallelism,
+        allowReplace: Boolean(options.allowReplace),
+        prune: Boolean(options.prune),
+        settleGraceMs,
+      },
+    );
+    const http = await startStatusServer(listen.host, listen.port, {
+      daemon,
+      recorder,
+      metrics,
+      paths: manifests,
+      stateLocation: settings.store.location,
+    });
+    const watcher = await watchManifests(manifests, DEBOUNCE_MS, (what) => daemon.trigger(what));
+    const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);
+    process.on('SIGHUP', onHangup);
+    const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
+      log('info', 'shutting down', { signal: String(signal) });
+      daemon.stop();
+    });
+    log('info', 'watching', {
+      paths: manifests,
+      state: settings.store.location,
+      endpoint: target.endpoint,
+      listen: `http://${http.address}`,
+      interval: options.interval ?? '5m',
+    });
+    await daemon.run();
+    await stopped;
+    process.off('SIGHUP', onHangup);
+    await watcher.close();
+    http.server.close();
+    http.server.closeAllConnections();
+    log('info', 'stopped; state saved');
+    return 0;
+  } finally {
+    await client?.close();
+    await emulator?.close();
+    await lock.release();
+  }
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) throw new UsageError(`--listen "${value}" must be HOST:PORT, such as 127.0.0.1:9464`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}

@@ -1,0 +1,91 @@
+// The daemon's Prometheus metrics (GET /metrics), in one registry of its own.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ApplyEvent } from '../apply/events.js';
+import type { Phase } from '../state/model.js';
+import type { StoreStats } from '../state/store.js';
+
+export type ReconcileResult = 'applied' | 'invalid' | 'interrupted' | 'error';
+
+export interface MetricSources {
+  /** Records by phase, read at each scrape. */
+  readonly phases: () => Readonly<Record<Phase, number>>;
+  readonly stateStats: () => StoreStats;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const reconciles = new Counter({
+    name: 'imsync_reconciles_total',
+    help: 'Reconciles by result: applied, invalid (manifests with errors: nothing sent), interrupted, error.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const reconcileSeconds = new Histogram({
+    name: 'imsync_reconcile_duration_seconds',
+    help: 'Time from reading the manifests to the end of a reconcile, following its jobs included.',
+    buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 1800],
+    registers,
+  });
+  new Gauge({
+    name: 'imsync_images',
+    help: 'Recorded images by phase.',
+    labelNames: ['phase'] as const,
+    registers,
+    collect() {
+      for (const [phase, count] of Object.entries(sources.phases())) this.set({ phase }, count);
+    },
+  });
+  new Gauge({
+    name: 'imsync_jobs_in_flight',
+    help: 'Imports submitted or awaiting settlement whose job has not ended.',
+    registers,
+    collect() {
+      const phases = sources.phases();
+      this.set(phases.submitting + phases.submitted);
+    },
+  });
+  const apiRequests = new Counter({
+    name: 'imsync_api_requests_total',
+    help: 'IMS API requests by route and status (HTTP status, or the transport error code).',
+    labelNames: ['route', 'status'] as const,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'imsync_errors_total',
+    help: 'Errors by code: failed imports (IMG codes), failed updates and deletes, failed reconciles.',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  let counted = 0;
+  new Counter({
+    name: 'imsync_state_writes_total',
+    help: 'State writes: journal appends and whole-file writes.',
+    registers,
+    collect() {
+      const writes = sources.stateStats().writes;
+      this.inc(writes - counted);
+      counted = writes;
+    },
+  });
+  return {
+    registry,
+    reconciled(result: ReconcileResult, seconds: number): void {
+      reconciles.inc({ result });
+      reconcileSeconds.observe(seconds);
+    },
+    apiResponse(route: string, status: string): void {
+      apiRequests.inc({ route, status });
+    },
+    error(code: string): void {
+      errors.inc({ code });
+    },
+    /** Counts what the executor reports as failed. */
+    event(event: ApplyEvent): void {
+      if (event.type === 'import.failed' || event.type === 'action.failed') errors.inc({ code: event.code });
+    },
+  };
+}
