@@ -4,22 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { executePlan } from '../apply/executor.js';
 import { systemClock } from '../clock.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { ImsClient } from '../ims/client.js';
 import { loadManifests } from '../manifest/load.js';
 import { hasChanges, planChanges, type Plan } from '../plan/plan.js';
 import { StateRecorder } from '../state/recorder.js';
 import { StateError } from '../state/store.js';
 import { EXIT } from './commands.js';
-import {
-  resolveConnection,
-  resolveSettings,
-  UsageError,
-  type Connection,
-  type ConnectionOptions,
-  type GlobalOptions,
-} from './config.js';
-import { parseDuration } from './duration.js';
+import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { resolveTarget, type Target } from './connect.js';
+import { parseDuration, parseParallelism } from './flags.js';
 import type { Output } from './output.js';
 import { readPlanFile } from './plan-file.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
@@ -27,8 +20,6 @@ import { diagnosticsAsJson, renderDiagnostics } from './render-diagnostics.js';
 import { planToJson, renderPlan } from './render-plan.js';
 
 export const EXIT_INTERRUPTED = 130;
-/** The embedded emulator's jobs are short, so that a demo finishes in seconds. */
-export const EMULATOR_JOB_SECONDS = 2;
 
 export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions {
   plan?: string;
@@ -81,7 +72,7 @@ export async function applyCommand(
   if (!options.autoApprove && !terminal.interactive) {
     throw new UsageError('apply asks for confirmation on a terminal; without one, pass --auto-approve');
   }
-  const connection = options.emulator ? undefined : resolveConnection(options, env);
+  const startTarget = resolveTarget(options, env, settings.region);
 
   const saved = options.plan ? await readPlanFile(options.plan) : undefined;
   const loaded = saved ? undefined : await loadManifests(paths.length > 0 ? paths : ['manifests/']);
@@ -99,7 +90,7 @@ export async function applyCommand(
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
-  let emulator: RunningEmulator | undefined;
+  let target: Target | undefined;
   let client: ImsClient | undefined;
   try {
     const state = await settings.store.read();
@@ -110,14 +101,9 @@ export async function applyCommand(
       );
     }
     const manifests = saved?.manifests ?? loaded!.manifests;
-    emulator = options.emulator
-      ? await startEmulator({
-          jobSeconds: EMULATOR_JOB_SECONDS,
-          ...(settings.region ? { region: settings.region } : {}),
-        })
-      : undefined;
-    const target = emulator ? emulatorConnection(emulator) : connection!;
-    const region = emulator?.region ?? target.region ?? settings.region;
+    target = await startTarget();
+    const { connection } = target;
+    const region = connection.region ?? settings.region;
     const full = planChanges(manifests, state, region === undefined ? {} : { defaultRegion: region });
     const { plan, elsewhere } = inRegion(full, region);
 
@@ -141,7 +127,7 @@ export async function applyCommand(
       }
     }
 
-    client = new ImsClient({ endpoint: target.endpoint, projectId: target.projectId, auth: target.auth });
+    client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
     const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
     try {
       const summary = await executePlan(
@@ -171,29 +157,10 @@ export async function applyCommand(
     }
   } finally {
     await client?.close();
-    await emulator?.close();
+    await target?.close();
     await lock.release();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
-}
-
-function parseParallelism(value: string | undefined): number {
-  if (value === undefined) return 10;
-  const parallelism = Number(value);
-  if (!/^\d+$/.test(value) || parallelism < 1 || parallelism > 256) {
-    throw new UsageError(`--parallelism "${value}" must be a whole number from 1 to 256`);
-  }
-  return parallelism;
-}
-
-export function emulatorConnection(emulator: RunningEmulator): Connection & { region: string } {
-  const [credentials] = emulator.credentials;
-  return {
-    endpoint: emulator.url,
-    projectId: emulator.projectId,
-    auth: { kind: 'aksk', credentials: credentials! },
-    region: emulator.region,
-  };
 }
 
 /** The plan's entries for the connected region (all of them when it is unknown), and the regions of the rest. */

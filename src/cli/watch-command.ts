@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../clock.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { ImsClient } from '../ims/client.js';
 import { StateRecorder } from '../state/recorder.js';
 import type { Phase } from '../state/model.js';
@@ -11,9 +10,10 @@ import { Daemon } from '../watch/daemon.js';
 import { startStatusServer } from '../watch/http.js';
 import { createMetrics } from '../watch/metrics.js';
 import { watchManifests } from '../watch/watcher.js';
-import { EMULATOR_JOB_SECONDS, emulatorConnection, type ApplyCommandOptions } from './apply-command.js';
-import { DEFAULT_MANIFESTS, resolveConnection, resolveSettings, UsageError } from './config.js';
-import { parseDuration } from './duration.js';
+import type { ApplyCommandOptions } from './apply-command.js';
+import { DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
+import { resolveTarget, type Target } from './connect.js';
+import { parseDuration, parseParallelism } from './flags.js';
 import { applyEventToJson } from './render-apply.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
@@ -37,32 +37,25 @@ export async function watchCommand(
   if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
   const settleGraceMs = parseDuration(options.settleGrace ?? '2m', '--settle-grace');
-  const parallelism = options.parallelism === undefined ? 10 : Number(options.parallelism);
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
-    throw new UsageError(`--parallelism "${options.parallelism}" must be a whole number from 1 to 256`);
-  }
+  const parallelism = parseParallelism(options.parallelism);
   const lockWaitMs = options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
-  const connection = options.emulator ? undefined : resolveConnection(options, env);
+  const startTarget = resolveTarget(options, env, settings.region);
   const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
 
+  const loggerOptions = { level: 'info', timestamp: pino.stdTimeFunctions.isoTime };
   const logger = isTTY
-    ? pino({ level: 'info' }, pretty({ colorize: true, sync: true }))
-    : pino({ level: 'info' }, pino.destination({ dest: 1, sync: true }));
+    ? pino(loggerOptions, pretty({ colorize: true, sync: true }))
+    : pino(loggerOptions, pino.destination({ dest: 1, sync: true }));
   const log = (level: 'info' | 'warn' | 'error', message: string, fields: object = {}) =>
     logger[level](fields, message);
 
   // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
   const lock = await settings.store.lock('imsync watch', lockWaitMs);
-  let emulator: RunningEmulator | undefined;
+  let target: Target | undefined;
   let client: ImsClient | undefined;
   try {
-    emulator = options.emulator
-      ? await startEmulator({
-          jobSeconds: EMULATOR_JOB_SECONDS,
-          ...(settings.region ? { region: settings.region } : {}),
-        })
-      : undefined;
-    const target = emulator ? emulatorConnection(emulator) : connection!;
+    target = await startTarget();
+    const { connection } = target;
     const recorder = new StateRecorder(settings.store, await settings.store.read());
     const metrics = createMetrics({
       phases: () => {
@@ -73,12 +66,12 @@ export async function watchCommand(
       stateStats: () => settings.store.stats(),
     });
     client = new ImsClient({
-      endpoint: target.endpoint,
-      projectId: target.projectId,
-      auth: target.auth,
+      endpoint: connection.endpoint,
+      projectId: connection.projectId,
+      auth: connection.auth,
       onResponse: ({ route, status }) => metrics.apiResponse(route, status),
     });
-    const region = emulator?.region ?? target.region ?? settings.region;
+    const region = connection.region ?? settings.region;
     const daemon = new Daemon(
       {
         ims: client,
@@ -120,7 +113,7 @@ export async function watchCommand(
     log('info', 'watching', {
       paths: manifests,
       state: settings.store.location,
-      endpoint: target.endpoint,
+      endpoint: connection.endpoint,
       listen: `http://${http.address}`,
       interval: options.interval ?? '5m',
     });
@@ -134,7 +127,7 @@ export async function watchCommand(
     return 0;
   } finally {
     await client?.close();
-    await emulator?.close();
+    await target?.close();
     await lock.release();
   }
 }

@@ -1,3 +1,4 @@
+// Flag values shared by commands, checked before anything is read or sent.
 import { UsageError } from './config.js';
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -7,4 +8,14 @@ export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new UsageError(`${flag} "${text}" is not a duration such as 500ms, 30s, 5m or 1h`);
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
+}
+
+/** Import requests in flight at once (default 10). */
+export function parseParallelism(value: string | undefined): number {
+  if (value === undefined) return 10;
+  const parallelism = Number(value);
+  if (!/^\d+$/.test(value) || parallelism < 1 || parallelism > 256) {
+    throw new UsageError(`--parallelism "${value}" must be a whole number from 1 to 256`);
+  }
+  return parallelism;
 }

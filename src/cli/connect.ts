@@ -1,0 +1,36 @@
+// The IMS to talk to: an emulator started in-process (--emulator), or the configured endpoint.
+import { startEmulator } from '../emulator/index.js';
+import { resolveConnection, type Connection, type ConnectionOptions } from './config.js';
+
+/** The embedded emulator's jobs are short, so that a demo finishes in seconds. */
+const EMULATOR_JOB_SECONDS = 2;
+
+export interface Target {
+  readonly connection: Connection;
+  close(): Promise<void>;
+}
+
+/** Checks the settings at once; an embedded emulator starts only when `start` is called. */
+export function resolveTarget(
+  options: ConnectionOptions & { emulator?: boolean },
+  env: NodeJS.ProcessEnv,
+  region: string | undefined,
+): () => Promise<Target> {
+  if (!options.emulator) {
+    const connection = resolveConnection(options, env);
+    return () => Promise.resolve({ connection, close: () => Promise.resolve() });
+  }
+  return async () => {
+    const emulator = await startEmulator({ jobSeconds: EMULATOR_JOB_SECONDS, ...(region ? { region } : {}) });
+    const [credentials] = emulator.credentials;
+    return {
+      connection: {
+        endpoint: emulator.url,
+        projectId: emulator.projectId,
+        auth: { kind: 'aksk', credentials: credentials! },
+        region: emulator.region,
+      },
+      close: () => emulator.close(),
+    };
+  };
+}
