@@ -100,6 +100,7 @@ class Run {
     let imports = 0;
     let updates = 0;
     let deletes = 0;
+    const orphans: (() => void)[] = [];
     for (const entry of plan.entries) {
       if (entry.action === 'import' || (entry.action === 'replace' && this.options.allowReplace)) {
         imports++;
@@ -110,6 +111,11 @@ class Run {
       } else if (entry.action === 'orphan' && this.options.prune) {
         deletes++;
         work.push(this.guard(entry.key, 'delete', () => this.prune(entry.key, entry.recorded)));
+      } else if (entry.action === 'orphan') {
+        const { imageId } = entry.recorded;
+        orphans.push(() =>
+          this.emitAt(entry.key, { type: 'orphan.kept', ...(imageId === undefined ? {} : { imageId }) }),
+        );
       } else if (entry.action === 'in-progress') {
         work.push(this.resume(entry.key, entry.recorded));
       }
@@ -122,6 +128,7 @@ class Run {
       following: plan.entries.filter((e) => e.action === 'in-progress').length,
       parallelism: this.options.parallelism,
     });
+    for (const report of orphans) report();
     await Promise.all([...work, this.follow()]);
     await Promise.all(this.resubmissions);
     await this.deps.recorder.flush();
@@ -196,10 +203,12 @@ class Run {
         return; // stopped: what is followed stays recorded for the next run
       }
       const changed = await this.round().catch((error: unknown) => {
-        // A round that could not finish (the API kept failing) is tried again, a little later.
-        if (error instanceof ImsError) return false;
+        // A round that could not finish (the API kept failing) is tried again, a little later;
+        // one cut short by an abort ends the following.
+        if (error instanceof ImsError || this.options.abort?.aborted) return false;
         throw error;
       });
+      if (this.options.abort?.aborted) return;
       interval = changed ? this.options.pollMinMs : Math.min(this.options.pollMaxMs, Math.round(interval * 1.5));
     }
   }
@@ -219,7 +228,10 @@ class Run {
   private async followByList(keys: readonly string[]): Promise<boolean[]> {
     const byAttempt = new Map<string, Image>();
     let count = 0;
-    for await (const image of this.deps.ims.listAllImages({ __imagetype: 'private', limit: PAGE })) {
+    for await (const image of this.deps.ims.listAllImages(
+      { __imagetype: 'private', limit: PAGE },
+      this.options.abort,
+    )) {
       count++;
       const attempt = attemptOf(image);
       if (attempt) byAttempt.set(attempt, image);
@@ -237,7 +249,8 @@ class Run {
   private async followJob(key: string): Promise<boolean> {
     const record = this.deps.recorder.get(key)!;
     if (record.jobId === undefined) {
-      const image = record.imageId === undefined ? undefined : await this.deps.ims.getImage(record.imageId);
+      const image =
+        record.imageId === undefined ? undefined : await this.deps.ims.getImage(record.imageId, this.options.abort);
       if (image) return this.onImage(key, image);
       await this.fail(key, {
         code: 'IMAGE_NOT_FOUND',
@@ -245,7 +258,7 @@ class Run {
       });
       return true;
     }
-    return this.onJob(key, await this.deps.ims.getJob(record.jobId));
+    return this.onJob(key, await this.deps.ims.getJob(record.jobId, this.options.abort));
   }
 
   private async onJob(key: string, job: Job): Promise<boolean> {
@@ -270,7 +283,8 @@ class Run {
     if (image.status === 'killed' || image.status === 'deleted') {
       const record = this.deps.recorder.get(key)!;
       // The job knows why; an import found by its tag has no job to ask.
-      if (record.jobId !== undefined) return this.onJob(key, await this.deps.ims.getJob(record.jobId));
+      if (record.jobId !== undefined)
+        return this.onJob(key, await this.deps.ims.getJob(record.jobId, this.options.abort));
       await this.fail(key, {
         code: 'IMAGE_KILLED',
         reason: `the image ${image.id} of this import ended ${image.status}`,
@@ -307,7 +321,8 @@ class Run {
   }
 
   private async findImage(key: string): Promise<Image | undefined> {
-    const [image] = await this.deps.ims.listImages({ tag: attemptFilter(this.deps.recorder.get(key)!.attemptId) });
+    const tag = attemptFilter(this.deps.recorder.get(key)!.attemptId);
+    const [image] = await this.deps.ims.listImages({ tag }, this.options.abort);
     return image;
   }
 

@@ -6,7 +6,7 @@ import { executePlan } from '../apply/executor.js';
 import { systemClock } from '../clock.js';
 import { ImsClient } from '../ims/client.js';
 import { loadManifests } from '../manifest/load.js';
-import { hasChanges, planChanges, type Plan } from '../plan/plan.js';
+import { forRegion, hasChanges, planChanges } from '../plan/plan.js';
 import { StateRecorder } from '../state/recorder.js';
 import { StateError } from '../state/store.js';
 import { EXIT } from './commands.js';
@@ -105,13 +105,13 @@ export async function applyCommand(
     const { connection } = target;
     const region = connection.region ?? settings.region;
     const full = planChanges(manifests, state, region === undefined ? {} : { defaultRegion: region });
-    const { plan, elsewhere } = inRegion(full, region);
+    const { plan, elsewhere } = forRegion(full, region);
 
     if (options.json) output.out(`${JSON.stringify(planToJson(plan))}\n`);
     else renderPlan(plan, output);
     if (elsewhere.length > 0) {
       output.err(
-        `imsync: ${elsewhere.length} image(s) in other regions (${[...new Set(elsewhere)].join(', ')}) are left for an apply connected there (--region, with that region's project id)\n`,
+        `imsync: changes in other regions (${elsewhere.join(', ')}) are left for an apply connected there (--region, with that region's project id)\n`,
       );
     }
     const work = plan.entries.some((e) => e.action === 'in-progress') || hasChanges(plan);
@@ -161,14 +161,4 @@ export async function applyCommand(
     await lock.release();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
-}
-
-/** The plan's entries for the connected region (all of them when it is unknown), and the regions of the rest. */
-function inRegion(plan: Plan, region: string | undefined): { plan: Plan; elsewhere: string[] } {
-  if (region === undefined) return { plan, elsewhere: [] };
-  const here = plan.entries.filter((entry) => entry.region === undefined || entry.region === region);
-  const elsewhere = plan.entries
-    .filter((entry) => !here.includes(entry) && entry.action !== 'none')
-    .map((e) => e.region!);
-  return { plan: { ...plan, entries: here }, elsewhere };
 }

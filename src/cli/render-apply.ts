@@ -57,6 +57,7 @@ export function createProgressRenderer(
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
  * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
  * | `delete.succeeded`  | `key`, `image_id`                                                                         |
+ * | `orphan.kept`       | `key`, `image_id` (null when the orphan has no image)                                     |
  * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
  * | `apply.interrupted` | `reason`                                                                                  |
  * | `apply.finished`    | `summary`: `{imported, updated, deleted, failed, still_running, seconds, state_writes, state_bytes}` |
@@ -93,6 +94,8 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, image_id: event.imageId, fields: event.fields };
     case 'delete.succeeded':
       return { type, time, key: event.key, image_id: event.imageId };
+    case 'orphan.kept':
+      return { type, time, key: event.key, image_id: event.imageId ?? null };
     case 'action.failed':
       return { type, time, key: event.key, action: event.action, code: event.code, reason: event.reason };
     case 'apply.interrupted':
@@ -180,6 +183,8 @@ class EventLog {
         return `${key}  ${color.green('updated')} image ${event.imageId} (${event.fields.join(', ')})`;
       case 'delete.succeeded':
         return `${key}  ${color.green('deleted')} image ${event.imageId}`;
+      case 'orphan.kept':
+        return `${key}  ${color.yellow('orphan')}: in no manifest any more; ${event.imageId ? `image ${event.imageId}` : 'its record'} is kept (--prune deletes it)`;
       case 'action.failed':
         this.failures.push(event);
         return `${key}  ${color.red(`${event.action} FAILED`)} ${event.code}: ${event.reason}`;

@@ -102,6 +102,9 @@ export async function watchCommand(
       metrics,
       paths: manifests,
       stateLocation: settings.store.location,
+    }).catch((error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
+      throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
     });
     const watcher = await watchManifests(manifests, DEBOUNCE_MS, (what) => daemon.trigger(what));
     const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);

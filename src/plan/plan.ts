@@ -133,3 +133,16 @@ export function summarize(plan: Plan): PlanSummary {
 export function hasChanges(plan: Plan): boolean {
   return plan.entries.some((entry) => entry.action !== 'none' && entry.action !== 'in-progress');
 }
+
+/**
+ * The plan's entries for one region (all of them when the region is unknown: an endpoint given
+ * without one), and the regions of the changes left out, for an apply connected there.
+ */
+export function forRegion(plan: Plan, region: string | undefined): { plan: Plan; elsewhere: string[] } {
+  if (region === undefined) return { plan, elsewhere: [] };
+  const here = plan.entries.filter((entry) => entry.region === undefined || entry.region === region);
+  const elsewhere = plan.entries
+    .filter((entry) => !here.includes(entry) && entry.action !== 'none')
+    .map((entry) => entry.region!);
+  return { plan: { ...plan, entries: here }, elsewhere: [...new Set(elsewhere)] };
+}

@@ -10,7 +10,8 @@ import type { Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import type { Diagnostic } from '../manifest/diagnostic.js';
 import { loadManifests } from '../manifest/load.js';
-import { planChanges } from '../plan/plan.js';
+import { specHash } from '../manifest/spec.js';
+import { forRegion, planChanges, type Plan } from '../plan/plan.js';
 import { failedRecord } from '../state/model.js';
 import type { StateRecorder } from '../state/recorder.js';
 import type { Metrics, ReconcileResult } from './metrics.js';
@@ -55,6 +56,8 @@ export class Daemon {
   private completed = 0;
   lastReconcile: LastReconcile | undefined;
   diagnostics: readonly Diagnostic[] = [];
+  /** Keys recorded but in no manifest, as of the last plan. */
+  orphans: readonly string[] = [];
 
   constructor(
     private readonly deps: DaemonDeps,
@@ -123,11 +126,13 @@ export class Daemon {
   private async reconcile(resync: boolean): Promise<boolean> {
     const started = this.deps.clock.now();
     const interrupt = new AbortController();
+    if (this.stopped.signal.aborted) interrupt.abort('shutdown');
     this.current = interrupt;
     let result: ReconcileResult = 'error';
     let summary: ApplySummary | undefined;
     let error: string | undefined;
     try {
+      if (interrupt.signal.aborted) return true;
       const loaded = await loadManifests(this.options.paths);
       this.diagnostics = loaded.diagnostics;
       if (loaded.diagnostics.length > 0) {
@@ -139,9 +144,14 @@ export class Daemon {
       if (resync) await this.findDeletedImages();
       const state = await this.flushedState();
       const region = this.options.region;
-      const plan = planChanges(loaded.manifests, state, region === undefined ? {} : { defaultRegion: region });
+      const full = planChanges(loaded.manifests, state, region === undefined ? {} : { defaultRegion: region });
+      const { plan, elsewhere } = forRegion(full, region);
+      if (elsewhere.length > 0) {
+        this.deps.log('info', 'changes in other regions are left for a daemon connected there', { regions: elsewhere });
+      }
+      this.orphans = plan.entries.filter((e) => e.action === 'orphan').map((e) => e.key);
       summary = await executePlan(
-        plan,
+        resync ? plan : withoutUnchangedFailures(plan),
         {
           ims: this.deps.ims,
           recorder: this.deps.recorder,
@@ -194,14 +204,14 @@ export class Daemon {
    */
   private async findDeletedImages(): Promise<void> {
     const present = new Set<string>();
-    for await (const image of this.deps.ims.listAllImages({ __imagetype: 'private' })) {
+    for await (const image of this.deps.ims.listAllImages({ __imagetype: 'private' }, this.stopped.signal)) {
       if (image.tags.some((tag) => tag.startsWith(`${KEY_TAG}=`))) present.add(image.id);
     }
     const state = await this.flushedState();
     for (const [key, record] of Object.entries(state.images)) {
       if (record.phase !== 'succeeded' || record.imageId === undefined || present.has(record.imageId)) continue;
       const reason = `image ${record.imageId} was deleted outside imsync; it is imported again`;
-      this.deps.log('warn', 'image deleted out of band', { key, imageId: record.imageId });
+      this.deps.log('warn', 'image deleted out of band', { key, image_id: record.imageId });
       this.deps.metrics.error('IMAGE_DELETED');
       await this.deps.recorder.record(
         key,
@@ -209,4 +219,21 @@ export class Daemon {
       );
     }
   }
+}
+
+/**
+ * A failed import is tried again when its manifest changes or at the periodic resync, not at every
+ * reconcile: a manifest that fails the same way would otherwise make a new job at every edit of
+ * any other manifest.
+ */
+function withoutUnchangedFailures(plan: Plan): Plan {
+  const entries = plan.entries.filter(
+    (entry) =>
+      !(
+        entry.action === 'import' &&
+        entry.recorded?.phase === 'failed' &&
+        entry.recorded.specHash === specHash(entry.manifest.spec)
+      ),
+  );
+  return { ...plan, entries };
 }

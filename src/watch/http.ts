@@ -96,6 +96,7 @@ function status(sources: StatusSources): object {
             : null,
         }
       : null,
+    orphans: daemon.orphans,
     diagnostics: daemon.diagnostics.map((d) => ({
       code: d.code,
       message: d.message,
