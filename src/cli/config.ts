@@ -5,6 +5,8 @@ import type { StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = 'imsync.state.json';
 export const DEFAULT_MANIFESTS = 'manifests/';
+export const DEFAULT_LISTEN = '127.0.0.1:9464';
+export const DEFAULT_EMULATOR_PORT = 8787;
 const REGION = /^[a-z]+(-[a-z]+)*-[0-9]+$/;
 
 export interface GlobalOptions {

@@ -8,10 +8,8 @@ import {
   startEmulator,
   type EmulatorOptions,
 } from '../emulator/index.js';
-import { resolveRegion, UsageError } from './config.js';
+import { DEFAULT_EMULATOR_PORT, resolveRegion, UsageError } from './config.js';
 import type { Output } from './output.js';
-
-export const DEFAULT_EMULATOR_PORT = 8787;
 
 export interface EmulatorCommandOptions {
   port?: string;

@@ -3,10 +3,7 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { StateError } from '../state/store.js';
 import { EXIT, planCommand, validateCommand } from './commands.js';
-import { DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
-import { DEFAULT_EMULATOR_PORT, emulatorCommand } from './emulator-command.js';
-import { applyCommand, processTerminal } from './apply-command.js';
-import { DEFAULT_LISTEN, watchCommand } from './watch-command.js';
+import { DEFAULT_EMULATOR_PORT, DEFAULT_LISTEN, DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
 import { processOutput } from './output.js';
 
 const output = processOutput();
@@ -70,6 +67,8 @@ program
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',
   )
   .action(async (paths, options, command) => {
+    // Loaded when used: `validate` and `plan` start without the client, the daemon or the emulator.
+    const { applyCommand, processTerminal } = await import('./apply-command.js');
     process.exitCode = await applyCommand(
       paths,
       { ...command.optsWithGlobals(), ...options },
@@ -94,6 +93,7 @@ program
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',
   )
   .action(async (paths, options, command) => {
+    const { watchCommand } = await import('./watch-command.js');
     process.exitCode = await watchCommand(
       paths,
       { ...command.optsWithGlobals(), ...options },
@@ -113,6 +113,7 @@ program
   .option('--seed <n>', 'seed for faults and ids, to repeat a run')
   .option('--quota <n>', 'private images allowed (default 100; IMG.0015 beyond)')
   .action(async (options, command) => {
+    const { emulatorCommand } = await import('./emulator-command.js');
     process.exitCode = await emulatorCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
   });
 

@@ -11,12 +11,11 @@ import { startStatusServer } from '../watch/http.js';
 import { createMetrics } from '../watch/metrics.js';
 import { watchManifests } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
-import { DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
+import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget, type Target } from './connect.js';
 import { parseDuration, parseParallelism } from './flags.js';
 import { applyEventToJson } from './render-apply.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:9464';
 /** A burst of file events (a git checkout, an editor's save) settles within this. */
 const DEBOUNCE_MS = 300;
 
