@@ -41,6 +41,8 @@ export type ApplyEvent =
   | (At & { readonly type: 'update.succeeded'; readonly imageId: string; readonly fields: readonly string[] })
   /** An image imsync owns was deleted: the one a replacement superseded, or an orphan pruned. */
   | (At & { readonly type: 'delete.succeeded'; readonly imageId: string })
+  /** A planned replacement left undone: only --allow-replace carries replacements out. */
+  | (At & { readonly type: 'replace.skipped' })
   /** Recorded, but in no manifest any more; its image is kept (only --prune deletes it). */
   | (At & { readonly type: 'orphan.kept'; readonly imageId?: string })
   /** A request failed for an update or delete; the import failures have their own event. */

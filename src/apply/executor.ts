@@ -4,6 +4,7 @@
 // listing imsync's images (one paginated list per round, not one query per job), and an answer
 // that never came is settled by looking the attempt up by its tag: resubmitted only when the
 // image is provably absent after a grace period (DESIGN.md §5). Failures are results.
+import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Clock } from '../clock.js';
 import { ImsError } from '../ims/errors.js';
@@ -82,6 +83,8 @@ class Run {
   /** Imports whose answer never came, waiting to be found by their tag. */
   private readonly settling = new Set<string>();
   private submissions = 0;
+  /** Orphans to prune once their running import has ended. */
+  private readonly pruneWhenDone = new Set<string>();
   /** New attempts started while following: awaited before the run ends. */
   private readonly resubmissions: Promise<void>[] = [];
   private pages = 1;
@@ -92,6 +95,9 @@ class Run {
     private readonly options: ExecutorOptions,
   ) {
     this.limit = pLimit(options.parallelism);
+    // Every request in flight listens to these signals; hundreds at once are expected, not a leak.
+    setMaxListeners(0, options.stop);
+    if (options.abort) setMaxListeners(0, options.abort);
     this.started = deps.clock.now();
   }
 
@@ -100,7 +106,8 @@ class Run {
     let imports = 0;
     let updates = 0;
     let deletes = 0;
-    const orphans: (() => void)[] = [];
+    /** Said after apply.started: what this run leaves alone. */
+    const reports: (() => void)[] = [];
     for (const entry of plan.entries) {
       if (entry.action === 'import' || (entry.action === 'replace' && this.options.allowReplace)) {
         imports++;
@@ -108,14 +115,23 @@ class Run {
       } else if (entry.action === 'update') {
         updates++;
         work.push(this.guard(entry.key, 'update', () => this.update(entry)));
-      } else if (entry.action === 'orphan' && this.options.prune) {
-        deletes++;
-        work.push(this.guard(entry.key, 'delete', () => this.prune(entry.key, entry.recorded)));
+      } else if (entry.action === 'replace') {
+        reports.push(() => this.emitAt(entry.key, { type: 'replace.skipped' }));
       } else if (entry.action === 'orphan') {
-        const { imageId } = entry.recorded;
-        orphans.push(() =>
-          this.emitAt(entry.key, { type: 'orphan.kept', ...(imageId === undefined ? {} : { imageId }) }),
-        );
+        const { recorded } = entry;
+        const inFlight = recorded.phase === 'submitting' || recorded.phase === 'submitted';
+        // An orphan's import still runs: follow it to its end first (and prune it then, if asked).
+        if (inFlight) work.push(this.resume(entry.key, recorded));
+        if (this.options.prune) {
+          deletes++;
+          if (inFlight) this.pruneWhenDone.add(entry.key);
+          else work.push(this.guard(entry.key, 'delete', () => this.prune(entry.key, recorded)));
+        } else {
+          const { imageId } = recorded;
+          reports.push(() =>
+            this.emitAt(entry.key, { type: 'orphan.kept', ...(imageId === undefined ? {} : { imageId }) }),
+          );
+        }
       } else if (entry.action === 'in-progress') {
         work.push(this.resume(entry.key, entry.recorded));
       }
@@ -128,7 +144,7 @@ class Run {
       following: plan.entries.filter((e) => e.action === 'in-progress').length,
       parallelism: this.options.parallelism,
     });
-    for (const report of orphans) report();
+    for (const report of reports) report();
     await Promise.all([...work, this.follow()]);
     await Promise.all(this.resubmissions);
     await this.deps.recorder.flush();
@@ -339,6 +355,12 @@ class Run {
       seconds: (this.deps.clock.now() - since) / 1000,
     });
     if (record.supersedes !== undefined) await this.guard(key, 'delete', () => this.deleteSuperseded(key));
+    await this.pruneIfOrphan(key);
+  }
+
+  private async pruneIfOrphan(key: string): Promise<void> {
+    if (!this.pruneWhenDone.delete(key)) return;
+    await this.guard(key, 'delete', () => this.prune(key, this.deps.recorder.get(key)!));
   }
 
   private async fail(key: string, error: JobError): Promise<void> {
@@ -352,6 +374,7 @@ class Run {
       reason: error.reason,
       ...(record.jobId === undefined ? {} : { jobId: record.jobId }),
     });
+    await this.pruneIfOrphan(key);
   }
 
   /** Name, description (PATCH) and tags (the tag API) of an image imsync imported. */
@@ -396,7 +419,6 @@ class Run {
 
   /** Deletes an orphan's image, if imsync owns it, and forgets the orphan. */
   private async prune(key: string, record: ImageRecord): Promise<void> {
-    if (record.phase === 'submitting' || record.phase === 'submitted') return; // still importing: prune it once it ends
     const image = record.imageId === undefined ? undefined : await this.ownedImage(key, record.imageId);
     if (image) await this.deleteImage(key, image.id);
     await this.deps.recorder.record(key, null);

@@ -57,6 +57,7 @@ export function createProgressRenderer(
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
  * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
  * | `delete.succeeded`  | `key`, `image_id`                                                                         |
+ * | `replace.skipped`   | `key`                                                                                     |
  * | `orphan.kept`       | `key`, `image_id` (null when the orphan has no image)                                     |
  * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
  * | `apply.interrupted` | `reason`                                                                                  |
@@ -96,6 +97,8 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, image_id: event.imageId };
     case 'orphan.kept':
       return { type, time, key: event.key, image_id: event.imageId ?? null };
+    case 'replace.skipped':
+      return { type, time, key: event.key };
     case 'action.failed':
       return { type, time, key: event.key, action: event.action, code: event.code, reason: event.reason };
     case 'apply.interrupted':
@@ -183,6 +186,8 @@ class EventLog {
         return `${key}  ${color.green('updated')} image ${event.imageId} (${event.fields.join(', ')})`;
       case 'delete.succeeded':
         return `${key}  ${color.green('deleted')} image ${event.imageId}`;
+      case 'replace.skipped':
+        return `${key}  ${color.yellow('replacement not carried out')}: apply with --allow-replace to import it anew and delete the old image`;
       case 'orphan.kept':
         return `${key}  ${color.yellow('orphan')}: in no manifest any more; ${event.imageId ? `image ${event.imageId}` : 'its record'} is kept (--prune deletes it)`;
       case 'action.failed':

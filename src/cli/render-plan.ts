@@ -34,16 +34,14 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
   const region = entry.region ? color.dim(` (${entry.region})`) : '';
   switch (entry.action) {
     case 'import': {
-      const retry = entry.recorded?.error
-        ? `\n      ${color.red('last attempt failed:')} ${entry.recorded.error.code} ${entry.recorded.error.reason}`
-        : '';
+      const retry = lastFailure(entry.recorded, color);
       const fields = Object.entries(entry.manifest.spec).map(([field, value]) => [field, show(value)] as const);
       return `  ${color.green('+')} ${color.bold(entry.key)}${region} will be imported${retry}\n${lines(fields)}`;
     }
     case 'update':
       return `  ${color.yellow('~')} ${color.bold(entry.key)}${region} will be updated in place\n${lines(entry.changes.map((c) => change(c, color)))}`;
     case 'replace':
-      return `  ${color.magenta('-/+')} ${color.bold(entry.key)}${region} will be replaced (imported anew, then the old image deleted)\n${lines(entry.changes.map((c) => change(c, color)))}`;
+      return `  ${color.magenta('-/+')} ${color.bold(entry.key)}${region} will be replaced (imported anew, then the old image deleted)${lastFailure(entry.recorded, color)}\n${lines(entry.changes.map((c) => change(c, color)))}`;
     case 'orphan':
       return `  ${color.red('-')} ${color.bold(entry.key)}${region} is in no manifest any more; ${imageOf(entry.recorded)} is kept unless apply runs with --prune\n`;
     case 'in-progress':
@@ -53,6 +51,12 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
   }
 }
 
+function lastFailure(recorded: ImageRecord | undefined, color: Colors): string {
+  return recorded?.error
+    ? `\n      ${color.red('last attempt failed:')} ${recorded.error.code} ${recorded.error.reason}`
+    : '';
+}
+
 function change(c: FieldChange, color: Colors): readonly [string, string] {
   const forces = c.forcesReplacement ? color.red(' # forces replacement') : '';
   return [c.field, `${show(c.before)} -> ${show(c.after)}${forces}`];
@@ -60,6 +64,7 @@ function change(c: FieldChange, color: Colors): readonly [string, string] {
 
 /** `field: value` lines, the values aligned. */
 function lines(fields: readonly (readonly [string, string])[]): string {
+  if (fields.length === 0) return '';
   const width = Math.max(...fields.map(([field]) => field.length)) + 1;
   return fields.map(([field, value]) => `      ${`${field}:`.padEnd(width)} ${value}\n`).join('');
 }

@@ -70,6 +70,10 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined): PlanEntry
   if (!recorded) return { ...desired, action: 'import' };
   switch (recorded.phase) {
     case 'failed':
+      // A failed replacement still stands in for its old image: retrying it is a replacement.
+      if (recorded.supersedes !== undefined) {
+        return { ...desired, action: 'replace', recorded, changes: diffSpecs(desired, recorded) };
+      }
       return { ...desired, action: 'import', recorded };
     case 'submitting':
     case 'submitted':

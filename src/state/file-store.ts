@@ -2,7 +2,7 @@
 // it (`.backup`), a lock file naming its holder (`.lock`), and a journal (`.journal`) of the
 // records changed since the file was last written, folded back into the file once it grows.
 import { randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,7 +34,10 @@ interface Tail {
   readonly serial: number;
   readonly stateIno: number;
   readonly stateBytes: number;
+  /** Bytes of the journal's complete lines. */
   readonly journalBytes: number;
+  /** Bytes after its last newline: a write cut short, never acknowledged, dropped by the next commit. */
+  readonly tornBytes: number;
 }
 
 export class FileStateStore implements StateStore {
@@ -65,7 +68,7 @@ export class FileStateStore implements StateStore {
         serial: state.serial,
         stateIno: text === undefined ? 0 : (await stat(this.location)).ino,
         stateBytes: Buffer.byteLength(text ?? ''),
-        journalBytes: Buffer.byteLength(journal ?? ''),
+        ...journalSizes(journal ?? ''),
       };
       return state;
     } catch (error) {
@@ -95,6 +98,10 @@ export class FileStateStore implements StateStore {
     };
     const line = `${JSON.stringify(entry)}\n`;
     const bytes = Buffer.byteLength(line);
+    if (this.tail!.tornBytes > 0) {
+      await truncate(this.journalPath, this.tail!.journalBytes);
+      this.tail = { ...this.tail!, tornBytes: 0 };
+    }
     if (await appendDurably(this.journalPath, line)) await syncDirectory(this.journalPath);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + bytes };
     const tail = this.tail!;
@@ -111,7 +118,9 @@ export class FileStateStore implements StateStore {
         stat(this.location).catch(() => undefined),
         stat(this.journalPath).catch(() => undefined),
       ]);
-      if ((state?.ino ?? 0) === tail.stateIno && (journal?.size ?? 0) === tail.journalBytes) return tail;
+      if ((state?.ino ?? 0) === tail.stateIno && (journal?.size ?? 0) === tail.journalBytes + tail.tornBytes) {
+        return tail;
+      }
     }
     return this.read();
   }
@@ -152,6 +161,7 @@ export class FileStateStore implements StateStore {
       stateIno: (await stat(this.location)).ino,
       stateBytes,
       journalBytes: 0,
+      tornBytes: 0,
     };
     return state;
   }
@@ -197,7 +207,12 @@ export class FileStateStore implements StateStore {
   /** Writes the lock beside its final name, then links it in: the lock appears whole or not at all. */
   private async tryLock(holder: LockHolder, token: string): Promise<boolean> {
     const temporary = `${this.lockPath}.${token}`;
-    await writeDurably(temporary, JSON.stringify({ ...holder, token }));
+    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: NodeJS.ErrnoException) => {
+      throw new StateError(
+        'STATE_UNWRITABLE',
+        `cannot create ${this.lockPath} (${error.code ?? error.message}): the state's directory must exist and be writable`,
+      );
+    });
     try {
       await link(temporary, this.lockPath);
       return true;
@@ -256,6 +271,12 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * write that was cut short and never acknowledged: it is ignored. Anything else that does not fit
  * is corruption.
  */
+function journalSizes(journal: string): { journalBytes: number; tornBytes: number } {
+  const total = Buffer.byteLength(journal);
+  const complete = Buffer.byteLength(journal.slice(0, journal.lastIndexOf('\n') + 1));
+  return { journalBytes: complete, tornBytes: total - complete };
+}
+
 function replay(state: State, journal: string, path: string): State {
   const lines = journal.split('\n');
   lines.pop();

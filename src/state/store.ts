@@ -44,7 +44,13 @@ export interface StoreStats {
 }
 
 export type StateErrorCode =
-  'STATE_CORRUPT' | 'STATE_VERSION' | 'STATE_INVALID' | 'STATE_UNREADABLE' | 'STATE_CONFLICT' | 'LOCK_HELD';
+  | 'STATE_CORRUPT'
+  | 'STATE_VERSION'
+  | 'STATE_INVALID'
+  | 'STATE_UNREADABLE'
+  | 'STATE_UNWRITABLE'
+  | 'STATE_CONFLICT'
+  | 'LOCK_HELD';
 
 /** A state that cannot be used as it is. Nothing has been written when one is thrown. */
 export class StateError extends Error {

@@ -107,6 +107,14 @@ describe('planChanges', () => {
     expect(actionOf(planChanges([desired], done), 'a')).toBe('none');
   });
 
+  it('plans a failed replacement as a replacement again, not as an import', () => {
+    const replacing = imported(emptyState(), 'a', systemSpec('a'));
+    const failedAgain = failed(replacing, 'a', systemSpec('a', { min_disk: 80 }), { code: 'IMG.0057', reason: 'gone' });
+    expect(failedAgain.images.a).toMatchObject({ phase: 'failed', supersedes: 'image-a' });
+    const [entry] = planChanges([manifest('a', systemSpec('a', { min_disk: 90 }))], failedAgain).entries;
+    expect(entry).toMatchObject({ action: 'replace', recorded: { error: { code: 'IMG.0057' } } });
+  });
+
   it('imports again after a failed job, keeping the failure to show', () => {
     const state = failed(emptyState(), 'a', systemSpec('a'), { code: 'IMG.0010', reason: 'the object does not exist' });
     const [entry] = planChanges([manifest('a')], state).entries;

@@ -147,6 +147,22 @@ describe('file state store journal', () => {
     expect(await new FileStateStore(path).read()).toEqual(next);
   });
 
+  it('drops a torn last line before the next commit, so the journal stays readable', async () => {
+    const { path, next } = await journaled();
+    await appendFile(`${path}.journal`, '{"lineage":"x","serial":3,"chan');
+    const store = new FileStateStore(path);
+    const after = await store.commit(await store.read(), new Map([['web-base', null]]));
+    expect(await new FileStateStore(path).read()).toEqual(after);
+    expect(after.serial).toBe(next.serial + 1);
+  });
+
+  it('refuses to lock a state in a directory that does not exist, with a clear error', async () => {
+    const path = join(await tempPath(), 'missing', 'imsync.state.json');
+    const error = await stateFailure(new FileStateStore(path).lock('imsync apply'));
+    expect(error).toMatchObject({ code: 'STATE_UNWRITABLE' });
+    expect(error.message).toContain('must exist and be writable');
+  });
+
   it('skips journal entries the state file already holds (a crash between folding and removing the journal)', async () => {
     const { path, next } = await journaled();
     const journal = await readFile(`${path}.journal`, 'utf8');

@@ -1,0 +1,191 @@
+// apply against a misbehaving IMS and a misbehaving OBS (issue 4 §9): a fault storm converges
+// with no duplicate; import jobs that fail on their file are results with the API's codes.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  applyArgs,
+  countBy,
+  duplicateProblems,
+  emulatorImages,
+  emulatorRequests,
+  importPosts,
+  imagesByKey,
+  jsonLines,
+  specFor,
+  startEmulator,
+  stopProcesses,
+  sleep,
+  REGION,
+  Workspace,
+  type CliRun,
+} from '../support/apply-harness.js';
+
+afterEach(stopProcesses);
+
+describe('imsync apply in a fault storm', () => {
+  it(
+    'imports 50 images through 429s, 5xx, resets and lost answers with no duplicate',
+    { timeout: 120_000 },
+    async () => {
+      const emulator = await startEmulator([
+        '--job-seconds',
+        '1',
+        '--faults',
+        '429=0.1,500=0.05,503=0.05,reset=0.05,lost=0.05,jobcap=1000',
+        '--seed',
+        '4242',
+      ]);
+      const workspace = await Workspace.create('imsync-storm-');
+      const keys = Array.from({ length: 50 }, (_, i) => `storm-${String(i).padStart(2, '0')}`);
+      for (const key of keys) await workspace.put(key);
+
+      const started = Date.now();
+      const runs: CliRun[] = [];
+      while (runs.length < 6) {
+        const run = await workspace.run(applyArgs(workspace, '--json'), emulator);
+        runs.push(run);
+        await workspace.state(); // loads after every run
+        if (run.code === 0) break;
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const requests = await emulatorRequests(emulator);
+      const posts = importPosts(requests);
+      const events = runs.flatMap((run) => jsonLines(run.stdout));
+      const figures = {
+        runs: runs.map((run) => ({ code: run.code, ms: run.ms, stderr: run.stderr.split('\n')[0] })),
+        seconds,
+        requests: requests.length,
+        faults: Object.fromEntries(countBy(requests, (request) => request.fault)),
+        importPosts: posts.length,
+        importPostFaults: Object.fromEntries(countBy(posts, (post) => post.fault ?? String(post.status))),
+        ambiguous: events.filter((e) => e.type === 'import.ambiguous').length,
+        settledFound: events.filter((e) => e.type === 'import.settled' && e.found === true).length,
+        settledAbsent: events.filter((e) => e.type === 'import.settled' && e.found === false).length,
+        failedImports: events
+          .filter((e) => e.type === 'import.failed')
+          .map((e) => `${String(e.key)} ${String(e.code)}`),
+      };
+      console.log(`fault storm figures: ${JSON.stringify(figures)}`);
+
+      expect(runs.at(-1)!.code, runs.at(-1)!.stderr).toBe(0);
+      const plan = await workspace.run(
+        ['plan', workspace.manifests, '--state', workspace.statePath, '--detailed-exitcode'],
+        emulator,
+      );
+      expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+      const images = await emulatorImages(emulator);
+      expect(duplicateProblems(keys, images, await workspace.state())).toEqual([]);
+      expect(images).toHaveLength(keys.length);
+      // The storm did reach the imports: some went unanswered (5xx, reset or lost) and were settled.
+      expect(figures.ambiguous).toBeGreaterThan(0);
+      expect(figures.settledFound + figures.settledAbsent).toBeGreaterThan(0);
+    },
+  );
+});
+
+describe('imsync apply with OBS problems', () => {
+  it('fails a missing object, a wrong format and a missing bitmap with their codes; the rest succeed', async () => {
+    const GiB = 1024 ** 3;
+    const object = (key: string) => ({
+      bucket: 'golden',
+      key,
+      size: 8 * GiB,
+      storageClass: 'STANDARD',
+      region: REGION,
+    });
+    const workspace = await Workspace.create('imsync-obs-');
+    const objectsFile = join(workspace.dir, 'objects.json');
+    await writeFile(
+      objectsFile,
+      JSON.stringify([
+        object('good-a.zvhd2'),
+        object('good-b.zvhd2'),
+        object('good-raw.raw'),
+        object('good-raw.mf'),
+        object('disk.qcow2'), // it exists; its format is what is wrong
+        object('no-bitmap.raw'), // its .mf does not exist
+      ]),
+    );
+    const emulator = await startEmulator(['--job-seconds', '0.5', '--objects', objectsFile]);
+    const urls: Record<string, string> = {
+      'good-a': 'golden:good-a.zvhd2',
+      'good-b': 'golden:good-b.zvhd2',
+      'good-raw': 'golden:good-raw.raw',
+      'missing-object': 'golden:missing.zvhd2',
+      'wrong-format': 'golden:disk.qcow2',
+      'missing-bitmap': 'golden:no-bitmap.raw',
+    };
+    for (const [key, url] of Object.entries(urls)) await workspace.put(key, specFor(key, { image_url: url }));
+
+    const run = await workspace.run(applyArgs(workspace, '--json'), emulator);
+    expect(run.code, run.stderr).toBe(1);
+    const events = jsonLines(run.stdout);
+    const failed = new Map(
+      events
+        .filter((e) => e.type === 'import.failed')
+        .map((e) => [String(e.key), { code: String(e.code), reason: String(e.reason) }]),
+    );
+    expect([...failed.keys()].sort()).toEqual(['missing-bitmap', 'missing-object', 'wrong-format']);
+    expect(failed.get('missing-object')!.code).toBe('IMG.0057');
+    expect(failed.get('missing-object')!.reason).toContain('missing.zvhd2');
+    expect(failed.get('wrong-format')!.code).toBe('IMG.0072');
+    expect(failed.get('wrong-format')!.reason).toContain('disk.qcow2');
+    expect(failed.get('missing-bitmap')!.code).toBe('IMG.0057');
+    expect(failed.get('missing-bitmap')!.reason).toMatch(/bitmap/);
+    expect(
+      events
+        .filter((e) => e.type === 'import.succeeded')
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['good-a', 'good-b', 'good-raw']);
+    expect(events.at(-1)).toMatchObject({ type: 'apply.finished', summary: { imported: 3, failed: 3 } });
+
+    const state = await workspace.state();
+    for (const key of ['good-a', 'good-b', 'good-raw']) expect(state.images[key]).toMatchObject({ phase: 'succeeded' });
+    for (const [key, error] of failed) {
+      expect(state.images[key]).toMatchObject({ phase: 'failed', jobStatus: 'FAIL', error });
+    }
+    // Each failed attempt left one killed image; each good one an active image.
+    const byKey = imagesByKey(await emulatorImages(emulator));
+    for (const key of Object.keys(urls)) {
+      const status = failed.has(key) ? 'killed' : 'active';
+      expect(byKey.get(key)?.map((image) => image.status)).toEqual([status]);
+    }
+
+    const plan = await workspace.run(['plan', workspace.manifests, '--state', workspace.statePath, '--json'], emulator);
+    expect(plan.code, plan.stderr).toBe(0);
+    const entries = (JSON.parse(plan.stdout) as { entries: { key: string; action: string; recorded: unknown }[] })
+      .entries;
+    for (const entry of entries) {
+      const error = failed.get(entry.key);
+      if (error) {
+        expect(entry).toMatchObject({ action: 'import', recorded: { phase: 'failed', error } });
+      } else {
+        expect(entry).toMatchObject({ action: 'none', recorded: { phase: 'succeeded', error: null } });
+      }
+    }
+    expect(countBy(importPosts(await emulatorRequests(emulator)), (post) => post.key).size).toBe(6);
+  });
+});
+
+describe('imsync apply during an IMS outage', () => {
+  it('keeps an unanswered import to settle while IMS answers 5xx to everything; Ctrl-C saves it', async () => {
+    const emulator = await startEmulator(['--job-seconds', '0.3', '--faults', '500=1']);
+    const workspace = await Workspace.create('imsync-outage-');
+    await workspace.put('outage');
+    const apply = workspace.start(applyArgs(workspace, '--json'), emulator);
+    await apply.waitFor((p) => p.events().some((e) => e.type === 'import.ambiguous'), 10_000);
+    // Lookups by tag keep failing: the apply neither resubmits blindly nor gives up.
+    await sleep(2500);
+    expect(apply.child.exitCode).toBeNull();
+    apply.child.kill('SIGINT');
+    const run = await apply.exited;
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toBe('');
+    expect((await workspace.state()).images.outage).toMatchObject({ phase: 'submitting' });
+    const posts = importPosts(await emulatorRequests(emulator));
+    expect(posts).toHaveLength(1);
+    expect(jsonLines(run.stdout).at(-1)).toMatchObject({ type: 'apply.finished', summary: { still_running: 1 } });
+  });
+});
