@@ -7,7 +7,7 @@ import { FileStateStore } from '../../src/state/file-store.js';
 import type { State } from '../../src/state/model.js';
 import { repoRoot, runCli } from '../support/run-cli.js';
 import { systemSpec } from '../support/specs.js';
-import { emptyState, failed, imported, submitted } from '../support/states.js';
+import { emptyState, failed, imported, set, submitted } from '../support/states.js';
 let dir: string;
 
 beforeEach(async () => {
@@ -89,7 +89,8 @@ describe('imsync plan', () => {
     let state = await importedState();
     state = imported(state, 'old-image', systemSpec('old-image'), undefined, 'img-old');
     state = submitted(state, 'db-bms', state.images['db-bms']!.spec, 'job-77');
-    state = failed(state, 'logs-data-disk', state.images['logs-data-disk']!.spec, {
+    // A first import that failed (not a replacement: the key had no image before).
+    state = failed(set(state, 'logs-data-disk', null), 'logs-data-disk', state.images['logs-data-disk']!.spec, {
       code: 'IMG.0010',
       reason: 'The object does not exist in OBS.',
     });
