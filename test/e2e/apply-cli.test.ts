@@ -4,20 +4,22 @@ import { randomUUID } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
 import {
-  applyArgs,
   countBy,
-  duplicateProblems,
   emulatorImages,
   emulatorRequests,
   imagesByKey,
   importPosts,
+  tagValue,
+} from '../support/emulator-inspect.js';
+import { specFor } from '../support/specs.js';
+import {
+  applyArgs,
+  duplicateProblems,
   jsonLines,
-  specFor,
   startEmulator,
   stopProcesses,
-  tagValue,
-  ATTEMPT_TAG,
   outputOf,
   Workspace,
   type CliRun,

@@ -3,16 +3,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { countBy, emulatorImages, emulatorRequests, importPosts, imagesByKey } from '../support/emulator-inspect.js';
+import { specFor } from '../support/specs.js';
 import {
   applyArgs,
-  countBy,
   duplicateProblems,
-  emulatorImages,
-  emulatorRequests,
-  importPosts,
-  imagesByKey,
   jsonLines,
-  specFor,
   startEmulator,
   stopProcesses,
   sleep,

@@ -3,9 +3,8 @@
 // when the signal comes.
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
 import {
-  allDaemonOutput,
-  cleanup,
   countBy,
   emulatorImages,
   emulatorJobs,
@@ -13,8 +12,11 @@ import {
   imagesByKey,
   importPosts,
   tagValue,
+} from '../support/emulator-inspect.js';
+import {
+  allDaemonOutput,
+  cleanup,
   waitUntil,
-  ATTEMPT_TAG,
   SECRET_KEY,
   startEmulator,
   Workspace,

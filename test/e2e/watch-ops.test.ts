@@ -9,15 +9,17 @@ import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheus, sampleValue, samplesNamed } from '../support/prometheus.js';
 import {
-  allDaemonOutput,
-  cleanup,
   countBy,
-  deleteOutOfBand,
   emulatorImages,
   emulatorRequests,
   imagesByKey,
   importPosts,
   routeOf,
+} from '../support/emulator-inspect.js';
+import {
+  allDaemonOutput,
+  cleanup,
+  deleteOutOfBand,
   SECRET_KEY,
   startEmulator,
   Workspace,

@@ -4,14 +4,10 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { countBy, emulatorImages, emulatorRequests, imagesByKey, importPosts } from '../support/emulator-inspect.js';
 import {
   allDaemonOutput,
   cleanup,
-  countBy,
-  emulatorImages,
-  emulatorRequests,
-  imagesByKey,
-  importPosts,
   manifestText,
   SECRET_KEY,
   startEmulator,

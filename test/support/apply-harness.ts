@@ -9,11 +9,12 @@ import { FileStateStore } from '../../src/state/file-store.js';
 import type { State } from '../../src/state/model.js';
 import { spawnEmulator, type EmulatorProcess } from './emulator-process.js';
 import { repoRoot } from './run-cli.js';
+import { type EmulatorImage, tagValue, imagesByKey } from './emulator-inspect.js';
+import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
+import { specFor } from './specs.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 export const REGION = 'ap-southeast-1';
-export const KEY_TAG = 'imsync-key';
-export const ATTEMPT_TAG = 'imsync-attempt';
 
 /** Emulators started by a test file; `stopProcesses` (afterEach) kills them. */
 const emulators: EmulatorProcess[] = [];
@@ -44,26 +45,6 @@ export function stopProcesses(): void {
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
   }
   for (const emulator of emulators.splice(0)) emulator.kill();
-}
-
-/** The fields of a manifest's spec that these tests vary; the rest are fixed valid values. */
-export interface SpecFields {
-  name?: string;
-  image_url?: string;
-  description?: string;
-  image_tags?: { key: string; value: string }[];
-  min_disk?: number;
-}
-
-/** A valid system-image spec for `key` (its file in bucket `golden`), with `fields` over it. */
-export function specFor(key: string, fields: SpecFields = {}): Record<string, unknown> {
-  return {
-    name: `image-${key}`,
-    image_url: `golden:${key}.zvhd2`,
-    os_version: 'Ubuntu 22.04 server 64bit',
-    min_disk: 40,
-    ...fields,
-  };
 }
 
 export interface CliRun {
@@ -214,83 +195,6 @@ export class Workspace {
   async files(): Promise<string[]> {
     return readdir(this.dir);
   }
-}
-
-/** An image as GET /__emulator/images gives it. */
-export interface EmulatorImage {
-  readonly id: string;
-  readonly name: string;
-  readonly status: string;
-  readonly tags: readonly string[];
-  readonly __description?: string;
-  readonly [field: string]: unknown;
-}
-
-/** An entry of GET /__emulator/requests. */
-export interface LoggedRequest {
-  readonly time: string;
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  readonly status: number | null;
-  readonly fault?: string;
-  readonly body?: unknown;
-}
-
-export async function emulatorImages(emulator: EmulatorProcess): Promise<EmulatorImage[]> {
-  const response = await fetch(`${emulator.url}/__emulator/images`);
-  return ((await response.json()) as { images: EmulatorImage[] }).images;
-}
-
-export async function emulatorRequests(emulator: EmulatorProcess): Promise<LoggedRequest[]> {
-  const response = await fetch(`${emulator.url}/__emulator/requests`);
-  return ((await response.json()) as { requests: LoggedRequest[] }).requests;
-}
-
-export function tagValue(image: EmulatorImage, key: string): string | undefined {
-  const prefix = `${key}=`;
-  return image.tags.find((tag) => tag.startsWith(prefix))?.slice(prefix.length);
-}
-
-/** Images by their imsync-key tag. */
-export function imagesByKey(images: readonly EmulatorImage[]): Map<string, EmulatorImage[]> {
-  const byKey = new Map<string, EmulatorImage[]>();
-  for (const image of images) {
-    const key = tagValue(image, KEY_TAG);
-    if (key !== undefined) byKey.set(key, [...(byKey.get(key) ?? []), image]);
-  }
-  return byKey;
-}
-
-/** A quick-import POST the emulator received, with the ownership tags of its body. */
-export interface ImportPost {
-  readonly key: string | undefined;
-  readonly attempt: string | undefined;
-  readonly status: number | null;
-  readonly fault: string | undefined;
-}
-
-export function importPosts(requests: readonly LoggedRequest[]): ImportPost[] {
-  return requests
-    .filter((request) => request.method === 'POST' && request.path.endsWith('/quickimport/action'))
-    .map((request) => {
-      const tags = (request.body as { image_tags?: { key: string; value: string }[] } | undefined)?.image_tags ?? [];
-      return {
-        key: tags.find((tag) => tag.key === KEY_TAG)?.value,
-        attempt: tags.find((tag) => tag.key === ATTEMPT_TAG)?.value,
-        status: request.status,
-        fault: request.fault,
-      };
-    });
-}
-
-export function countBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) {
-    const key = keyOf(item);
-    if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
 }
 
 /**

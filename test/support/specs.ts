@@ -23,3 +23,23 @@ export function manifest(key: string, spec: Manifest['spec'] = systemSpec(key), 
     source: { file: 'manifests/test.yaml', line: 1, column: 1 },
   };
 }
+
+/** The fields of a manifest's spec that these tests vary; the rest are fixed valid values. */
+export interface SpecFields {
+  name?: string;
+  image_url?: string;
+  description?: string;
+  image_tags?: { key: string; value: string }[];
+  min_disk?: number;
+}
+
+/** A valid system-image spec for `key` (its file in bucket `golden`), with `fields` over it. */
+export function specFor(key: string, fields: SpecFields = {}): Record<string, unknown> {
+  return {
+    name: `image-${key}`,
+    image_url: `golden:${key}.zvhd2`,
+    os_version: 'Ubuntu 22.04 server 64bit',
+    min_disk: 40,
+    ...fields,
+  };
+}
