@@ -12,7 +12,7 @@ import { StateError } from '../state/store.js';
 import { EXIT } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget, type Target } from './connect.js';
-import { parseDuration, parseParallelism } from './flags.js';
+import { parseExecutorFlags, type ExecutorFlags } from './flags.js';
 import type { Output } from './output.js';
 import { readPlanFile } from './plan-file.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
@@ -21,15 +21,12 @@ import { planToJson, renderPlan } from './render-plan.js';
 
 export const EXIT_INTERRUPTED = 130;
 
-export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions {
+export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions, ExecutorFlags {
   plan?: string;
   autoApprove?: boolean;
-  parallelism?: string;
   json?: boolean;
   allowReplace?: boolean;
   prune?: boolean;
-  lockTimeout?: string;
-  settleGrace?: string;
   emulator?: boolean;
 }
 
@@ -65,9 +62,7 @@ export async function applyCommand(
 ): Promise<number> {
   // Flags and environment first: a mistake there reads and sends nothing.
   const settings = resolveSettings(options, env);
-  const parallelism = parseParallelism(options.parallelism);
-  const lockWaitMs = options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
-  const settleGraceMs = parseDuration(options.settleGrace ?? '2m', '--settle-grace');
+  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   if (options.plan && paths.length > 0) throw new UsageError('give manifest paths or --plan FILE, not both');
   if (!options.autoApprove && !terminal.interactive) {
     throw new UsageError('apply asks for confirmation on a terminal; without one, pass --auto-approve');

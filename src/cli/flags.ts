@@ -10,8 +10,27 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
 }
 
+/** The executor's flags, shared by `apply` and `watch`. */
+export interface ExecutorFlags {
+  parallelism?: string;
+  lockTimeout?: string;
+  settleGrace?: string;
+}
+
+export function parseExecutorFlags(flags: ExecutorFlags): {
+  parallelism: number;
+  lockWaitMs: number;
+  settleGraceMs: number;
+} {
+  return {
+    parallelism: parseParallelism(flags.parallelism),
+    lockWaitMs: flags.lockTimeout === undefined ? 0 : parseDuration(flags.lockTimeout, '--lock-timeout'),
+    settleGraceMs: parseDuration(flags.settleGrace ?? '2m', '--settle-grace'),
+  };
+}
+
 /** Import requests in flight at once (default 10). */
-export function parseParallelism(value: string | undefined): number {
+function parseParallelism(value: string | undefined): number {
   if (value === undefined) return 10;
   const parallelism = Number(value);
   if (!/^\d+$/.test(value) || parallelism < 1 || parallelism > 256) {

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { validateAgainst } from '../manifest/schema.js';
 import { describeSchemaErrors } from '../manifest/schema-errors.js';
-import { API_VERSION, KIND, type ImageSpec, type Manifest } from '../manifest/types.js';
+import { API_VERSION, KIND, type ImageManifest, type Manifest } from '../manifest/types.js';
 import { UsageError } from './config.js';
 import { PLAN_FORMAT_VERSION } from './render-plan.js';
 
@@ -56,11 +56,6 @@ function toManifest(entry: SavedEntry, index: number, bad: (why: string) => Usag
   if (problem) throw bad(`entry ${index}: ${problem.message}`);
   const source = typeof entry.source === 'string' ? entry.source : 'plan';
   const [file = 'plan', line = '0', column = '0'] = source.split(/:(?=\d+:\d+$)|:(?=\d+$)/);
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name: entry.key as string, ...(region === undefined ? {} : { region }) },
-    spec: entry.spec as ImageSpec,
-    source: { file, line: Number(line), column: Number(column) },
-  };
+  // Valid by the manifest schema, checked just above.
+  return { ...(document as ImageManifest), source: { file, line: Number(line), column: Number(column) } };
 }

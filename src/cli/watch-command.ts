@@ -13,7 +13,7 @@ import { watchManifests } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget, type Target } from './connect.js';
-import { parseDuration, parseParallelism } from './flags.js';
+import { parseDuration, parseExecutorFlags } from './flags.js';
 import { applyEventToJson } from './render-apply.js';
 
 /** A burst of file events (a git checkout, an editor's save) settles within this. */
@@ -35,9 +35,7 @@ export async function watchCommand(
   const intervalMs = parseDuration(options.interval ?? '5m', '--interval');
   if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
-  const settleGraceMs = parseDuration(options.settleGrace ?? '2m', '--settle-grace');
-  const parallelism = parseParallelism(options.parallelism);
-  const lockWaitMs = options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
+  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
   const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
 

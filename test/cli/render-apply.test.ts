@@ -64,6 +64,20 @@ const EVENTS: readonly ApplyEvent[] = [
   },
 ];
 
+/** Events the main sequence does not have: a delete, a failed update, an interruption. */
+const OTHER_EVENTS: readonly ApplyEvent[] = [
+  { type: 'delete.succeeded', time: at(1), key: 'old-web', imageId: IMAGE.web },
+  {
+    type: 'action.failed',
+    time: at(2),
+    key: 'monitor-agent',
+    action: 'update',
+    code: 'IMG.0010',
+    reason: 'The image does not exist.',
+  },
+  { type: 'apply.interrupted', time: at(3), reason: 'SIGINT' },
+];
+
 function fakeOutput(): { output: Output; text: () => string } {
   const chunks: string[] = [];
   const output: Output = {
@@ -178,16 +192,7 @@ describe('json mode', () => {
   it('maps the other events too: deletes, failed actions, interruption', () => {
     const { output, text } = fakeOutput();
     const renderer = createProgressRenderer('json', output);
-    renderer.emit({ type: 'delete.succeeded', time: at(1), key: 'old-web', imageId: IMAGE.web });
-    renderer.emit({
-      type: 'action.failed',
-      time: at(2),
-      key: 'monitor-agent',
-      action: 'update',
-      code: 'IMG.0010',
-      reason: 'The image does not exist.',
-    });
-    renderer.emit({ type: 'apply.interrupted', time: at(3), reason: 'SIGINT' });
+    for (const event of OTHER_EVENTS) renderer.emit(event);
     expect(
       text()
         .trimEnd()
@@ -246,16 +251,7 @@ describe('plain mode', () => {
     const { output, text } = fakeOutput();
     const renderer = createProgressRenderer('plain', output);
     renderer.emit({ type: 'import.settled', time: at(0), key: 'web-base', attemptId: 'a', found: false });
-    renderer.emit({ type: 'delete.succeeded', time: at(1), key: 'old-web', imageId: IMAGE.web });
-    renderer.emit({
-      type: 'action.failed',
-      time: at(2),
-      key: 'monitor-agent',
-      action: 'update',
-      code: 'IMG.0010',
-      reason: 'The image does not exist.',
-    });
-    renderer.emit({ type: 'apply.interrupted', time: at(3), reason: 'SIGINT' });
+    for (const event of OTHER_EVENTS) renderer.emit(event);
     renderer.emit({
       type: 'apply.finished',
       time: at(3.2),

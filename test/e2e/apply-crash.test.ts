@@ -9,6 +9,7 @@ import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
 import { countBy, emulatorImages, emulatorRequests, importPosts, tagValue } from '../support/emulator-inspect.js';
 import {
   applyArgs,
+  expectConverged,
   duplicateProblems,
   jsonLines,
   sleep,
@@ -148,14 +149,7 @@ describe('imsync apply under kill -9', () => {
         const last = runs.at(-1)!;
         expect(last.code, last.stderr).toBe(0);
         expect(runs.map((run) => run.stderr).join('')).not.toContain('is locked by');
-        const plan = await workspace.run(
-          ['plan', workspace.manifests, '--state', workspace.statePath, '--detailed-exitcode'],
-          emulator,
-        );
-        expect(plan.code, plan.stdout + plan.stderr).toBe(0);
-        const images = await emulatorImages(emulator);
-        expect(duplicateProblems(keys, images, await workspace.state())).toEqual([]);
-        expect(images).toHaveLength(keys.length);
+        await expectConverged(workspace, emulator, keys);
         posts.total += importPosts(await emulatorRequests(emulator)).length;
         posts.keys += keys.length;
         // What crashes left beside the state (temporary files, lock attempts); reported, not asserted.

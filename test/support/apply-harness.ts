@@ -1,6 +1,7 @@
 // End-to-end apply tests: the built CLI in processes of its own against `imsync emulator` in its
 // own process. A workspace is a temporary directory with manifests and a state file; the emulator
 // is looked at only through its inspection API (/__emulator/images and /__emulator/requests).
+import { expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { FileStateStore } from '../../src/state/file-store.js';
 import type { State } from '../../src/state/model.js';
 import { spawnEmulator, type EmulatorProcess } from './emulator-process.js';
 import { repoRoot } from './run-cli.js';
-import { type EmulatorImage, tagValue, imagesByKey } from './emulator-inspect.js';
+import { emulatorImages, type EmulatorImage, tagValue, imagesByKey } from './emulator-inspect.js';
 import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
 import { specFor } from './specs.js';
 
@@ -233,3 +234,19 @@ export function outputOf(run: CliRun): string {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Converged: a plan with nothing to do, exactly one image per key, and a state that agrees. */
+export async function expectConverged(
+  workspace: Workspace,
+  emulator: EmulatorProcess,
+  keys: readonly string[],
+): Promise<void> {
+  const plan = await workspace.run(
+    ['plan', workspace.manifests, '--state', workspace.statePath, '--detailed-exitcode'],
+    emulator,
+  );
+  expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+  const images = await emulatorImages(emulator);
+  expect(duplicateProblems(keys, images, await workspace.state())).toEqual([]);
+  expect(images).toHaveLength(keys.length);
+}
