@@ -39,10 +39,12 @@ export type ApplyEvent =
     })
   | (At & { readonly type: 'import.failed'; readonly jobId?: string; readonly code: string; readonly reason: string })
   | (At & { readonly type: 'update.succeeded'; readonly imageId: string; readonly fields: readonly string[] })
-  /** An image imsync owns was deleted: the one a replacement superseded, or an orphan pruned. */
+  /** An image imsync owns is gone from the account: the one a replacement superseded, or an orphan pruned. */
   | (At & { readonly type: 'delete.succeeded'; readonly imageId: string })
-  /** A planned replacement left undone: only --allow-replace carries replacements out. */
-  | (At & { readonly type: 'replace.skipped' })
+  /** A replacement the plan did not allow (only --allow-replace carries replacements out). */
+  | (At & { readonly type: 'replace.blocked' })
+  /** An image found with imsync's tag for this key and no record, recorded as this key's image. */
+  | (At & { readonly type: 'adopt.succeeded'; readonly imageId: string })
   /** Recorded, but in no manifest any more; its image is kept (only --prune deletes it). */
   | (At & { readonly type: 'orphan.kept'; readonly imageId?: string })
   /** A request failed for an update or delete; the import failures have their own event. */
@@ -57,9 +59,12 @@ export type ApplyEvent =
 
 export interface ApplySummary {
   readonly imported: number;
+  readonly adopted: number;
   readonly updated: number;
   readonly deleted: number;
   readonly failed: number;
+  /** Changes the plan left undone: replacements not allowed, orphans kept, failures held. */
+  readonly blocked: number;
   /** Imports still running when the wait stopped (interrupt or timeout); the next apply follows them. */
   readonly stillRunning: number;
   readonly seconds: number;

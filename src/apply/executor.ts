@@ -1,32 +1,33 @@
-// The executor: carries out a plan. Imports are submitted concurrently (at most `parallelism`
-// requests in flight; waiting for a job holds no slot), each one durable as an intent before its
-// POST and as a job id as soon as the answer comes; jobs are followed to SUCCESS or FAIL by
-// listing imsync's images (one paginated list per round, not one query per job), and an answer
-// that never came is settled by looking the attempt up by its tag: resubmitted only when the
-// image is provably absent after a grace period (DESIGN.md §5). Failures are results.
+// The executor: carries out a plan's entries exactly as they say; it decides nothing. Imports are
+// submitted concurrently (at most `parallelism` requests in flight; waiting for a job holds no
+// slot), each one durable as an intent before its POST and as a job id as soon as the answer
+// comes. Imports in flight are followed in rounds (one list of imsync's images per round when that
+// is cheaper than a query per job); what each observation means is observe.ts's to say. An answer
+// that never came is settled by the attempt's tag, and a new attempt sent only once the first is
+// provably absent (DESIGN.md §5). Deletions wait until the image is gone from the list.
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Clock } from '../clock.js';
-import { ImsError } from '../ims/errors.js';
 import type { ImsClient } from '../ims/client.js';
-import type { Image, Job } from '../ims/types.js';
-import type { ImageSpec } from '../manifest/types.js';
+import { ImsError } from '../ims/errors.js';
+import type { Image } from '../ims/types.js';
+import { specTags } from '../manifest/spec.js';
+import type { ImageSpec, ImageTag } from '../manifest/types.js';
 import type { Plan, PlanEntry } from '../plan/plan.js';
 import {
   failedRecord,
-  foundRecord,
   intentRecord,
-  progressRecord,
   replacedRecord,
   submittedRecord,
-  succeededRecord,
   updatedRecord,
-  type ImageRecord,
-  type JobError,
+  type SubmittedRecord,
+  type SubmittingRecord,
+  type SucceededRecord,
 } from '../state/model.js';
 import type { StateRecorder } from '../state/recorder.js';
-import type { ApplySummary, EmitEvent } from './events.js';
-import { attemptFilter, attemptOf, importBody, ownedBy, userTags, ATTEMPT_TAG, KEY_TAG } from './ownership.js';
+import type { ApplyEvent, ApplySummary, EmitEvent } from './events.js';
+import { observe, type Observation, type Observed } from './observe.js';
+import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, listedAttempt, ownershipTags } from './ownership.js';
 
 /** The IMS calls the executor makes; ImsClient has them all. */
 export type ImsApi = Pick<
@@ -53,15 +54,13 @@ export interface ExecutorDeps {
 export interface ExecutorOptions {
   /** Import requests in flight at once. */
   readonly parallelism: number;
-  /** Carry out replacements (a new import, then the old image deleted). */
-  readonly allowReplace: boolean;
-  /** Delete the images of orphans. */
-  readonly prune: boolean;
   /** How long an attempt whose answer never came may stay invisible before it counts as absent. */
   readonly settleGraceMs: number;
-  /** Bounds of the adaptive interval between rounds of job following. */
+  /** Bounds of the adaptive interval between rounds of job following (and deletion checks). */
   readonly pollMinMs: number;
   readonly pollMaxMs: number;
+  /** How long a deleted image may stay listed before the deletion is reported as not done. */
+  readonly deleteTimeoutMs: number;
   /** Aborted: submit nothing more and stop waiting; running jobs stay recorded for the next run. */
   readonly stop: AbortSignal;
   /** Aborted: also abandon requests in flight (their outcome is settled next time). */
@@ -71,6 +70,8 @@ export interface ExecutorOptions {
 /** Private images per page when following by list. */
 const PAGE = 500;
 
+type Event = DistributiveOmit<ApplyEvent, 'time' | 'key'>;
+
 export async function executePlan(plan: Plan, deps: ExecutorDeps, options: ExecutorOptions): Promise<ApplySummary> {
   return new Run(deps, options).execute(plan);
 }
@@ -78,17 +79,17 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
 class Run {
   private readonly limit: LimitFunction;
   private readonly started: number;
-  /** Imports with a job (or a found image) being followed, by key, with when they were submitted. */
+  /** Imports being followed, by key, with when following began. */
   private readonly following = new Map<string, number>();
   /** Imports whose answer never came, waiting to be found by their tag. */
   private readonly settling = new Set<string>();
   private submissions = 0;
-  /** Orphans to prune once their running import has ended. */
-  private readonly pruneWhenDone = new Set<string>();
-  /** New attempts started while following: awaited before the run ends. */
-  private readonly resubmissions: Promise<void>[] = [];
+  /** Orphans whose image goes once their running import has ended. */
+  private readonly deleteWhenDone = new Set<string>();
+  /** Work started while following (new attempts, deletions): awaited before the run ends. */
+  private readonly later: Promise<void>[] = [];
   private pages = 1;
-  private readonly counts = { imported: 0, updated: 0, deleted: 0, failed: 0 };
+  private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
 
   constructor(
     private readonly deps: ExecutorDeps,
@@ -102,65 +103,71 @@ class Run {
   }
 
   async execute(plan: Plan): Promise<ApplySummary> {
-    const work: Promise<void>[] = [];
-    let imports = 0;
-    let updates = 0;
-    let deletes = 0;
-    /** Said after apply.started: what this run leaves alone. */
-    const reports: (() => void)[] = [];
-    for (const entry of plan.entries) {
-      if (entry.action === 'import' || (entry.action === 'replace' && this.options.allowReplace)) {
-        imports++;
-        work.push(this.submit(entry.key, entry.manifest.spec, entry.region));
-      } else if (entry.action === 'update') {
-        updates++;
-        work.push(this.guard(entry.key, 'update', () => this.update(entry)));
-      } else if (entry.action === 'replace') {
-        reports.push(() => this.emitAt(entry.key, { type: 'replace.skipped' }));
-      } else if (entry.action === 'orphan') {
-        const { recorded } = entry;
-        const inFlight = recorded.phase === 'submitting' || recorded.phase === 'submitted';
-        // An orphan's import still runs: follow it to its end first (and prune it then, if asked).
-        if (inFlight) work.push(this.resume(entry.key, recorded));
-        if (this.options.prune) {
-          deletes++;
-          if (inFlight) this.pruneWhenDone.add(entry.key);
-          else work.push(this.guard(entry.key, 'delete', () => this.prune(entry.key, recorded)));
-        } else {
-          const { imageId } = recorded;
-          reports.push(() =>
-            this.emitAt(entry.key, { type: 'orphan.kept', ...(imageId === undefined ? {} : { imageId }) }),
-          );
-        }
-      } else if (entry.action === 'in-progress') {
-        work.push(this.resume(entry.key, entry.recorded));
-      }
-    }
+    // What the refresh found is recorded first: the entries are decisions about that state.
+    await Promise.all([...plan.refresh.changes].map(([key, record]) => this.deps.recorder.record(key, record)));
+    const count = (...actions: PlanEntry['action'][]) => plan.entries.filter((e) => actions.includes(e.action)).length;
     this.emitNow({
       type: 'apply.started',
-      imports,
-      updates,
-      deletes,
-      following: plan.entries.filter((e) => e.action === 'in-progress').length,
+      imports: count('import', 'retry', 'replace'),
+      updates: count('update'),
+      deletes: count('delete') + plan.entries.filter((e) => 'then' in e && e.then === 'delete').length,
+      following: count('follow', 'settle'),
       parallelism: this.options.parallelism,
     });
-    for (const report of reports) report();
+    const work = plan.entries.map((entry) => this.carryOut(entry));
     await Promise.all([...work, this.follow()]);
-    await Promise.all(this.resubmissions);
+    while (this.later.length > 0) await Promise.all(this.later.splice(0));
     await this.deps.recorder.flush();
-    const stillRunning = this.following.size + this.settling.size;
     if (this.options.stop.aborted)
       this.emitNow({ type: 'apply.interrupted', reason: String(this.options.stop.reason) });
     const written = this.deps.recorder.stats();
     const summary: ApplySummary = {
       ...this.counts,
-      stillRunning,
+      stillRunning: this.following.size + this.settling.size,
       seconds: (this.deps.clock.now() - this.started) / 1000,
       stateWrites: written.writes,
       stateBytes: written.bytes,
     };
     this.emitNow({ type: 'apply.finished', summary });
     return summary;
+  }
+
+  private async carryOut(entry: PlanEntry): Promise<void> {
+    const { key } = entry;
+    switch (entry.action) {
+      case 'import':
+      case 'retry':
+      case 'replace':
+        return this.submit(key, entry.manifest.spec, entry.region);
+      case 'update':
+        return this.guard(key, 'update', () => this.update(key, entry.recorded, entry.manifest.spec, entry.changes));
+      case 'finish-replace':
+        return this.guard(key, 'delete', () => this.deleteSuperseded(key, entry.recorded));
+      case 'adopt':
+        this.counts.adopted++;
+        return this.emitAt(key, { type: 'adopt.succeeded', imageId: entry.recorded.imageId });
+      case 'follow':
+      case 'settle':
+        if (entry.then === 'delete') this.deleteWhenDone.add(key);
+        if (entry.action === 'settle') this.settling.add(key);
+        else this.following.set(key, Date.parse(entry.recorded.updatedAt));
+        return;
+      case 'delete':
+        return this.guard(key, 'delete', () => this.deleteOrphan(key));
+      case 'replace-blocked':
+        this.counts.blocked++;
+        return this.emitAt(key, { type: 'replace.blocked' });
+      case 'keep-orphan': {
+        this.counts.blocked++;
+        const { imageId } = entry.recorded;
+        return this.emitAt(key, { type: 'orphan.kept', ...(imageId === undefined ? {} : { imageId }) });
+      }
+      case 'hold-failed':
+        this.counts.blocked++;
+        return;
+      case 'none':
+        return;
+    }
   }
 
   /** Queues an import attempt; it waits for a submission slot. */
@@ -178,7 +185,8 @@ class Run {
     const { recorder, ims } = this.deps;
     const attemptId = this.deps.newAttemptId();
     const intent = { spec, attemptId, ...(region === undefined ? {} : { region }) };
-    await recorder.record(key, intentRecord(recorder.get(key), intent, this.now()));
+    const record = intentRecord(recorder.get(key), intent, this.now());
+    await recorder.record(key, record);
     this.emitAt(key, { type: 'import.submitting', attemptId });
     let jobId: string;
     try {
@@ -192,19 +200,16 @@ class Run {
         return;
       }
       // Refused, or provably never processed after every retry: a result, not an exception.
-      await this.fail(key, { code: error.code, reason: error.message });
+      await this.apply(key, {
+        record: failedRecord(record, { code: error.code, reason: error.message }, this.now()),
+        outcomes: [{ type: 'import.failed', code: error.code, reason: error.message }],
+        next: 'done',
+      });
       return;
     }
-    await recorder.record(key, submittedRecord(recorder.get(key)!, jobId, this.now()));
+    await recorder.record(key, submittedRecord(record, jobId, this.now()));
     this.following.set(key, this.deps.clock.now());
     this.emitAt(key, { type: 'import.submitted', jobId });
-  }
-
-  /** Picks up what an earlier run left: a job to follow, an attempt to settle, an image to delete. */
-  private async resume(key: string, record: ImageRecord): Promise<void> {
-    if (record.phase === 'submitting') this.settling.add(key);
-    else if (record.phase === 'submitted') this.following.set(key, Date.parse(record.updatedAt));
-    else if (record.supersedes !== undefined) await this.guard(key, 'delete', () => this.deleteSuperseded(key));
   }
 
   /** Rounds of following and settling until nothing is left to wait for, or the run stops. */
@@ -230,18 +235,21 @@ class Run {
   }
 
   private async round(): Promise<boolean> {
-    const settled = await Promise.all([...this.settling].map((key) => this.settle(key)));
+    const settled = await Promise.all([...this.settling].map((key) => this.look(key)));
     const keys = [...this.following.keys()];
-    if (keys.length === 0) return settled.some(Boolean);
     // One list of all private images costs `pages` requests; a job query costs one per import.
-    const followed =
-      keys.length > this.pages
-        ? await this.followByList(keys)
-        : await Promise.all(keys.map((key) => this.followJob(key)));
-    return settled.some(Boolean) || followed.some(Boolean);
+    const listed = keys.length > this.pages ? await this.listByAttempt() : undefined;
+    const followed = await Promise.all(
+      keys.map((key) => {
+        const image = listed?.get(this.inFlight(key).attemptId);
+        return image ? this.see(key, { kind: 'image', image }) : this.look(key);
+      }),
+    );
+    return [...settled, ...followed].some(Boolean);
   }
 
-  private async followByList(keys: readonly string[]): Promise<boolean[]> {
+  /** imsync's images by attempt, as far as the list shows tags: a saving, never a proof of absence. */
+  private async listByAttempt(): Promise<Map<string, Image>> {
     const byAttempt = new Map<string, Image>();
     let count = 0;
     for await (const image of this.deps.ims.listAllImages(
@@ -249,198 +257,183 @@ class Run {
       this.options.abort,
     )) {
       count++;
-      const attempt = attemptOf(image);
+      const attempt = listedAttempt(image);
       if (attempt) byAttempt.set(attempt, image);
     }
     this.pages = Math.max(1, Math.ceil(count / PAGE));
-    return Promise.all(
-      keys.map((key) => {
-        const image = byAttempt.get(this.deps.recorder.get(key)!.attemptId);
-        // Not listed: ask the job itself (or the image was deleted under us).
-        return image ? this.onImage(key, image) : this.followJob(key);
-      }),
-    );
+    return byAttempt;
   }
 
-  private async followJob(key: string): Promise<boolean> {
-    const record = this.deps.recorder.get(key)!;
-    if (record.jobId === undefined) {
-      const image =
-        record.imageId === undefined ? undefined : await this.deps.ims.getImage(record.imageId, this.options.abort);
-      if (image) return this.onImage(key, image);
-      await this.fail(key, {
-        code: 'IMAGE_NOT_FOUND',
-        reason: `the image ${record.imageId ?? ''} of this import is gone`,
-      });
-      return true;
+  /** Observes one import directly: its job when it has one, else its image by tag or id. */
+  private async look(key: string): Promise<boolean> {
+    const record = this.inFlight(key);
+    if (record.jobId !== undefined) return this.see(key, { kind: 'job', job: await this.ask(record.jobId) });
+    return this.see(key, await this.find(record));
+  }
+
+  private async see(key: string, observation: Observation): Promise<boolean> {
+    const observed = observe(this.inFlight(key), observation, this.now(), this.options.settleGraceMs);
+    switch (observed.next) {
+      case 'ask-job':
+        return this.see(key, { kind: 'job', job: await this.ask(this.inFlight(key).jobId!) });
+      case 'find-image': {
+        const found = await this.find(this.inFlight(key));
+        // Not listed yet (listing lag): look again next round.
+        return found.kind === 'image' ? this.see(key, found) : false;
+      }
+      default:
+        await this.apply(key, observed);
+        return observed.record !== undefined || observed.next !== 'follow';
     }
-    return this.onJob(key, await this.deps.ims.getJob(record.jobId, this.options.abort));
   }
 
-  private async onJob(key: string, job: Job): Promise<boolean> {
-    if (job.status === 'SUCCESS') {
-      const imageId = job.imageId ?? (await this.findImage(key))?.id;
-      if (imageId === undefined) return this.progress(key, job.status, job.jobId);
-      await this.succeed(key, imageId);
-      return true;
-    }
-    if (job.status === 'FAIL') {
-      await this.fail(key, { code: job.errorCode ?? 'JOB_FAILED', reason: job.failReason ?? 'the import job failed' });
-      return true;
-    }
-    return this.progress(key, job.status, job.jobId);
-  }
-
-  private async onImage(key: string, image: Image): Promise<boolean> {
-    if (image.status === 'active') {
-      await this.succeed(key, image.id);
-      return true;
-    }
-    if (image.status === 'killed' || image.status === 'deleted') {
-      const record = this.deps.recorder.get(key)!;
-      // The job knows why; an import found by its tag has no job to ask.
-      if (record.jobId !== undefined)
-        return this.onJob(key, await this.deps.ims.getJob(record.jobId, this.options.abort));
-      await this.fail(key, {
-        code: 'IMAGE_KILLED',
-        reason: `the image ${image.id} of this import ended ${image.status}`,
-      });
-      return true;
-    }
-    return this.progress(key, image.status, this.deps.recorder.get(key)!.jobId);
-  }
-
-  private async progress(key: string, status: string, jobId: string | undefined): Promise<boolean> {
-    const record = this.deps.recorder.get(key)!;
-    if (record.jobStatus === status) return false;
-    await this.deps.recorder.record(key, progressRecord(record, status, this.now()));
-    this.emitAt(key, { type: 'job.progress', status, ...(jobId === undefined ? {} : { jobId }) });
-    return true;
-  }
-
-  /** Looks an unanswered attempt up by its tag: found, still possibly in transit, or provably absent. */
-  private async settle(key: string): Promise<boolean> {
-    const record = this.deps.recorder.get(key)!;
-    const image = await this.findImage(key);
-    if (image) {
-      this.settling.delete(key);
-      await this.deps.recorder.record(key, foundRecord(record, image.id, this.now()));
-      this.following.set(key, Date.parse(record.updatedAt));
-      this.emitAt(key, { type: 'import.settled', attemptId: record.attemptId, found: true });
-      return true;
-    }
-    if (this.deps.clock.now() - Date.parse(record.updatedAt) < this.options.settleGraceMs) return false;
-    this.settling.delete(key);
-    this.emitAt(key, { type: 'import.settled', attemptId: record.attemptId, found: false });
-    this.resubmissions.push(this.submit(key, record.spec, record.region));
-    return true;
-  }
-
-  private async findImage(key: string): Promise<Image | undefined> {
-    const tag = attemptFilter(this.deps.recorder.get(key)!.attemptId);
-    const [image] = await this.deps.ims.listImages({ tag }, this.options.abort);
-    return image;
-  }
-
-  private async succeed(key: string, imageId: string): Promise<void> {
-    const record = this.deps.recorder.get(key)!;
-    await this.deps.recorder.record(key, succeededRecord(record, imageId, this.now()));
+  /** Records an observation's outcome and moves the import on. */
+  private async apply(key: string, observed: Observed): Promise<void> {
+    if (observed.record) await this.deps.recorder.record(key, observed.record);
     const since = this.following.get(key) ?? this.deps.clock.now();
-    this.following.delete(key);
-    this.counts.imported++;
-    this.emitAt(key, {
-      type: 'import.succeeded',
-      imageId,
-      ...(record.jobId === undefined ? {} : { jobId: record.jobId }),
-      seconds: (this.deps.clock.now() - since) / 1000,
-    });
-    if (record.supersedes !== undefined) await this.guard(key, 'delete', () => this.deleteSuperseded(key));
-    await this.pruneIfOrphan(key);
+    for (const outcome of observed.outcomes) {
+      if (outcome.type === 'import.succeeded') {
+        this.counts.imported++;
+        this.emitAt(key, { ...outcome, seconds: (this.deps.clock.now() - since) / 1000 });
+      } else {
+        if (outcome.type === 'import.failed') this.counts.failed++;
+        this.emitAt(key, outcome);
+      }
+    }
+    switch (observed.next) {
+      case 'follow':
+        if (observed.record?.phase === 'submitted') {
+          this.settling.delete(key);
+          if (!this.following.has(key)) this.following.set(key, this.deps.clock.now());
+        }
+        return;
+      case 'resubmit': {
+        this.settling.delete(key);
+        const record = this.inFlight(key);
+        this.later.push(this.submit(key, record.spec, record.region));
+        return;
+      }
+      default:
+        this.settling.delete(key);
+        this.following.delete(key);
+        this.later.push(this.finish(key));
+    }
   }
 
-  private async pruneIfOrphan(key: string): Promise<void> {
-    if (!this.pruneWhenDone.delete(key)) return;
-    await this.guard(key, 'delete', () => this.prune(key, this.deps.recorder.get(key)!));
+  /** After an import ended: the image it replaces goes, and an orphan's own image if pruning. */
+  private async finish(key: string): Promise<void> {
+    const record = this.deps.recorder.get(key);
+    if (record?.phase === 'succeeded' && record.supersedes !== undefined) {
+      await this.guard(key, 'delete', () => this.deleteSuperseded(key, record));
+    }
+    if (this.deleteWhenDone.delete(key)) await this.guard(key, 'delete', () => this.deleteOrphan(key));
   }
 
-  private async fail(key: string, error: JobError): Promise<void> {
-    const record = this.deps.recorder.get(key)!;
-    await this.deps.recorder.record(key, failedRecord(record, error, this.now()));
-    this.following.delete(key);
-    this.counts.failed++;
-    this.emitAt(key, {
-      type: 'import.failed',
-      code: error.code,
-      reason: error.reason,
-      ...(record.jobId === undefined ? {} : { jobId: record.jobId }),
-    });
-    await this.pruneIfOrphan(key);
+  private async find(record: SubmittingRecord | SubmittedRecord): Promise<Observation> {
+    const [image] = await this.deps.ims.listImages({ tag: attemptFilter(record.attemptId) }, this.options.abort);
+    const byId =
+      image ??
+      (record.imageId === undefined ? undefined : await this.deps.ims.getImage(record.imageId, this.options.abort));
+    return byId ? { kind: 'image', image: byId } : { kind: 'absent' };
   }
 
-  /** Name, description (PATCH) and tags (the tag API) of an image imsync imported. */
-  private async update(entry: Extract<PlanEntry, { action: 'update' }>): Promise<void> {
+  private ask(jobId: string) {
+    return this.deps.ims.getJob(jobId, this.options.abort);
+  }
+
+  private inFlight(key: string): SubmittingRecord | SubmittedRecord {
+    const record = this.deps.recorder.get(key);
+    if (record?.phase !== 'submitting' && record?.phase !== 'submitted') {
+      throw new Error(`bug: ${key} is followed but its record is ${record?.phase ?? 'gone'}`);
+    }
+    return record;
+  }
+
+  /** Name, description, firmware (PATCH) and tags (the tag API), ownership tags included. */
+  private async update(
+    key: string,
+    recorded: SucceededRecord,
+    spec: ImageSpec,
+    changes: readonly { field: string }[],
+  ): Promise<void> {
     const { ims, recorder } = this.deps;
-    const image = await this.ownedImage(entry.key, entry.recorded.imageId);
-    if (!image) return;
-    const spec = entry.manifest.spec;
-    const fields = entry.changes.map((change) => change.field);
+    const id = recorded.imageId;
+    const fields = changes.map((change) => change.field);
     const operations = [
       ...(fields.includes('name') ? [{ op: 'replace' as const, path: '/name', value: spec.name }] : []),
       // `add` sets the attribute whether or not the image has one (`replace` of a missing one is IMG.0035).
       ...(fields.includes('description')
         ? [{ op: 'add' as const, path: '/__description', value: spec.description ?? '' }]
         : []),
+      ...(fields.includes('hw_firmware_type') && 'hw_firmware_type' in spec && spec.hw_firmware_type
+        ? [{ op: 'replace' as const, path: '/hw_firmware_type', value: spec.hw_firmware_type }]
+        : []),
     ];
-    if (operations.length > 0) await ims.updateImage(image.id, operations, this.options.abort);
-    if (fields.includes('tags')) {
-      const current = (await ims.listImageTags(image.id, this.options.abort)).filter(
-        (tag) => tag.key !== KEY_TAG && tag.key !== ATTEMPT_TAG,
-      );
-      const desired = userTags(spec);
-      const same = (a: { key: string; value: string }) => (b: { key: string; value: string }) =>
-        a.key === b.key && a.value === b.value;
+    if (operations.length > 0) await ims.updateImage(id, operations, this.options.abort);
+    if (fields.includes('tags') || fields.includes('ownership')) {
+      const current = await ims.listImageTags(id, this.options.abort);
+      // The attempt tag an image carries names the attempt that made it: kept as it is.
+      const attempt = current.find((tag) => tag.key === ATTEMPT_TAG) ?? ownershipTags(key, recorded.attemptId)[1]!;
+      const desired = [...specTags(spec), { key: KEY_TAG, value: key }, attempt];
+      const same = (a: ImageTag) => (b: ImageTag) => a.key === b.key && a.value === b.value;
       const stale = current.filter((tag) => !desired.some(same(tag)));
       const added = desired.filter((tag) => !current.some(same(tag)));
-      if (stale.length > 0) await ims.changeImageTags(image.id, 'delete', stale, this.options.abort);
-      if (added.length > 0) await ims.changeImageTags(image.id, 'create', added, this.options.abort);
+      if (stale.length > 0) await ims.changeImageTags(id, 'delete', stale, this.options.abort);
+      if (added.length > 0) await ims.changeImageTags(id, 'create', added, this.options.abort);
     }
-    await recorder.record(entry.key, updatedRecord(recorder.get(entry.key)!, spec, this.now()));
+    await recorder.record(key, updatedRecord(recorded, spec, this.now()));
     this.counts.updated++;
-    this.emitAt(entry.key, { type: 'update.succeeded', imageId: image.id, fields });
+    this.emitAt(key, { type: 'update.succeeded', imageId: id, fields });
   }
 
   /** Deletes the image a finished replacement superseded. */
-  private async deleteSuperseded(key: string): Promise<void> {
-    const record = this.deps.recorder.get(key)!;
-    const image = await this.ownedImage(key, record.supersedes);
-    if (image) await this.deleteImage(key, image.id);
-    await this.deps.recorder.record(key, replacedRecord(this.deps.recorder.get(key)!, this.now()));
+  private async deleteSuperseded(key: string, record: SucceededRecord): Promise<void> {
+    if (record.supersedes !== undefined) await this.deleteImage(key, record.supersedes);
+    await this.deps.recorder.record(key, replacedRecord(record, this.now()));
   }
 
-  /** Deletes an orphan's image, if imsync owns it, and forgets the orphan. */
-  private async prune(key: string, record: ImageRecord): Promise<void> {
-    const image = record.imageId === undefined ? undefined : await this.ownedImage(key, record.imageId);
-    if (image) await this.deleteImage(key, image.id);
+  /** Deletes an orphan's image, if it has one, and forgets the orphan. */
+  private async deleteOrphan(key: string): Promise<void> {
+    const imageId = this.deps.recorder.get(key)?.imageId;
+    if (imageId !== undefined) await this.deleteImage(key, imageId);
     await this.deps.recorder.record(key, null);
   }
 
+  /**
+   * Deletes an image that carries this key's ownership tag (asked of the tag API: lists may not
+   * show tags), then waits until it is gone: IMS deletes asynchronously.
+   */
   private async deleteImage(key: string, imageId: string): Promise<void> {
-    await this.deps.ims.deleteImage(imageId, this.options.abort);
+    const { ims } = this.deps;
+    const signal = this.options.abort;
+    if ((await ims.getImage(imageId, signal)) !== undefined) {
+      const tags = await ims.listImageTags(imageId, signal);
+      if (!tags.some((tag) => tag.key === KEY_TAG && tag.value === key)) {
+        throw new ImsError(
+          `image ${imageId} does not carry the tag ${KEY_TAG}=${key}; imsync leaves it alone`,
+          'NOT_OWNED',
+          'never',
+        );
+      }
+      await ims.deleteImage(imageId, signal);
+      const deadline = this.deps.clock.now() + this.options.deleteTimeoutMs;
+      let interval = this.options.pollMinMs;
+      for (;;) {
+        const image = await ims.getImage(imageId, signal);
+        if (image === undefined || image.status === 'deleted') break;
+        if (this.deps.clock.now() >= deadline) {
+          throw new ImsError(
+            `image ${imageId} is still listed ${this.options.deleteTimeoutMs / 1000}s after its deletion; the next apply checks again`,
+            'DELETE_PENDING',
+            'safe',
+          );
+        }
+        await this.deps.clock.sleep(interval, this.options.stop);
+        interval = Math.min(this.options.pollMaxMs, Math.round(interval * 1.5));
+      }
+    }
     this.counts.deleted++;
     this.emitAt(key, { type: 'delete.succeeded', imageId });
-  }
-
-  /** The image when it exists and carries this key's ownership tag; imsync changes nothing else. */
-  private async ownedImage(key: string, imageId: string | undefined): Promise<Image | undefined> {
-    const image = imageId === undefined ? undefined : await this.deps.ims.getImage(imageId, this.options.abort);
-    if (image && !ownedBy(image, key)) {
-      throw new ImsError(
-        `image ${image.id} does not carry the tag ${KEY_TAG}=${key}; imsync leaves it alone`,
-        'NOT_OWNED',
-        'never',
-      );
-    }
-    return image;
   }
 
   /** Runs an update or delete; its failure is reported and counted, and the rest carries on. */
@@ -448,6 +441,7 @@ class Run {
     try {
       await run();
     } catch (error) {
+      if (this.options.stop.aborted && !(error instanceof ImsError)) return; // stopped while waiting
       if (!(error instanceof ImsError)) throw error;
       this.counts.failed++;
       this.emitAt(key, { type: 'action.failed', action, code: error.code, reason: error.message });
@@ -458,12 +452,12 @@ class Run {
     return new Date(this.deps.clock.now());
   }
 
-  private emitNow(event: DistributiveOmit<Parameters<EmitEvent>[0], 'time'>): void {
+  private emitNow(event: DistributiveOmit<ApplyEvent, 'time'>): void {
     this.deps.emit({ ...event, time: this.now().toISOString() });
   }
 
-  private emitAt(key: string, event: DistributiveOmit<Parameters<EmitEvent>[0], 'time' | 'key'>): void {
-    this.deps.emit({ ...event, key, time: this.now().toISOString() } as Parameters<EmitEvent>[0]);
+  private emitAt(key: string, event: Event): void {
+    this.deps.emit({ ...event, key, time: this.now().toISOString() } as ApplyEvent);
   }
 }
 

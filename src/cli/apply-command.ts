@@ -1,33 +1,32 @@
-// `imsync apply`: plan, show, confirm, execute, report. Everything that can be checked is checked
-// before anything is sent, and the state lock is held from planning to the last write.
+// `imsync apply`: plan (or read a saved plan), show, confirm, execute, report. Everything that can
+// be checked is checked before anything is sent, and the state lock is held from planning to the
+// last write.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { executePlan } from '../apply/executor.js';
 import { systemClock } from '../clock.js';
 import { ImsClient } from '../ims/client.js';
-import { loadManifests } from '../manifest/load.js';
-import { forRegion, hasChanges, planChanges } from '../plan/plan.js';
+import { decodePlan, encodePlan, PlanFileError } from '../plan/codec.js';
+import { blockedEntries, type Plan } from '../plan/plan.js';
+import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
+import { accountChanged, claimAccount } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
 import { StateError } from '../state/store.js';
-import { EXIT } from './commands.js';
+import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget, type Target } from './connect.js';
-import { parseExecutorFlags, type ExecutorFlags } from './flags.js';
+import { parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
-import { readPlanFile } from './plan-file.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
-import { diagnosticsAsJson, renderDiagnostics } from './render-diagnostics.js';
-import { planToJson, renderPlan } from './render-plan.js';
+import { renderPlan } from './render-plan.js';
 
 export const EXIT_INTERRUPTED = 130;
 
-export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions, ExecutorFlags {
+export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions, ExecutorFlags, PlanFlags {
   plan?: string;
   autoApprove?: boolean;
   json?: boolean;
-  allowReplace?: boolean;
-  prune?: boolean;
-  emulator?: boolean;
+  detailedExitcode?: boolean;
 }
 
 /** The process around the command: what tests and the daemon replace. */
@@ -53,6 +52,9 @@ export function processTerminal(): Terminal {
   };
 }
 
+/** Flags that a saved plan already decided. */
+const DECIDED_BY_PLAN = ['allowReplace', 'prune', 'maxPrune', 'force', 'refresh', 'refreshOnly'] as const;
+
 export async function applyCommand(
   paths: string[],
   options: ApplyCommandOptions,
@@ -62,20 +64,24 @@ export async function applyCommand(
 ): Promise<number> {
   // Flags and environment first: a mistake there reads and sends nothing.
   const settings = resolveSettings(options, env);
-  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
+  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags({ settleGrace: DEFAULT_GRACE, ...options });
+  const flags = parsePlanFlags(options);
   if (options.plan && paths.length > 0) throw new UsageError('give manifest paths or --plan FILE, not both');
-  if (!options.autoApprove && !terminal.interactive) {
+  const decided = DECIDED_BY_PLAN.filter((flag) => options[flag] !== undefined);
+  if (options.plan && decided.length > 0) {
+    throw new UsageError(
+      `the saved plan already decided what --${decided.map(kebab).join(', --')} would; make a new plan to change it`,
+    );
+  }
+  const saved = options.plan ? await readSavedPlan(options.plan) : undefined;
+  if (!saved && !options.autoApprove && !terminal.interactive) {
     throw new UsageError('apply asks for confirmation on a terminal; without one, pass --auto-approve');
   }
   const startTarget = resolveTarget(options, env, settings.region);
-
-  const saved = options.plan ? await readPlanFile(options.plan) : undefined;
-  const loaded = saved ? undefined : await loadManifests(paths.length > 0 ? paths : ['manifests/']);
-  if (loaded && loaded.diagnostics.length > 0) {
-    if (options.json) output.out(diagnosticsAsJson(loaded.diagnostics));
-    else renderDiagnostics(loaded.diagnostics, output);
-    return EXIT.error;
-  }
+  const manifests = saved
+    ? []
+    : await loadOrReport(paths.length > 0 ? paths : ['manifests/'], Boolean(options.json), output);
+  if (!manifests) return EXIT.error;
 
   const stop = new AbortController();
   const abort = new AbortController();
@@ -88,45 +94,26 @@ export async function applyCommand(
   let target: Target | undefined;
   let client: ImsClient | undefined;
   try {
-    const state = await settings.store.read();
+    let state = await settings.store.read();
     if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
       throw new StateError(
         'STATE_CONFLICT',
         `the saved plan ${options.plan} was made against serial ${saved.basis.serial} of the state, which is now at serial ${state.serial}; make a new plan`,
       );
     }
-    const manifests = saved?.manifests ?? loaded!.manifests;
     target = await startTarget();
     const { connection } = target;
     const region = connection.region ?? settings.region;
-    const full = planChanges(manifests, state, region === undefined ? {} : { defaultRegion: region });
-    const { plan, elsewhere } = forRegion(full, region);
-
-    if (options.json) output.out(`${JSON.stringify(planToJson(plan))}\n`);
-    else renderPlan(plan, output);
-    if (elsewhere.length > 0) {
-      output.err(
-        `imsync: changes in other regions (${elsewhere.join(', ')}) are left for an apply connected there (--region, with that region's project id)\n`,
-      );
-    }
-    const work = plan.entries.some((e) => e.action === 'in-progress') || hasChanges(plan);
-    if (!work) return EXIT.ok;
-    if (!options.autoApprove) {
-      const answer = await terminal
-        .ask("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ", stop.signal)
-        .catch(() => '');
-      if (stop.signal.aborted) return EXIT_INTERRUPTED;
-      if (answer.trim() !== 'yes') {
-        output.err('Apply cancelled; nothing was sent.\n');
-        return EXIT.error;
-      }
-    }
+    const account = claimAccount(state, region, target.account, settings.store.location);
+    if (accountChanged(state, account)) state = await settings.store.write({ ...state, account });
 
     client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
     const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
+    let refusal: string | undefined;
+    let blocked = 0;
+    let answer = 'yes' as 'yes' | 'no' | 'interrupted';
     try {
-      const summary = await executePlan(
-        plan,
+      const { summary } = await reconcileOnce(
         {
           ims: client,
           recorder: new StateRecorder(settings.store, state),
@@ -134,19 +121,41 @@ export async function applyCommand(
           newAttemptId: () => randomUUID().replaceAll('-', ''),
           emit: renderer.emit,
         },
+        saved
+          ? { saved }
+          : { ...flags, manifests, ...(region === undefined ? {} : { region }), graceMs: settleGraceMs },
+        {
+          planned: (planned) => {
+            show(planned, options, output);
+            refusal = planned.refusal;
+            blocked = blockedEntries(planned.plan).length;
+          },
+          confirm: async () => {
+            if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop.signal);
+            return answer === 'yes';
+          },
+        },
         {
           parallelism,
-          allowReplace: Boolean(options.allowReplace),
-          prune: Boolean(options.prune),
           settleGraceMs,
           pollMinMs: 1000,
           pollMaxMs: 15_000,
+          deleteTimeoutMs: 10 * 60_000,
           stop: stop.signal,
           abort: abort.signal,
         },
       );
+      if (refusal !== undefined) {
+        output.err(`imsync: ${refusal}; nothing was sent\n`);
+        return EXIT.error;
+      }
       if (stop.signal.aborted) return EXIT_INTERRUPTED;
-      return summary.failed > 0 ? EXIT.error : EXIT.ok;
+      if (answer === 'no') {
+        output.err('Apply cancelled; nothing was sent.\n');
+        return EXIT.error;
+      }
+      if ((summary?.failed ?? 0) > 0) return EXIT.error;
+      return options.detailedExitcode && blocked > 0 ? EXIT.changes : EXIT.ok;
     } finally {
       renderer.close();
     }
@@ -156,4 +165,34 @@ export async function applyCommand(
     await lock.release();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+function show(planned: Planned, options: ApplyCommandOptions, output: Output): void {
+  if (options.json) output.out(`${JSON.stringify(encodePlan(planned.plan))}\n`);
+  else renderPlan(planned, output);
+  if (planned.elsewhere.length > 0) {
+    output.err(
+      `imsync: changes in other regions (${planned.elsewhere.join(', ')}) are left for an apply connected there (--region, with that region's project id)\n`,
+    );
+  }
+}
+
+/** 'yes', no, or interrupted while asking. */
+async function confirm(terminal: Terminal, signal: AbortSignal): Promise<'yes' | 'no' | 'interrupted'> {
+  const answer = await terminal
+    .ask("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ", signal)
+    .catch(() => '');
+  if (signal.aborted) return 'interrupted';
+  return answer.trim() === 'yes' ? 'yes' : 'no';
+}
+
+async function readSavedPlan(path: string): Promise<Plan> {
+  const text = await readFile(path, 'utf8').catch((error: Error) => {
+    throw new PlanFileError(`--plan ${path}: cannot be read (${error.message})`);
+  });
+  return decodePlan(text, path);
+}
+
+function kebab(flag: string): string {
+  return flag.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }

@@ -1,11 +1,20 @@
-// The commands: read, plan, render. They return an exit code; main.ts is the one place that exits.
+// The commands that only read: validate and plan. They return an exit code; main.ts is the one
+// place that exits.
 import { chmod, writeFile } from 'node:fs/promises';
+import { systemClock } from '../clock.js';
+import { ImsClient } from '../ims/client.js';
 import { loadManifests } from '../manifest/load.js';
-import { hasChanges, planChanges } from '../plan/plan.js';
-import { resolveSettings, type GlobalOptions } from './config.js';
+import type { Manifest } from '../manifest/types.js';
+import { encodePlan } from '../plan/codec.js';
+import { blockedEntries, hasChanges } from '../plan/plan.js';
+import { planOnce } from '../reconcile/reconcile.js';
+import { claimAccount } from '../state/account.js';
+import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { resolveTarget, type Target } from './connect.js';
+import { parseDuration, parsePlanFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { diagnosticsAsJson, plural, renderDiagnostics } from './render-diagnostics.js';
-import { planToJson, renderPlan } from './render-plan.js';
+import { renderPlan } from './render-plan.js';
 
 export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
 
@@ -28,7 +37,23 @@ export async function validateCommand(paths: string[], options: ValidateOptions,
   return loaded.diagnostics.length > 0 ? EXIT.error : EXIT.ok;
 }
 
-export interface PlanCommandOptions extends GlobalOptions {
+/** The manifests, or undefined once their problems are reported. */
+export async function loadOrReport(
+  paths: string[],
+  json: boolean,
+  output: Output,
+): Promise<readonly Manifest[] | undefined> {
+  const loaded = await loadManifests(paths);
+  if (loaded.diagnostics.length === 0) return loaded.manifests;
+  if (json) output.out(diagnosticsAsJson(loaded.diagnostics));
+  else renderDiagnostics(loaded.diagnostics, output);
+  return undefined;
+}
+
+/** How long a recorded image may stay unlisted before a refresh calls it deleted (`--settle-grace`). */
+export const DEFAULT_GRACE = '2m';
+
+export interface PlanCommandOptions extends GlobalOptions, ConnectionOptions, PlanFlags {
   json?: boolean;
   out?: string;
   detailedExitcode?: boolean;
@@ -41,26 +66,47 @@ export async function planCommand(
   output: Output,
 ): Promise<number> {
   const settings = resolveSettings(options, env);
-  const loaded = await loadManifests(paths);
-  if (loaded.diagnostics.length > 0) {
-    if (options.json) output.out(diagnosticsAsJson(loaded.diagnostics));
-    else renderDiagnostics(loaded.diagnostics, output);
-    return EXIT.error;
-  }
+  const flags = parsePlanFlags(options);
+  // Only a refresh talks to IMS; --refresh=false plans offline.
+  const startTarget = flags.refresh === 'skip' ? undefined : resolveTarget(options, env, settings.region);
+  const manifests = await loadOrReport(paths, Boolean(options.json), output);
+  if (!manifests) return EXIT.error;
   const state = await settings.store.read();
-  const plan = planChanges(
-    loaded.manifests,
-    state,
-    settings.region === undefined ? {} : { defaultRegion: settings.region },
-  );
-  const document = JSON.stringify(planToJson(plan));
-  if (options.json) output.out(`${document}\n`);
-  else renderPlan(plan, output);
-  if (options.out) {
-    await writeFile(options.out, `${document}\n`, { mode: 0o600 });
-    await chmod(options.out, 0o600);
-    if (!options.json)
-      output.out(`\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`);
+  let target: Target | undefined;
+  let client: ImsClient | undefined;
+  try {
+    target = await startTarget?.();
+    const region = target?.connection.region ?? settings.region;
+    if (target) {
+      claimAccount(state, region, target.account, settings.store.location);
+      const { connection } = target;
+      client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
+    }
+    const planned = await planOnce({ ...(client ? { ims: client } : {}), clock: systemClock }, state, {
+      ...flags,
+      manifests,
+      ...(region === undefined ? {} : { region }),
+      graceMs: parseDuration(DEFAULT_GRACE, '--settle-grace'),
+    });
+    const document = JSON.stringify(encodePlan(planned.plan));
+    if (options.json) output.out(`${document}\n`);
+    else renderPlan(planned, output);
+    if (planned.refusal !== undefined) {
+      output.err(`imsync: ${planned.refusal}\n`);
+      return EXIT.error;
+    }
+    if (options.out) {
+      await writeFile(options.out, `${document}\n`, { mode: 0o600 });
+      await chmod(options.out, 0o600);
+      if (!options.json)
+        output.out(
+          `\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`,
+        );
+    }
+    const differs = hasChanges(planned.plan) || blockedEntries(planned.plan).length > 0;
+    return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
+  } finally {
+    await client?.close();
+    await target?.close();
   }
-  return options.detailedExitcode && hasChanges(plan) ? EXIT.changes : EXIT.ok;
 }

@@ -4,6 +4,8 @@ import { FileStateStore } from '../state/file-store.js';
 import type { StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = 'imsync.state.json';
+/** --emulator's own default: a state of the emulator never passes for one of a real account. */
+export const DEFAULT_EMULATOR_STATE = 'imsync.emulator.state.json';
 export const DEFAULT_MANIFESTS = 'manifests/';
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
 export const DEFAULT_EMULATOR_PORT = 8787;
@@ -12,6 +14,7 @@ const REGION = /^[a-z]+(-[a-z]+)*-[0-9]+$/;
 export interface GlobalOptions {
   state?: string;
   region?: string;
+  emulator?: boolean;
 }
 
 export interface Settings {
@@ -25,7 +28,7 @@ export class UsageError extends Error {
 }
 
 export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv): Settings {
-  const state = options.state ?? env.IMSYNC_STATE ?? DEFAULT_STATE;
+  const state = options.state ?? env.IMSYNC_STATE ?? (options.emulator ? DEFAULT_EMULATOR_STATE : DEFAULT_STATE);
   const stateOrigin = options.state !== undefined ? '--state' : 'IMSYNC_STATE';
   if (state.trim() === '') throw new UsageError(`${stateOrigin} is empty; give a state file path`);
   if (/^postgres(ql)?:/.test(state)) {

@@ -1,5 +1,6 @@
 // The IMS to talk to: an emulator started in-process (--emulator), or the configured endpoint.
 import { startEmulator } from '../emulator/index.js';
+import type { RegionAccount } from '../state/model.js';
 import { resolveConnection, type Connection, type ConnectionOptions } from './config.js';
 
 /** The embedded emulator's jobs are short, so that a demo finishes in seconds. */
@@ -7,6 +8,8 @@ const EMULATOR_JOB_SECONDS = 2;
 
 export interface Target {
   readonly connection: Connection;
+  /** Who the state is talking to: the embedded emulator's port changes every run, its identity does not. */
+  readonly account: RegionAccount;
   close(): Promise<void>;
 }
 
@@ -18,7 +21,8 @@ export function resolveTarget(
 ): () => Promise<Target> {
   if (!options.emulator) {
     const connection = resolveConnection(options, env);
-    return () => Promise.resolve({ connection, close: () => Promise.resolve() });
+    const account = { endpoint: connection.endpoint, projectId: connection.projectId };
+    return () => Promise.resolve({ connection, account, close: () => Promise.resolve() });
   }
   return async () => {
     const emulator = await startEmulator({ jobSeconds: EMULATOR_JOB_SECONDS, ...(region ? { region } : {}) });
@@ -30,6 +34,7 @@ export function resolveTarget(
         auth: { kind: 'aksk', credentials: credentials! },
         region: emulator.region,
       },
+      account: { endpoint: 'embedded-emulator', projectId: emulator.projectId },
       close: () => emulator.close(),
     };
   };

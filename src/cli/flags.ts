@@ -1,4 +1,6 @@
 // Flag values shared by commands, checked before anything is read or sent.
+import type { Policy } from '../plan/plan.js';
+import type { RefreshMode } from '../reconcile/reconcile.js';
 import { UsageError } from './config.js';
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -37,4 +39,38 @@ function parseParallelism(value: string | undefined): number {
     throw new UsageError(`--parallelism "${value}" must be a whole number from 1 to 256`);
   }
   return parallelism;
+}
+
+/** The plan's flags, shared by `plan`, `apply` and `watch`: what apply may do, and how to refresh. */
+export interface PlanFlags {
+  allowReplace?: boolean;
+  prune?: boolean;
+  maxPrune?: string;
+  force?: boolean;
+  refresh?: string;
+  refreshOnly?: boolean;
+}
+
+export function parsePlanFlags(flags: PlanFlags): {
+  policy: Policy;
+  refresh: RefreshMode;
+  maxPrune: number;
+  force: boolean;
+} {
+  if (flags.refresh !== undefined && !['true', 'false'].includes(flags.refresh)) {
+    throw new UsageError(`--refresh "${flags.refresh}" must be true or false`);
+  }
+  if (flags.refreshOnly && flags.refresh === 'false') {
+    throw new UsageError('--refresh-only and --refresh=false contradict each other');
+  }
+  const maxPrune = flags.maxPrune === undefined ? 10 : Number(flags.maxPrune);
+  if (flags.maxPrune !== undefined && !/^\d+$/.test(flags.maxPrune)) {
+    throw new UsageError(`--max-prune "${flags.maxPrune}" must be a whole number`);
+  }
+  return {
+    policy: { allowReplace: Boolean(flags.allowReplace), prune: Boolean(flags.prune), retryFailed: true },
+    refresh: flags.refreshOnly ? 'only' : flags.refresh === 'false' ? 'skip' : 'refresh',
+    maxPrune,
+    force: Boolean(flags.force),
+  };
 }

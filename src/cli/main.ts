@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // imsync's entry point: parses arguments, runs one command, and sets the exit code.
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { PlanFileError } from '../plan/codec.js';
 import { StateError } from '../state/store.js';
 import { EXIT, planCommand, validateCommand } from './commands.js';
 import { DEFAULT_EMULATOR_PORT, DEFAULT_LISTEN, DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
@@ -40,18 +41,31 @@ program
     process.exitCode = await validateCommand(paths, options, output);
   });
 
-program
+/** What apply may do and how to refresh: the same flags make the plan `plan` shows and `apply` carries out. */
+function planOptions(): Option[] {
+  return [
+    new Option('--allow-replace', 'carry out replacements: import anew, then delete the old image'),
+    new Option('--prune', 'delete the images of manifests that are gone (only images imsync tagged)'),
+    new Option('--max-prune <n>', 'refuse to prune more images than this (default 10)'),
+    new Option('--force', 'prune beyond --max-prune, or with no manifest at all'),
+    new Option('--refresh <bool>', 'look at the cloud first: true (default) or false'),
+    new Option('--refresh-only', 'only record what the cloud holds (plan: show it), change nothing'),
+  ];
+}
+
+const plan = program
   .command('plan')
   .description('show what apply would do')
   .argument('[paths...]', 'manifest files or directories', [DEFAULT_MANIFESTS])
   .option('--json', 'print the plan as one JSON document')
   .option('--out <file>', 'save the plan for `apply --plan`')
-  .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when none, 1 on error')
-  .action(async (paths, options, command) => {
-    process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
-  });
+  .option('--detailed-exitcode', 'exit 2 when the account differs from the manifests, 0 when not, 1 on error');
+for (const option of planOptions()) plan.addOption(option);
+plan.action(async (paths, options, command) => {
+  process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
+});
 
-program
+const apply = program
   .command('apply')
   .description('import what the plan says, follow every job to its end, and record the results')
   .argument('[paths...]', 'manifest files or directories (default manifests/)')
@@ -59,24 +73,24 @@ program
   .option('--auto-approve', 'do not ask for confirmation (required without a terminal)')
   .option('--parallelism <n>', 'import requests in flight at once (default 10); waiting for jobs takes none')
   .option('--json', 'print the plan and progress events as JSON lines')
-  .option('--allow-replace', 'carry out replacements: import anew, then delete the old image')
-  .option('--prune', 'delete the images of manifests that are gone (only images imsync tagged)')
+  .option('--detailed-exitcode', 'exit 2 when blocked changes remain (replacements not allowed, orphans kept)')
   .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
   .option(
     '--settle-grace <duration>',
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',
-  )
-  .action(async (paths, options, command) => {
-    // Loaded when used: `validate` and `plan` start without the client, the daemon or the emulator.
-    const { applyCommand, processTerminal } = await import('./apply-command.js');
-    process.exitCode = await applyCommand(
-      paths,
-      { ...command.optsWithGlobals(), ...options },
-      process.env,
-      output,
-      processTerminal(),
-    );
-  });
+  );
+for (const option of planOptions()) apply.addOption(option);
+apply.action(async (paths, options, command) => {
+  // Loaded when used: `validate` and `plan` start without the client, the daemon or the emulator.
+  const { applyCommand, processTerminal } = await import('./apply-command.js');
+  process.exitCode = await applyCommand(
+    paths,
+    { ...command.optsWithGlobals(), ...options },
+    process.env,
+    output,
+    processTerminal(),
+  );
+});
 
 program
   .command('watch')
@@ -87,6 +101,8 @@ program
   .option('--parallelism <n>', 'import requests in flight at once (default 10)')
   .option('--allow-replace', 'carry out replacements')
   .option('--prune', 'delete the images of manifests that are gone')
+  .option('--max-prune <n>', 'refuse to prune more images than this (default 10)')
+  .option('--force', 'prune beyond --max-prune, or with no manifest at all')
   .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
   .option(
     '--settle-grace <duration>',
@@ -100,6 +116,15 @@ program
       process.env,
       Boolean(process.stdout.isTTY),
     );
+  });
+
+program
+  .command('force-unlock')
+  .description('remove the state lock of a process that is gone, by the lock id its "locked by" error gave')
+  .argument('<lock-id>', 'the lock id, as in "lock id 3f2a9c01d4e5"')
+  .action(async (lockId, _options, command) => {
+    const { forceUnlockCommand } = await import('./force-unlock-command.js');
+    process.exitCode = await forceUnlockCommand(lockId, command.optsWithGlobals(), process.env, output);
   });
 
 program
@@ -127,7 +152,7 @@ function report(error: unknown): number {
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? EXIT.ok : EXIT.error; // commander has printed the message or help already
   }
-  if (error instanceof UsageError || error instanceof StateError) {
+  if (error instanceof UsageError || error instanceof StateError || error instanceof PlanFileError) {
     output.err(`imsync: ${error.message}\n`);
     return EXIT.error;
   }

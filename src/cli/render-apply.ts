@@ -57,11 +57,12 @@ export function createProgressRenderer(
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
  * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
  * | `delete.succeeded`  | `key`, `image_id`                                                                         |
- * | `replace.skipped`   | `key`                                                                                     |
+ * | `replace.blocked`   | `key`                                                                                     |
+ * | `adopt.succeeded`   | `key`, `image_id`                                                                         |
  * | `orphan.kept`       | `key`, `image_id` (null when the orphan has no image)                                     |
  * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
  * | `apply.interrupted` | `reason`                                                                                  |
- * | `apply.finished`    | `summary`: `{imported, updated, deleted, failed, still_running, seconds, state_writes, state_bytes}` |
+ * | `apply.finished`    | `summary`: `{imported, adopted, updated, deleted, failed, blocked, still_running, seconds, state_writes, state_bytes}` |
  */
 export function applyEventToJson(event: ApplyEvent): object {
   const { type, time } = event;
@@ -97,22 +98,27 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, image_id: event.imageId };
     case 'orphan.kept':
       return { type, time, key: event.key, image_id: event.imageId ?? null };
-    case 'replace.skipped':
+    case 'replace.blocked':
       return { type, time, key: event.key };
+    case 'adopt.succeeded':
+      return { type, time, key: event.key, image_id: event.imageId };
     case 'action.failed':
       return { type, time, key: event.key, action: event.action, code: event.code, reason: event.reason };
     case 'apply.interrupted':
       return { type, time, reason: event.reason };
     case 'apply.finished': {
-      const { imported, updated, deleted, failed, stillRunning, seconds, stateWrites, stateBytes } = event.summary;
+      const { imported, adopted, updated, deleted, failed, blocked, stillRunning, seconds, stateWrites, stateBytes } =
+        event.summary;
       return {
         type,
         time,
         summary: {
           imported,
+          adopted,
           updated,
           deleted,
           failed,
+          blocked,
           still_running: stillRunning,
           seconds,
           state_writes: stateWrites,
@@ -186,8 +192,10 @@ class EventLog {
         return `${key}  ${color.green('updated')} image ${event.imageId} (${event.fields.join(', ')})`;
       case 'delete.succeeded':
         return `${key}  ${color.green('deleted')} image ${event.imageId}`;
-      case 'replace.skipped':
-        return `${key}  ${color.yellow('replacement not carried out')}: apply with --allow-replace to import it anew and delete the old image`;
+      case 'replace.blocked':
+        return `${key}  ${color.yellow('replacement not allowed')}: apply with --allow-replace to import it anew and delete the old image`;
+      case 'adopt.succeeded':
+        return `${key}  ${color.green('adopted')} image ${event.imageId}: it carries this key's imsync-key tag`;
       case 'orphan.kept':
         return `${key}  ${color.yellow('orphan')}: in no manifest any more; ${event.imageId ? `image ${event.imageId}` : 'its record'} is kept (--prune deletes it)`;
       case 'action.failed':
@@ -210,7 +218,8 @@ class EventLog {
         ? `; ${color.yellow(`${summary.stillRunning} still running`)}: apply again to follow them`
         : '';
     const head = color.bold(this.interrupted ? 'Apply interrupted:' : 'Apply complete:');
-    let text = `\n${head} ${summary.imported} imported, ${summary.updated} updated, ${summary.deleted} deleted, ${summary.failed > 0 ? color.red(failed) : failed} in ${summary.seconds.toFixed(1)}s${running}.\n`;
+    const blocked = summary.blocked > 0 ? `, ${color.yellow(`${summary.blocked} blocked`)}` : '';
+    let text = `\n${head} ${summary.imported} imported, ${summary.adopted} adopted, ${summary.updated} updated, ${summary.deleted} deleted, ${summary.failed > 0 ? color.red(failed) : failed}${blocked} in ${summary.seconds.toFixed(1)}s${running}.\n`;
     if (this.failures.length > 0) {
       const width = Math.max(...this.failures.map((f) => f.key.length));
       text += `\n${color.red('Failures:')}\n`;

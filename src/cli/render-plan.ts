@@ -1,65 +1,128 @@
-// Plan output: a Terraform-like diff for people, and the documented JSON form (README, "Plan JSON").
+// Plan output for people: what changed outside imsync, then one line per decision and its
+// details, then the counts. It says what apply will do, no more and no less: the entries are the
+// decisions themselves (plan/plan.ts). The JSON form is plan/codec.ts's.
 import { formatLocation } from '../manifest/diagnostic.js';
-import { summarize, type FieldChange, type Plan, type PlanEntry } from '../plan/plan.js';
-import type { ImageRecord } from '../state/model.js';
+import { blockedEntries, hasWork, summarize, type FieldChange, type PlanEntry } from '../plan/plan.js';
+import type { Drift } from '../refresh/refresh.js';
+import type { Planned } from '../reconcile/reconcile.js';
+import type { FailedRecord, ImageRecord } from '../state/model.js';
 import type { Output } from './output.js';
 import { plural } from './render-diagnostics.js';
 
-export const PLAN_FORMAT_VERSION = '1';
+type Colors = Output['color'];
 
-export function renderPlan(plan: Plan, output: Output): void {
+export function renderPlan(planned: Planned, output: Output): void {
+  const { plan } = planned;
   const { color } = output;
+  renderDrift(planned, output);
   const visible = plan.entries.filter((entry) => entry.action !== 'none');
   const summary = summarize(plan);
   if (visible.length === 0) {
+    const recorded = plan.refresh.changes.size > 0 ? ' (besides recording what changed outside imsync)' : '';
     output.out(
-      `${color.green('No changes.')} ${summary.unchanged} ${plural(summary.unchanged, 'image')} match the manifests.\n`,
+      `${color.green('No changes.')} ${summary.none} ${plural(summary.none, 'image')} match the manifests${recorded}.\n`,
     );
     return;
   }
   output.out('imsync will perform the following actions:\n\n');
-  for (const entry of visible) output.out(renderEntry(entry, output.color) + '\n');
+  for (const entry of visible) output.out(renderEntry(entry, color) + '\n');
+  const count = (n: number, what: string) => `${n} to ${what}`;
   const changes = [
-    `${summary.import} to import`,
-    `${summary.update} to update`,
-    `${summary.replace} to replace`,
-    `${summary.orphan} orphaned`,
+    count(summary.import + summary.retry + summary.replace, 'import'),
+    count(summary.update, 'update'),
+    count(summary.replace, 'replace'),
+    count(summary.adopt, 'adopt'),
+    count(summary.delete + summary['finish-replace'], 'delete'),
   ].join(', ');
-  output.out(`${color.bold('Plan:')} ${changes}; ${summary.inProgress} in progress, ${summary.unchanged} unchanged.\n`);
+  const blocked = blockedEntries(plan).length;
+  const inProgress = summary.follow + summary.settle;
+  output.out(
+    `${color.bold('Plan:')} ${changes}; ${blocked} blocked, ${inProgress} in progress, ${summary.none} unchanged.\n`,
+  );
+  if (!hasWork(plan) && blocked > 0) {
+    output.out(`\nNothing to do: every change left is blocked (${blocked}), as said above.\n`);
+  }
 }
 
-type Colors = Output['color'];
+function renderDrift(planned: Planned, output: Output): void {
+  const { color } = output;
+  const { drift, unadopted } = planned.plan.refresh;
+  if (drift.size === 0 && unadopted.length === 0) return;
+  output.out(`${color.bold('Changed outside imsync')} (found by refresh):\n`);
+  for (const [key, d] of [...drift].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    output.out(`  ${color.yellow('!')} ${color.bold(key)} ${describeDrift(d)}\n`);
+  }
+  for (const { key, imageId, why } of unadopted) {
+    output.out(`  ${color.dim('?')} image ${imageId} carries imsync-key=${key} but is not adopted: ${why}\n`);
+  }
+  output.out('\n');
+}
+
+export function describeDrift(drift: Drift): string {
+  switch (drift.kind) {
+    case 'deleted':
+      return `image ${drift.imageId} was deleted`;
+    case 'edited':
+      return `image ${drift.imageId} was edited (${drift.fields.join(', ')})`;
+    case 'adopted':
+      return `image ${drift.imageId} carries its imsync-key tag and has no record: adopted`;
+  }
+}
 
 function renderEntry(entry: PlanEntry, color: Colors): string {
-  const region = entry.region ? color.dim(` (${entry.region})`) : '';
+  const name = `${color.bold(entry.key)}${entry.region ? color.dim(` (${entry.region})`) : ''}`;
+  const because = entry.drift ? color.dim(` (because ${describeDrift(entry.drift)})`) : '';
   switch (entry.action) {
     case 'import': {
-      const retry = lastFailure(entry.recorded, color);
       const fields = Object.entries(entry.manifest.spec).map(([field, value]) => [field, show(value)] as const);
-      return `  ${color.green('+')} ${color.bold(entry.key)}${region} will be imported${retry}\n${lines(fields)}`;
+      return `  ${color.green('+')} ${name} will be imported${because}\n${lines(fields)}`;
     }
+    case 'retry':
+      return `  ${color.green('+')} ${name} will be imported again${lastFailure(entry.recorded, color)}\n${source(entry)}`;
+    case 'hold-failed':
+      return `  ${color.red('!')} ${name} failed and is not retried until its manifest changes or the next resync${lastFailure(entry.recorded, color)}\n`;
     case 'update':
-      return `  ${color.yellow('~')} ${color.bold(entry.key)}${region} will be updated in place\n${lines(entry.changes.map((c) => change(c, color)))}`;
+      return `  ${color.yellow('~')} ${name} will be updated in place${because}\n${changes(entry.changes, color)}`;
     case 'replace':
-      return `  ${color.magenta('-/+')} ${color.bold(entry.key)}${region} will be replaced (imported anew, then the old image deleted)${lastFailure(entry.recorded, color)}\n${lines(entry.changes.map((c) => change(c, color)))}`;
-    case 'orphan':
-      return `  ${color.red('-')} ${color.bold(entry.key)}${region} is in no manifest any more; ${imageOf(entry.recorded)} is kept unless apply runs with --prune\n`;
-    case 'in-progress':
-      return `  ${color.cyan('=')} ${color.bold(entry.key)}${region} is being imported (${jobOf(entry.recorded)}); apply follows it, never resubmits\n`;
+      return `  ${color.magenta('-/+')} ${name} will be replaced (imported anew, then ${imageOf(entry.recorded)} deleted)${because}\n${changes(entry.changes, color)}`;
+    case 'replace-blocked':
+      return `  ${color.red('!')} ${name} must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete ${imageOf(entry.recorded)})\n${changes(entry.changes, color)}`;
+    case 'finish-replace':
+      return `  ${color.red('-')} ${name}: ${imageOf(entry.recorded)} replaced image ${entry.recorded.supersedes ?? ''}, which will be deleted\n`;
+    case 'adopt':
+      return `  ${color.cyan('>')} ${name} will be adopted: ${imageOf(entry.recorded)} carries its imsync-key tag, so nothing is imported\n`;
+    case 'follow':
+      return `  ${color.cyan('=')} ${name} is being imported (${jobOf(entry.recorded)}); apply follows it, never resubmits${thenDelete(entry.then)}\n`;
+    case 'settle':
+      return `  ${color.cyan('?')} ${name} was submitted without an answer; apply looks it up by its tag before sending anything again${thenDelete(entry.then)}\n`;
+    case 'delete':
+      return `  ${color.red('-')} ${name} is in no manifest any more; ${imageOf(entry.recorded)} will be deleted (--prune)\n`;
+    case 'keep-orphan':
+      return `  ${color.dim('-')} ${name} is in no manifest any more; ${imageOf(entry.recorded)} is kept (--prune deletes it)\n`;
     case 'none':
       return '';
   }
 }
 
-function lastFailure(recorded: ImageRecord | undefined, color: Colors): string {
-  return recorded?.error
-    ? `\n      ${color.red('last attempt failed:')} ${recorded.error.code} ${recorded.error.reason}`
-    : '';
+function thenDelete(then: 'delete' | undefined): string {
+  return then === 'delete' ? ', then deletes its image (--prune)' : '';
 }
 
-function change(c: FieldChange, color: Colors): readonly [string, string] {
-  const forces = c.forcesReplacement ? color.red(' # forces replacement') : '';
-  return [c.field, `${show(c.before)} -> ${show(c.after)}${forces}`];
+function source(entry: { manifest: { source: Parameters<typeof formatLocation>[0] } }): string {
+  return `      ${'from:'.padEnd(6)} ${formatLocation(entry.manifest.source)}\n`;
+}
+
+function lastFailure(recorded: FailedRecord, color: Colors): string {
+  return `\n      ${color.red('last attempt failed:')} ${recorded.error.code} ${recorded.error.reason}`;
+}
+
+function changes(list: readonly FieldChange[], color: Colors): string {
+  return lines(
+    list.map((c) => [
+      c.field,
+      `${show(c.before)} -> ${show(c.after)}${c.forcesReplacement ? color.red(' # forces replacement') : ''}`,
+    ]),
+  );
 }
 
 /** `field: value` lines, the values aligned. */
@@ -70,9 +133,9 @@ function lines(fields: readonly (readonly [string, string])[]): string {
 }
 
 function show(value: unknown): string {
-  if (value === undefined) return '(none)';
+  if (value === undefined || value === null) return '(none)';
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
-  if (typeof value === 'object' && value !== null) {
+  if (typeof value === 'object') {
     return `{${Object.entries(value)
       .map(([k, v]) => `${k}: ${show(v)}`)
       .join(', ')}}`;
@@ -85,56 +148,7 @@ function imageOf(record: ImageRecord): string {
 }
 
 function jobOf(record: ImageRecord): string {
-  return record.jobId ? `job ${record.jobId} ${record.jobStatus ?? ''}`.trim() : 'submission awaiting confirmation';
-}
-
-/** The plan as one JSON document: the `--json` line and the `--out` file. */
-export function planToJson(plan: Plan): object {
-  const summary = summarize(plan);
-  return {
-    type: 'plan',
-    format_version: PLAN_FORMAT_VERSION,
-    basis: plan.basis,
-    summary: {
-      import: summary.import,
-      update: summary.update,
-      replace: summary.replace,
-      orphan: summary.orphan,
-      in_progress: summary.inProgress,
-      unchanged: summary.unchanged,
-    },
-    entries: plan.entries.map(entryToJson),
-  };
-}
-
-function entryToJson(entry: PlanEntry): object {
-  return {
-    key: entry.key,
-    action: entry.action,
-    region: entry.region ?? null,
-    ...(entry.action === 'orphan' ? {} : { source: formatLocation(entry.manifest.source), spec: entry.manifest.spec }),
-    ...('changes' in entry
-      ? {
-          changes: entry.changes.map((c) => ({
-            field: c.field,
-            before: c.before ?? null,
-            after: c.after ?? null,
-            forces_replacement: c.forcesReplacement,
-          })),
-        }
-      : {}),
-    recorded: entry.recorded ? recordToJson(entry.recorded) : null,
-  };
-}
-
-function recordToJson(record: ImageRecord): object {
-  return {
-    phase: record.phase,
-    attempt_id: record.attemptId,
-    job_id: record.jobId ?? null,
-    job_status: record.jobStatus ?? null,
-    image_id: record.imageId ?? null,
-    error: record.error ?? null,
-    updated_at: record.updatedAt,
-  };
+  return record.jobId
+    ? `job ${record.jobId} ${record.phase === 'submitted' ? (record.jobStatus ?? '') : ''}`.trim()
+    : `image ${record.imageId ?? ''}`.trim();
 }

@@ -13,13 +13,17 @@ import { watchManifests } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget, type Target } from './connect.js';
-import { parseDuration, parseExecutorFlags } from './flags.js';
+import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
+import { accountChanged, claimAccount } from '../state/account.js';
 import { applyEventToJson } from './render-apply.js';
 
 /** A burst of file events (a git checkout, an editor's save) settles within this. */
 const DEBOUNCE_MS = 300;
 
-export interface WatchCommandOptions extends Omit<ApplyCommandOptions, 'plan' | 'autoApprove' | 'json'> {
+export interface WatchCommandOptions extends Omit<
+  ApplyCommandOptions,
+  'plan' | 'autoApprove' | 'json' | 'detailedExitcode' | 'refresh' | 'refreshOnly'
+> {
   interval?: string;
   listen?: string;
 }
@@ -36,6 +40,7 @@ export async function watchCommand(
   if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
+  const { policy, maxPrune, force } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
   const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
 
@@ -53,7 +58,11 @@ export async function watchCommand(
   try {
     target = await startTarget();
     const { connection } = target;
-    const recorder = new StateRecorder(settings.store, await settings.store.read());
+    const region = connection.region ?? settings.region;
+    let state = await settings.store.read();
+    const account = claimAccount(state, region, target.account, settings.store.location);
+    if (accountChanged(state, account)) state = await settings.store.write({ ...state, account });
+    const recorder = new StateRecorder(settings.store, state);
     const metrics = createMetrics({
       phases: () => {
         const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
@@ -68,7 +77,6 @@ export async function watchCommand(
       auth: connection.auth,
       onResponse: ({ route, status }) => metrics.apiResponse(route, status),
     });
-    const region = connection.region ?? settings.region;
     const daemon = new Daemon(
       {
         ims: client,
@@ -88,8 +96,10 @@ export async function watchCommand(
         ...(region === undefined ? {} : { region }),
         intervalMs,
         parallelism,
-        allowReplace: Boolean(options.allowReplace),
-        prune: Boolean(options.prune),
+        allowReplace: policy.allowReplace,
+        prune: policy.prune,
+        maxPrune,
+        force,
         settleGraceMs,
       },
     );

@@ -1,7 +1,8 @@
 // The HTTP side: the gateway's behaviour in front of the routes (body size cap, unknown APIs,
 // authentication, throttling and injected faults), request ids, the request log, and error bodies.
 // A request goes: read body (413) -> route (404) -> rate limit (429) -> injected faults -> auth
-// (401) -> project (403) -> handler -> answer, or a lost answer.
+// (401) -> project (403) -> handler -> answer, or a lost answer. The steps that need no socket are
+// exported, so that tests serving the routes in-process answer exactly as the server does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate, type AuthConfig } from './auth.js';
@@ -52,9 +53,7 @@ export function createEmulatorServer(parts: ServerParts): Server {
 async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, parts: ServerParts) {
   const method = req.method ?? 'GET';
   const rawUrl = req.url ?? '/';
-  const queryStart = rawUrl.indexOf('?');
-  const path = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
-  const queryText = queryStart < 0 ? '' : rawUrl.slice(queryStart + 1);
+  const { path, queryText } = splitUrl(rawUrl);
 
   if (path === '/__emulator' || path.startsWith('/__emulator/')) {
     req.resume();
@@ -86,7 +85,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
   const segments = decodeSegments(path);
   const match = segments && matchRoute(parts.routes, method, segments);
   if (match === undefined) {
-    gateway(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment');
+    answer(unknownApi(requestId));
     return;
   }
   if (match.route.logBody) entry.body = bodyForLog(body);
@@ -134,7 +133,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     return;
   }
 
-  const result = run(() => match.route.handle({ params: match.params, query: new URLSearchParams(queryText), body }));
+  const result = runRoute(match, queryText, body);
   if (decision.lost) {
     entry.status = result.status;
     entry.fault = 'lost';
@@ -144,10 +143,30 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
   answer(result);
 }
 
-/** The handler's answer, or the IMS error it refused with; anything else is a bug and propagates. */
-function run(handler: () => ApiAnswer): ApiAnswer {
+/** The path and the raw query string (without '?') of a request target. */
+export function splitUrl(rawUrl: string): { path: string; queryText: string } {
+  const queryStart = rawUrl.indexOf('?');
+  return queryStart < 0
+    ? { path: rawUrl, queryText: '' }
+    : { path: rawUrl.slice(0, queryStart), queryText: rawUrl.slice(queryStart + 1) };
+}
+
+/** The gateway's answer to a path and method that no route serves. */
+export function unknownApi(requestId: string): ApiAnswer {
+  return {
+    status: 404,
+    body: gatewayBody('APIGW.0101', 'The API does not exist or has not been published in the environment', requestId),
+  };
+}
+
+/** The route's answer, or the IMS error it refused with; anything else is a bug and propagates. */
+export function runRoute(
+  { route, params }: { route: Route; params: Record<string, string> },
+  queryText: string,
+  body: Buffer,
+): ApiAnswer {
   try {
-    return handler();
+    return route.handle({ params, query: new URLSearchParams(queryText), body });
   } catch (error) {
     if (error instanceof ImsFailure) return { status: error.status, body: error.body };
     throw error;
@@ -173,7 +192,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too large' | 'a
 }
 
 /** Path segments after the leading '/', percent-decoded; undefined for a malformed escape. */
-function decodeSegments(path: string): string[] | undefined {
+export function decodeSegments(path: string): string[] | undefined {
   try {
     return path.split('/').slice(1).map(decodeURIComponent);
   } catch {
@@ -181,7 +200,8 @@ function decodeSegments(path: string): string[] | undefined {
   }
 }
 
-function bodyForLog(body: Buffer): unknown {
+/** A body as the request log keeps it: its JSON, or its text (cut at 1 KiB) when it is not JSON. */
+export function bodyForLog(body: Buffer): unknown {
   const text = body.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
@@ -190,17 +210,25 @@ function bodyForLog(body: Buffer): unknown {
   }
 }
 
-function send(res: ServerResponse, requestId: string, { status, body }: ApiAnswer): void {
-  if (body === undefined) {
-    res.writeHead(status, { 'x-request-id': requestId }).end();
-    return;
-  }
+/** An answer as it goes on the wire: JSON with its length, or no body at all (204). */
+export function encodeAnswer(
+  requestId: string,
+  { status, body }: ApiAnswer,
+): { status: number; headers: Record<string, string>; text: string } {
+  if (body === undefined) return { status, headers: { 'x-request-id': requestId }, text: '' };
   const text = JSON.stringify(body);
-  res
-    .writeHead(status, {
+  return {
+    status,
+    headers: {
       'content-type': JSON_TYPE,
-      'content-length': Buffer.byteLength(text),
+      'content-length': String(Buffer.byteLength(text)),
       'x-request-id': requestId,
-    })
-    .end(text);
+    },
+    text,
+  };
+}
+
+function send(res: ServerResponse, requestId: string, answer: ApiAnswer): void {
+  const { status, headers, text } = encodeAnswer(requestId, answer);
+  res.writeHead(status, headers).end(text === '' ? undefined : text);
 }

@@ -1,16 +1,17 @@
 // The IMS emulator: a local stand-in for https://ims.{region}.myhuaweicloud.com that follows the
 // documented API (DESIGN.md §6), for trying manifests without an account and for every end-to-end
-// test. startEmulator wires the parts together; each part lives in its own file.
+// test. createEmulatorCore wires the parts that need no socket (so that unit tests can call the
+// routes in-process); startEmulator puts the HTTP server in front of them. Each part lives in its own file.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createEmulatorServer } from './http.js';
+import { createEmulatorServer, type ServerParts } from './http.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
 import { ImageStore } from './images.js';
 import { inspection } from './inspect.js';
 import { RequestLog } from './log.js';
 import { Obs, type ObsObject } from './obs.js';
 import { IdSource, randomSeed } from './random.js';
-import { apiRoutes } from './routes.js';
+import { apiRoutes, type Route } from './routes.js';
 
 export { parseFaults, type FaultSpec } from './faults.js';
 export { parseObjectsFile, type ObsObject, type StorageClass } from './obs.js';
@@ -72,8 +73,19 @@ export const EMULATOR_DEFAULTS = {
   maxConcurrentImports: 20,
 } as const;
 
-export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
-  const host = options.host ?? EMULATOR_DEFAULTS.host;
+/** Everything but the socket: the routes over the store, and what the server puts in front of them. */
+export interface EmulatorCore extends ServerParts {
+  readonly store: ImageStore;
+  readonly routes: Route[];
+  readonly projectId: string;
+  readonly region: string;
+  readonly credentials: readonly EmulatorCredentials[];
+  /** The first accepted token. */
+  readonly token: string;
+  readonly seed: number;
+}
+
+export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore {
   const region = options.region ?? EMULATOR_DEFAULTS.region;
   const projectId = options.projectId ?? EMULATOR_DEFAULTS.projectId;
   const credentials = options.credentials ?? EMULATOR_DEFAULTS.credentials;
@@ -97,7 +109,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     maxConcurrentImports: faultSpec.jobcap ?? options.maxConcurrentImports ?? EMULATOR_DEFAULTS.maxConcurrentImports,
   });
   const log = new RequestLog();
-  const server = createEmulatorServer({
+  return {
+    store,
     routes: apiRoutes(store),
     faults,
     auth: {
@@ -110,18 +123,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     log,
     clock,
     inspect: inspection(store, log, faults),
-  });
+    projectId,
+    region,
+    credentials,
+    token: tokens[0] ?? '',
+    seed,
+  };
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const host = options.host ?? EMULATOR_DEFAULTS.host;
+  const core = createEmulatorCore(options);
+  const server = createEmulatorServer(core);
 
   server.listen(options.port ?? 0, host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    projectId,
-    region,
-    credentials,
-    token: tokens[0] ?? '',
-    seed,
+    projectId: core.projectId,
+    region: core.region,
+    credentials: core.credentials,
+    token: core.token,
+    seed: core.seed,
     close: async () => {
       const closed = once(server, 'close');
       server.close();

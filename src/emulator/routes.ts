@@ -3,7 +3,8 @@
 import type { ImageStore } from './images.js';
 import { listImages } from './list.js';
 import { OS_PLATFORMS } from './os-versions.js';
-import { validateQuickImport, validateTagBody, validateTagsAction } from './validate.js';
+import { queryByTags } from './tag-query.js';
+import { validateQuickImport, validateTagBody, validateTagQuery, validateTagsAction } from './validate.js';
 import { ImsFailure } from './errors.js';
 
 export interface ApiCall {
@@ -93,6 +94,10 @@ export function apiRoutes(store: ImageStore): Route[] {
       body: { tags: store.tags(params.image_id ?? '') },
     })),
     route('GET', '/v2/{project_id}/images/tags', () => ({ status: 200, body: { tags: store.projectTags() } })),
+    route('POST', '/v2/{project_id}/images/resource_instances/action', ({ body }) => ({
+      status: 200,
+      body: queryByTags(store, validateTagQuery(body)),
+    })),
     route('GET', '/v1/cloudimages/quota', quota),
     route('GET', '/v1/{project_id}/cloudimages/quota', quota),
     route('GET', '/v1/cloudimages/os_version', () => ({ status: 200, body: OS_PLATFORMS })),

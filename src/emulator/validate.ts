@@ -308,3 +308,136 @@ export function validateTagBody(body: Buffer): Tag {
   const [checked] = checkTags([tag as { key: string; value?: string }]);
   return checked as Tag;
 }
+
+/** One tag condition of a tag query: the image has the key, with any of the values (any value when none). */
+export interface TagCondition {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
+/** A body of POST /v2/{project_id}/images/resource_instances/action that passed validation, defaults applied. */
+export interface TagQuery {
+  readonly action: 'filter' | 'count';
+  /** Each list is empty when not given: the documentation refuses an empty list, so empty means absent. */
+  readonly tags: readonly TagCondition[];
+  readonly tagsAny: readonly TagCondition[];
+  readonly notTags: readonly TagCondition[];
+  readonly notTagsAny: readonly TagCondition[];
+  /** Only images without tags; the four lists above are then ignored, as documented. */
+  readonly withoutAnyTag: boolean;
+  /** From `matches`: a part of the image's name, and its exact id. */
+  readonly nameContains: string | undefined;
+  readonly id: string | undefined;
+  /** Filter only. */
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** The documented limits of a tag query (HW ims_03_0616): keys and values per list, their lengths. */
+const MAX_QUERY_KEYS = 10;
+const MAX_QUERY_VALUES = 10;
+const MAX_QUERY_KEY_LENGTH = 127;
+const MAX_QUERY_VALUE_LENGTH = 255;
+/** limit is 1–1000 and defaults to 10 (the documentation and the SDKs agree on 10). */
+const MAX_QUERY_LIMIT = 1000;
+const DEFAULT_QUERY_LIMIT = 10;
+
+/**
+ * Every problem is IMG.0001. Tag keys and values are checked for length only: the documentation
+ * says the character set is not checked in a query, so that tags from older rules can be found.
+ */
+export function validateTagQuery(body: Buffer): TagQuery {
+  const parsed = parseJson(body);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ImsFailure('IMG.0001', 'the request body must be a JSON object');
+  }
+  const fields = parsed as Record<string, unknown>;
+  // null counts as absent, as in the other bodies.
+  const given = (field: string): unknown => fields[field] ?? undefined;
+  const action = given('action');
+  if (action !== 'filter' && action !== 'count') {
+    throw new ImsFailure('IMG.0001', 'action must be "filter" or "count" (case-sensitive)');
+  }
+  const withoutAnyTag = given('without_any_tag') ?? false;
+  if (typeof withoutAnyTag !== 'boolean') throw new ImsFailure('IMG.0001', 'without_any_tag must be true or false');
+  const matches = queryMatches(given('matches'));
+  // limit and offset mean nothing to a count, which ignores them as documented.
+  const filter = action === 'filter';
+  const limit = filter ? wholeNumber('limit', given('limit'), DEFAULT_QUERY_LIMIT) : DEFAULT_QUERY_LIMIT;
+  if (limit < 1 || limit > MAX_QUERY_LIMIT) {
+    throw new ImsFailure('IMG.0001', `limit must be from "1" to "${MAX_QUERY_LIMIT}"`);
+  }
+  const offset = filter ? wholeNumber('offset', given('offset'), 0) : 0;
+  return {
+    action,
+    tags: tagConditions('tags', given('tags')),
+    tagsAny: tagConditions('tags_any', given('tags_any')),
+    notTags: tagConditions('not_tags', given('not_tags')),
+    notTagsAny: tagConditions('not_tags_any', given('not_tags_any')),
+    withoutAnyTag,
+    nameContains: matches.get('resource_name'),
+    id: matches.get('resource_id'),
+    limit,
+    offset,
+  };
+}
+
+function tagConditions(field: string, value: unknown): TagCondition[] {
+  if (value === undefined) return [];
+  const shape = `${field} must be a non-empty array of {"key": string, "values": [string]} objects`;
+  if (!Array.isArray(value) || value.length === 0) throw new ImsFailure('IMG.0001', shape);
+  if (value.length > MAX_QUERY_KEYS) {
+    throw new ImsFailure('IMG.0001', `${field} has ${value.length} keys; at most ${MAX_QUERY_KEYS} are allowed`);
+  }
+  const keys = new Set<string>();
+  return value.map((item: unknown) => {
+    const { key, values } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    if (typeof key !== 'string' || !Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
+      throw new ImsFailure('IMG.0001', shape);
+    }
+    const where = `${field} key ${JSON.stringify(key)}`;
+    if (key.trim() === '' || key.length > MAX_QUERY_KEY_LENGTH) {
+      throw new ImsFailure('IMG.0001', `${where}: keys are 1-${MAX_QUERY_KEY_LENGTH} characters, not blank`);
+    }
+    if (keys.has(key)) throw new ImsFailure('IMG.0001', `${where} is given twice`);
+    keys.add(key);
+    if (values.length > MAX_QUERY_VALUES) {
+      throw new ImsFailure('IMG.0001', `${where} has ${values.length} values; at most ${MAX_QUERY_VALUES} are allowed`);
+    }
+    if (new Set(values).size !== values.length) throw new ImsFailure('IMG.0001', `${where} repeats a value`);
+    const long = values.find((v) => v.length > MAX_QUERY_VALUE_LENGTH);
+    if (long !== undefined) {
+      throw new ImsFailure('IMG.0001', `${where}: values are at most ${MAX_QUERY_VALUE_LENGTH} characters`);
+    }
+    return { key, values };
+  });
+}
+
+/** `matches`: resource_name and resource_id, each at most once, with a non-empty value. */
+function queryMatches(value: unknown): Map<string, string> {
+  const found = new Map<string, string>();
+  if (value === undefined) return found;
+  const shape = 'matches must be a non-empty array of {"key": "resource_name" | "resource_id", "value": string}';
+  if (!Array.isArray(value) || value.length === 0) throw new ImsFailure('IMG.0001', shape);
+  for (const item of value as unknown[]) {
+    const { key, value: text } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    if ((key !== 'resource_name' && key !== 'resource_id') || typeof text !== 'string') {
+      throw new ImsFailure('IMG.0001', shape);
+    }
+    if (found.has(key)) throw new ImsFailure('IMG.0001', `matches key ${key} is given twice`);
+    if (text === '' || text.length > MAX_QUERY_VALUE_LENGTH) {
+      throw new ImsFailure('IMG.0001', `matches ${key}: the value is 1-${MAX_QUERY_VALUE_LENGTH} characters`);
+    }
+    found.set(key, text);
+  }
+  return found;
+}
+
+/** limit and offset are strings of digits in this API, not JSON numbers. */
+function wholeNumber(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) {
+    throw new ImsFailure('IMG.0001', `${field} must be a string of a whole number, e.g. "${fallback}"`);
+  }
+  return Number(value);
+}

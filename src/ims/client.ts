@@ -1,8 +1,8 @@
-// The IMS HTTP client: one keep-alive pool per endpoint, AK/SK or token authentication, the
-// shared request budget, and retries that never repeat a request that may have had an effect
-// unless repeating it is harmless.
+// The IMS HTTP client: one keep-alive pool per endpoint (or a dispatcher it is given), AK/SK or
+// token authentication, the shared request budget, and retries that never repeat a request that may
+// have had an effect unless repeating it is harmless.
 import { randomInt } from 'node:crypto';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffDelay } from './backoff.js';
 import { RequestBudget } from './budget.js';
@@ -18,6 +18,7 @@ import type {
   PatchOperation,
   QuickImportBody,
   Quota,
+  TaggedImage,
 } from './types.js';
 
 export type Authentication =
@@ -37,6 +38,11 @@ export interface ImsClientOptions {
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
   readonly connections?: number;
+  /**
+   * Sends the requests instead of a pool of the client's own (the pool options above are then
+   * unused): an undici MockAgent for tests, or a proxy agent. Its owner closes it.
+   */
+  readonly dispatcher?: Dispatcher;
   /** Told of every attempt's outcome: the HTTP status, or the transport error's code. */
   readonly onResponse?: (response: { readonly route: string; readonly status: string }) => void;
 }
@@ -65,23 +71,31 @@ const JOB_STATUSES: readonly JobStatus[] = ['INIT', 'RUNNING', 'SUCCESS', 'FAIL'
 export class ImsClient {
   readonly endpoint: URL;
   readonly budget: RequestBudget;
-  private readonly pool: Pool;
+  private readonly dispatcher: Dispatcher;
+  /** The pool made here, closed by close(); none when a dispatcher was given. */
+  private readonly ownPool: Pool | undefined;
   private readonly clock: Clock;
 
   constructor(private readonly options: ImsClientOptions) {
     this.endpoint = new URL(options.endpoint);
     this.clock = options.clock ?? systemClock;
     this.budget = options.budget ?? new RequestBudget(this.clock);
-    this.pool = new Pool(this.endpoint.origin, {
-      connections: options.connections ?? 32,
-      connect: { timeout: options.connectTimeoutMs ?? 10_000 },
-      headersTimeout: options.headersTimeoutMs ?? 30_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 60_000,
-    });
+    if (options.dispatcher !== undefined) {
+      this.ownPool = undefined;
+      this.dispatcher = options.dispatcher;
+    } else {
+      this.ownPool = new Pool(this.endpoint.origin, {
+        connections: options.connections ?? 32,
+        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+        headersTimeout: options.headersTimeoutMs ?? 30_000,
+        bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+      });
+      this.dispatcher = this.ownPool;
+    }
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.ownPool?.close();
   }
 
   /**
@@ -122,15 +136,47 @@ export class ImsClient {
     return images.map(decodeImage);
   }
 
-  /** Every page of GET /v2/cloudimages, following the last id as the marker until a short page. */
+  /**
+   * Every page of GET /v2/cloudimages, following the last id as the marker until an empty page. A
+   * short page does not prove the end: the server's largest page is not documented and may be
+   * smaller than the limit asked for (Terraform's provider pages the same way).
+   */
   async *listAllImages(query: ListImagesQuery = {}, signal?: AbortSignal): AsyncGenerator<Image> {
     const limit = query.limit ?? 500;
     let marker = query.marker;
     for (;;) {
       const page = await this.listImages({ ...query, limit, ...(marker === undefined ? {} : { marker }) }, signal);
+      if (page.length === 0) return;
       yield* page;
-      if (page.length < limit) return;
       marker = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Every image carrying the tag key, whatever its value, with its tags, through the tag query API
+   * (POST .../images/resource_instances/action) in pages of its documented maximum, 1000, until the
+   * offset reaches the total the server counts or a page comes back empty.
+   */
+  async *listTaggedImages(tagKey: string, signal?: AbortSignal): AsyncGenerator<TaggedImage> {
+    const path = `/v2/${encodeURIComponent(this.options.projectId)}/images/resource_instances/action`;
+    let offset = 0;
+    for (;;) {
+      const answer = await this.send({
+        route: 'list_images_by_tag',
+        method: 'POST',
+        path,
+        body: { action: 'filter', tags: [{ key: tagKey, values: [] }], limit: '1000', offset: String(offset) },
+        idempotent: true,
+        signal,
+      });
+      const { resources, total_count: total } = (answer.json ?? {}) as { resources?: unknown; total_count?: unknown };
+      if (!Array.isArray(resources) || typeof total !== 'number') {
+        throw badResponse('list images by tag', 'no resources array or total_count');
+      }
+      if (resources.length === 0) return;
+      yield* resources.map(decodeTaggedImage);
+      offset += resources.length;
+      if (offset >= total) return;
     }
   }
 
@@ -284,7 +330,8 @@ export class ImsClient {
     let text: string;
     let responseHeaders: Record<string, string | string[] | undefined>;
     try {
-      const response = await this.pool.request({
+      const response = await this.dispatcher.request({
+        origin: this.endpoint.origin,
         method: call.method,
         path: url.pathname + url.search,
         headers,
@@ -392,6 +439,33 @@ function decodeImage(value: unknown): Image {
   }
   const tags = Array.isArray(image.tags) ? image.tags.filter((tag): tag is string => typeof tag === 'string') : [];
   return { ...image, id: image.id, name: image.name, status: image.status, tags };
+}
+
+function decodeTaggedImage(value: unknown): TaggedImage {
+  const resource = (value ?? {}) as {
+    resource_id?: unknown;
+    resource_name?: unknown;
+    resource_detail?: unknown;
+    tags?: unknown;
+  };
+  if (typeof resource.resource_id !== 'string' || typeof resource.resource_name !== 'string') {
+    throw badResponse('list images by tag', 'a resource without resource_id or resource_name');
+  }
+  if (!Array.isArray(resource.tags)) throw badResponse('list images by tag', 'a resource without a tags array');
+  const tags = resource.tags.map((tag: unknown) => {
+    const { key, value } = (tag ?? {}) as { key?: unknown; value?: unknown };
+    if (typeof key !== 'string' || typeof value !== 'string') {
+      throw badResponse('list images by tag', 'a tag without key or value');
+    }
+    return { key, value };
+  });
+  const status = (resource.resource_detail as { status?: unknown } | null | undefined)?.status;
+  return {
+    id: resource.resource_id,
+    name: resource.resource_name,
+    ...optional('status', typeof status === 'string' ? status : undefined),
+    tags,
+  };
 }
 
 function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {

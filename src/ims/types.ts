@@ -29,6 +29,15 @@ export interface Image {
   readonly [field: string]: unknown;
 }
 
+/** An image as the tag query (POST .../images/resource_instances/action) finds it. */
+export interface TaggedImage {
+  readonly id: string;
+  readonly name: string;
+  /** From `resource_detail`, when the answer has it. */
+  readonly status?: string;
+  readonly tags: readonly ImageTag[];
+}
+
 export interface ListImagesQuery {
   readonly id?: string;
   readonly name?: string;

@@ -1,7 +1,7 @@
 // What a spec means, as opposed to how it is written: defaults applied and both tag forms made
 // one, so that the planner compares meaning and the hash changes only when the meaning does.
 import { createHash } from 'node:crypto';
-import type { ImageSpec, SpecField } from './types.js';
+import type { ImageSpec, ImageTag, SpecField } from './types.js';
 
 /** A spec with the API's defaults applied and its tags as sorted `key=value` strings. */
 export type EffectiveSpec = Readonly<Record<string, string | number | readonly string[]>>;
@@ -18,7 +18,8 @@ export const FIELD_CHANGE: Readonly<Record<SpecField, 'update' | 'replace'>> = {
   type: 'replace',
   architecture: 'replace',
   os_type: 'replace',
-  hw_firmware_type: 'replace',
+  // IMS changes the boot firmware in place (PATCH replace), as the Terraform provider does.
+  hw_firmware_type: 'update',
   license_type: 'replace',
   enterprise_project_id: 'replace',
 };
@@ -36,20 +37,22 @@ export function effectiveSpec(spec: ImageSpec): EffectiveSpec {
     // The API forces UEFI on arm, so writing it or not means the same.
     if (effective.architecture === 'arm') effective.hw_firmware_type ??= 'uefi';
   }
-  effective.tags = tagList(tags, image_tags);
+  effective.tags = tagList(specTags(spec));
   return effective;
 }
 
-/** Both tag forms as sorted `key=value` strings; `a.b.c` in the old form is key `a`, value `b.c`. */
-function tagList(tags: ImageSpec['tags'], imageTags: ImageSpec['image_tags']): string[] {
-  const pairs =
-    tags?.map((tag) => {
-      const dot = tag.indexOf('.');
-      return dot < 0 ? `${tag}=` : `${tag.slice(0, dot)}=${tag.slice(dot + 1)}`;
-    }) ??
-    imageTags?.map(({ key, value }) => `${key}=${value}`) ??
-    [];
-  return pairs.sort();
+/** The spec's tags as {key, value}, whichever form it uses; `a.b.c` in the old form is key `a`, value `b.c`. */
+export function specTags(spec: ImageSpec): ImageTag[] {
+  if (spec.image_tags) return [...spec.image_tags];
+  return (spec.tags ?? []).map((tag) => {
+    const dot = tag.indexOf('.');
+    return dot < 0 ? { key: tag, value: '' } : { key: tag.slice(0, dot), value: tag.slice(dot + 1) };
+  });
+}
+
+/** Tags as sorted `key=value` strings: one form for comparing. */
+export function tagList(tags: readonly ImageTag[]): string[] {
+  return tags.map(({ key, value }) => `${key}=${value}`).sort();
 }
 
 /** sha256 of the effective spec in canonical JSON (sorted keys). */

@@ -1,7 +1,7 @@
 // The default backend: one JSON file, replaced atomically, with the previous good copy kept beside
 // it (`.backup`), a lock file naming its holder (`.lock`), and a journal (`.journal`) of the
 // records changed since the file was last written, folded back into the file once it grows.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -10,6 +10,7 @@ import { checkState, decodeState, encodeState } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
   describeHolder,
+  lockHeldMessage,
   StateError,
   type LockHolder,
   type StateLock,
@@ -167,18 +168,25 @@ export class FileStateStore implements StateStore {
   }
 
   async lock(command: string, waitMs = 0): Promise<StateLock> {
-    const holder: LockHolder = { host: hostname(), pid: process.pid, command, since: new Date().toISOString() };
     const token = randomUUID();
+    const holder: LockHolder = {
+      host: hostname(),
+      pid: process.pid,
+      command,
+      since: new Date().toISOString(),
+      id: lockIdOf(token),
+    };
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (await this.tryLock(holder, token)) {
         return {
           holder,
-          // The writer is done: fold its journal into the file, so that the file alone tells all.
+          // The writer is done: fold its journal into the file, so that the file alone tells all;
+          // unless its lock was forced away, and the journal is another writer's to fold.
           release: async () => {
             try {
-              if (((await stat(this.journalPath).catch(() => undefined))?.size ?? 0) > 0)
-                await this.replace(await this.read());
+              const journalBytes = (await stat(this.journalPath).catch(() => undefined))?.size ?? 0;
+              if (journalBytes > 0 && (await this.holds(token))) await this.replace(await this.read());
             } finally {
               await this.unlock(token);
             }
@@ -186,22 +194,51 @@ export class FileStateStore implements StateStore {
         };
       }
       const current = await readLockFile(this.lockPath);
-      if (current && current.host === hostname() && !isAlive(current.pid)) {
+      if (typeof current === 'object' && current.holder.host === hostname() && !isAlive(current.holder.pid)) {
         // The holder died without releasing; its lock guards nothing any more.
         await unlinkIfSame(this.lockPath, current.token);
         continue;
       }
-      if (Date.now() >= deadline) {
-        throw new StateError(
-          'LOCK_HELD',
-          current
-            ? `${this.location} is locked by ${describeHolder(current)}`
-            : `${this.location} is locked (${this.lockPath})`,
-          current,
-        );
-      }
+      if (Date.now() >= deadline) throw this.lockHeld(current);
       await sleep(LOCK_POLL_MS);
     }
+  }
+
+  async forceUnlock(lockId: string): Promise<LockHolder> {
+    for (;;) {
+      const current = await readLockFile(this.lockPath);
+      if (current === undefined) {
+        throw new StateError('LOCK_NOT_HELD', `${this.location} is not locked; nothing to unlock`);
+      }
+      if (current === 'unreadable') {
+        throw new StateError(
+          'LOCK_ID_MISMATCH',
+          `${this.lockPath} is not a lock file imsync can read, so it has no lock id to match ${lockId}; nothing was unlocked. If no imsync is running, remove that file`,
+        );
+      }
+      const { holder } = current;
+      if (holder.id !== lockId) {
+        throw new StateError(
+          'LOCK_ID_MISMATCH',
+          `${this.location} is locked by ${describeHolder(holder)}, lock id ${holder.id}; ${lockId} is not its lock id, so nothing was unlocked`,
+          holder,
+        );
+      }
+      // Compare-and-unlink: a lock released and taken again since the read has another token, and
+      // another id, which the next round reports.
+      if (await unlinkIfSame(this.lockPath, current.token)) return holder;
+    }
+  }
+
+  private lockHeld(current: LockFile | 'unreadable' | undefined): StateError {
+    if (current === undefined) return new StateError('LOCK_HELD', `${this.location} is locked (${this.lockPath})`);
+    if (current === 'unreadable') {
+      return new StateError(
+        'LOCK_HELD',
+        `${this.location} is locked by ${this.lockPath}, which is not a lock file imsync can read; if no imsync is running, remove that file`,
+      );
+    }
+    return new StateError('LOCK_HELD', lockHeldMessage(this.location, current.holder), current.holder);
   }
 
   /** Writes the lock beside its final name, then links it in: the lock appears whole or not at all. */
@@ -224,27 +261,58 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  private async holds(token: string): Promise<boolean> {
+    const current = await readLockFile(this.lockPath);
+    return typeof current === 'object' && current.token === token;
+  }
+
   private async unlock(token: string): Promise<void> {
-    await unlinkIfSame(this.lockPath, token);
+    await unlinkIfSame(this.lockPath, token).catch(() => false);
   }
 }
 
-interface LockFile extends LockHolder {
+/** A lock file as read: its holder, and the token that tells one taking of the lock from another. */
+interface LockFile {
+  readonly holder: LockHolder;
   readonly token: string;
 }
 
-async function readLockFile(path: string): Promise<LockFile | undefined> {
-  const text = await readIfExists(path);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as LockFile;
-  } catch {
-    return undefined;
-  }
+/** A lock's id: derived from its token, so that a lock file written before ids (token only) has one too. */
+function lockIdOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
 }
 
-async function unlinkIfSame(path: string, token: string): Promise<void> {
-  if ((await readLockFile(path))?.token === token) await unlink(path).catch(() => undefined);
+/** The lock file: undefined when there is none, 'unreadable' when it is not one imsync wrote. */
+async function readLockFile(path: string): Promise<LockFile | 'unreadable' | undefined> {
+  const text = await readIfExists(path);
+  if (text === undefined) return undefined;
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch {
+    return 'unreadable';
+  }
+  if (typeof file !== 'object' || file === null) return 'unreadable';
+  const { token, id, ...holder } = file as Partial<LockHolder> & { token?: unknown };
+  if (typeof token !== 'string' || token === '') return 'unreadable';
+  return {
+    token,
+    holder: { ...(holder as Omit<LockHolder, 'id'>), id: typeof id === 'string' && id ? id : lockIdOf(token) },
+  };
+}
+
+/** Removes the lock file if it is still the taking `token` names; false when it is gone or another's. */
+async function unlinkIfSame(path: string, token: string): Promise<boolean> {
+  const current = await readLockFile(path);
+  if (typeof current !== 'object' || current.token !== token) return false;
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    throw new StateError('STATE_UNWRITABLE', `cannot remove ${path} (${code ?? (error as Error).message})`);
+  }
 }
 
 function isAlive(pid: number): boolean {

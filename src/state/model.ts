@@ -5,37 +5,69 @@ import type { ImageSpec } from '../manifest/types.js';
 
 export const STATE_VERSION = 1;
 
-/**
- * `submitting`: the intent is durable, the POST may or may not have reached IMS.
- * `submitted`: IMS has the import (a job id came back, or the image was found by its tag).
- * `succeeded` / `failed`: the job ended.
- */
-export type Phase = 'submitting' | 'submitted' | 'succeeded' | 'failed';
-
 export interface JobError {
   /** The IMS error code, such as IMG.0057. */
   readonly code: string;
   readonly reason: string;
 }
 
-export interface ImageRecord {
+interface RecordBase {
   /** The region the image lives in, when it was known. */
   readonly region?: string;
-  /** The spec last submitted (or applied in place). */
+  /** The spec last submitted (or applied in place, or observed by a refresh). */
   readonly spec: ImageSpec;
   readonly specHash: string;
-  readonly phase: Phase;
   /** Fresh for every import attempt; sent as the `imsync-attempt` tag to find the image again. */
   readonly attemptId: string;
-  readonly jobId?: string;
-  /** The job status IMS reported last: INIT, RUNNING, SUCCESS or FAIL. */
-  readonly jobStatus?: string;
-  readonly imageId?: string;
-  readonly error?: JobError;
   /** The image this import replaces; deleted once the new one is active. */
   readonly supersedes?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** The intent is durable; the POST may or may not have reached IMS. */
+export interface SubmittingRecord extends RecordBase {
+  readonly phase: 'submitting';
+  readonly jobId?: undefined;
+  readonly imageId?: undefined;
+  readonly error?: undefined;
+}
+
+/** IMS has the import: its job id came back, or its image was found by the attempt's tag. */
+export type SubmittedRecord = RecordBase & {
+  readonly phase: 'submitted';
+  /** The job or image status seen last: INIT, RUNNING; queued, saving. */
+  readonly jobStatus?: string;
+  readonly error?: undefined;
+} & ({ readonly jobId: string; readonly imageId?: string } | { readonly jobId?: undefined; readonly imageId: string });
+
+export interface SucceededRecord extends RecordBase {
+  readonly phase: 'succeeded';
+  readonly imageId: string;
+  readonly jobId?: string;
+  readonly error?: undefined;
+}
+
+export interface FailedRecord extends RecordBase {
+  readonly phase: 'failed';
+  readonly error: JobError;
+  readonly jobId?: string;
+  readonly imageId?: string;
+}
+
+export type ImageRecord = SubmittingRecord | SubmittedRecord | SucceededRecord | FailedRecord;
+export type Phase = ImageRecord['phase'];
+export const PHASES: readonly Phase[] = ['submitting', 'submitted', 'succeeded', 'failed'];
+
+/** Where a region's images live: the IMS endpoint (or `embedded-emulator`) and the project. */
+export interface RegionAccount {
+  readonly endpoint: string;
+  readonly projectId: string;
+}
+
+/** The account a state describes, by region (`default` when the region is not known). */
+export interface Account {
+  readonly regions: Readonly<Record<string, RegionAccount>>;
 }
 
 export interface State {
@@ -44,6 +76,8 @@ export interface State {
   readonly lineage: string;
   /** Incremented by the store on every write. */
   readonly serial: number;
+  /** Set by the first command that talks to IMS. */
+  readonly account?: Account;
   /** One record per manifest key. */
   readonly images: Readonly<Record<string, ImageRecord>>;
 }
@@ -75,7 +109,7 @@ export interface ImportIntent {
  * A new import attempt, durable before its POST. An attempt that replaces an active image
  * remembers that image, so that it can be deleted once the new one is active.
  */
-export function intentRecord(previous: ImageRecord | undefined, intent: ImportIntent, at: Date): ImageRecord {
+export function intentRecord(previous: ImageRecord | undefined, intent: ImportIntent, at: Date): SubmittingRecord {
   const now = at.toISOString();
   const supersedes = previous?.supersedes ?? (previous?.phase === 'succeeded' ? previous.imageId : undefined);
   return {
@@ -90,39 +124,74 @@ export function intentRecord(previous: ImageRecord | undefined, intent: ImportIn
   };
 }
 
-export function submittedRecord(record: ImageRecord, jobId: string, at: Date): ImageRecord {
-  return change(record, at, { phase: 'submitted', jobId, jobStatus: 'INIT' });
+export function submittedRecord(record: ImageRecord, jobId: string, at: Date): SubmittedRecord {
+  return { ...base(record, at), phase: 'submitted', jobId, jobStatus: 'INIT' };
 }
 
 /** An attempt whose answer was lost, found again by its tag: IMS has it, its job id is unknown. */
-export function foundRecord(record: ImageRecord, imageId: string, at: Date): ImageRecord {
-  return change(record, at, { phase: 'submitted', imageId });
+export function foundRecord(record: ImageRecord, imageId: string, at: Date): SubmittedRecord {
+  return { ...base(record, at), phase: 'submitted', imageId };
 }
 
-export function progressRecord(record: ImageRecord, jobStatus: string, at: Date): ImageRecord {
-  return change(record, at, { jobStatus });
+export function progressRecord(record: SubmittedRecord, jobStatus: string, at: Date): SubmittedRecord {
+  return { ...record, jobStatus, updatedAt: at.toISOString() };
 }
 
-export function succeededRecord(record: ImageRecord, imageId: string, at: Date): ImageRecord {
-  return change(record, at, { phase: 'succeeded', jobStatus: 'SUCCESS', imageId });
+export function succeededRecord(record: ImageRecord, imageId: string, at: Date): SucceededRecord {
+  return { ...base(record, at), phase: 'succeeded', imageId, ...jobOf(record) };
 }
 
-export function failedRecord(record: ImageRecord, error: JobError, at: Date): ImageRecord {
-  return change(record, at, { phase: 'failed', jobStatus: 'FAIL', error });
+export function failedRecord(record: ImageRecord, error: JobError, at: Date): FailedRecord {
+  const imageId = record.imageId;
+  return { ...base(record, at), phase: 'failed', error, ...jobOf(record), ...(imageId ? { imageId } : {}) };
 }
 
-/** A spec applied in place (name, description, tags) to the existing image. */
-export function updatedRecord(record: ImageRecord, spec: ImageSpec, at: Date): ImageRecord {
-  return change(record, at, { spec, specHash: specHash(spec) });
+/** A spec applied in place (name, description, tags, firmware) to the existing image. */
+export function updatedRecord(record: SucceededRecord, spec: ImageSpec, at: Date): SucceededRecord {
+  return { ...record, spec, specHash: specHash(spec), updatedAt: at.toISOString() };
 }
 
 /** The superseded image is gone. */
-export function replacedRecord(record: ImageRecord, at: Date): ImageRecord {
+export function replacedRecord(record: SucceededRecord, at: Date): SucceededRecord {
   const { supersedes, ...rest } = record;
   return { ...rest, updatedAt: at.toISOString() };
 }
 
-function change(record: ImageRecord, at: Date, changes: Partial<ImageRecord>): ImageRecord {
-  const { error, ...rest } = record;
-  return { ...rest, ...changes, updatedAt: at.toISOString() };
+/** An image found in the account, carrying imsync's tag for this key, taken over as it is. */
+export function adoptedRecord(found: {
+  readonly imageId: string;
+  readonly attemptId: string;
+  readonly spec: ImageSpec;
+  readonly region?: string;
+  readonly at: Date;
+}): SucceededRecord {
+  const now = found.at.toISOString();
+  return {
+    ...(found.region === undefined ? {} : { region: found.region }),
+    spec: found.spec,
+    specHash: specHash(found.spec),
+    phase: 'succeeded',
+    attemptId: found.attemptId,
+    imageId: found.imageId,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The fields every phase shares, with the time moved on. */
+function base(record: ImageRecord, at: Date): RecordBase {
+  const { region, spec, specHash: hash, attemptId, supersedes, createdAt } = record;
+  return {
+    ...(region === undefined ? {} : { region }),
+    spec,
+    specHash: hash,
+    attemptId,
+    ...(supersedes === undefined ? {} : { supersedes }),
+    createdAt,
+    updatedAt: at.toISOString(),
+  };
+}
+
+function jobOf(record: ImageRecord): { jobId?: string } {
+  return record.jobId === undefined ? {} : { jobId: record.jobId };
 }

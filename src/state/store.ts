@@ -8,6 +8,8 @@ export interface LockHolder {
   readonly command: string;
   /** ISO time the lock was taken. */
   readonly since: string;
+  /** Names this taking of the lock, for `imsync force-unlock ID`; a new one every time. */
+  readonly id: string;
 }
 
 export interface StateLock {
@@ -36,6 +38,12 @@ export interface StateStore {
   stats(): StoreStats;
   /** Takes the writers' lock, waiting up to `waitMs`; refused with `LOCK_HELD` naming the holder. */
   lock(command: string, waitMs?: number): Promise<StateLock>;
+  /**
+   * Removes the lock whose id is `lockId`, whoever holds it, and returns its holder: for a holder
+   * that is gone without releasing it. Refused with `LOCK_NOT_HELD` when there is no lock, and with
+   * `LOCK_ID_MISMATCH` when the lock has another id; nothing changes then.
+   */
+  forceUnlock(lockId: string): Promise<LockHolder>;
 }
 
 export interface StoreStats {
@@ -50,7 +58,10 @@ export type StateErrorCode =
   | 'STATE_UNREADABLE'
   | 'STATE_UNWRITABLE'
   | 'STATE_CONFLICT'
-  | 'LOCK_HELD';
+  | 'STATE_ACCOUNT'
+  | 'LOCK_HELD'
+  | 'LOCK_NOT_HELD'
+  | 'LOCK_ID_MISMATCH';
 
 /** A state that cannot be used as it is. Nothing has been written when one is thrown. */
 export class StateError extends Error {
@@ -66,4 +77,12 @@ export class StateError extends Error {
 
 export function describeHolder(holder: LockHolder): string {
   return `${holder.command} (pid ${holder.pid} on ${holder.host}, since ${holder.since})`;
+}
+
+/** The LOCK_HELD message: who holds the lock, its id, and the way out. */
+export function lockHeldMessage(location: string, holder: LockHolder): string {
+  return (
+    `${location} is locked by ${describeHolder(holder)}, lock id ${holder.id}; ` +
+    `if that process is gone, run \`imsync force-unlock ${holder.id}\``
+  );
 }

@@ -4,31 +4,31 @@
 // stay recorded and the next reconcile follows them), so edits are acted on while imports run.
 import { randomUUID } from 'node:crypto';
 import type { ApplyEvent, ApplySummary } from '../apply/events.js';
-import { executePlan, type ImsApi } from '../apply/executor.js';
-import { KEY_TAG } from '../apply/ownership.js';
+import type { ImsApi } from '../apply/executor.js';
 import type { Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import type { Diagnostic } from '../manifest/diagnostic.js';
 import { loadManifests } from '../manifest/load.js';
-import { specHash } from '../manifest/spec.js';
-import { forRegion, planChanges, type Plan } from '../plan/plan.js';
-import { failedRecord } from '../state/model.js';
+import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
+import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
 import type { Metrics, ReconcileResult } from './metrics.js';
 
 export interface DaemonOptions {
   readonly paths: readonly string[];
   readonly region?: string;
-  /** Time between full resyncs (which also look for imsync images deleted out of band). */
+  /** Time between full resyncs: a refresh from the cloud, and failed imports retried. */
   readonly intervalMs: number;
   readonly parallelism: number;
   readonly allowReplace: boolean;
   readonly prune: boolean;
+  readonly maxPrune: number;
+  readonly force: boolean;
   readonly settleGraceMs: number;
 }
 
 export interface DaemonDeps {
-  readonly ims: ImsApi;
+  readonly ims: ImsApi & RefreshApi;
   readonly recorder: StateRecorder;
   readonly clock: Clock;
   readonly metrics: Metrics;
@@ -56,8 +56,8 @@ export class Daemon {
   private completed = 0;
   lastReconcile: LastReconcile | undefined;
   diagnostics: readonly Diagnostic[] = [];
-  /** Keys recorded but in no manifest, as of the last plan. */
-  orphans: readonly string[] = [];
+  /** The last plan made, with what its refresh found. */
+  lastPlan: Planned | undefined;
 
   constructor(
     private readonly deps: DaemonDeps,
@@ -141,17 +141,8 @@ export class Daemon {
           this.deps.log('warn', 'invalid manifest: nothing is applied until it is fixed', { ...d });
         return true;
       }
-      if (resync) await this.findDeletedImages();
-      const state = await this.flushedState();
       const region = this.options.region;
-      const full = planChanges(loaded.manifests, state, region === undefined ? {} : { defaultRegion: region });
-      const { plan, elsewhere } = forRegion(full, region);
-      if (elsewhere.length > 0) {
-        this.deps.log('info', 'changes in other regions are left for a daemon connected there', { regions: elsewhere });
-      }
-      this.orphans = plan.entries.filter((e) => e.action === 'orphan').map((e) => e.key);
-      summary = await executePlan(
-        resync ? plan : withoutUnchangedFailures(plan),
+      const reconciled = await reconcileOnce(
         {
           ims: this.deps.ims,
           recorder: this.deps.recorder,
@@ -160,17 +151,30 @@ export class Daemon {
           emit: this.deps.onEvent,
         },
         {
+          manifests: loaded.manifests,
+          ...(region === undefined ? {} : { region }),
+          // A failed import is retried when its manifest changes or at a resync, not at every
+          // reconcile: one that fails the same way would make a new job at every edit elsewhere.
+          policy: { allowReplace: this.options.allowReplace, prune: this.options.prune, retryFailed: resync },
+          // The cloud is looked at on resync; an edit is acted on at once against the state.
+          refresh: resync ? 'refresh' : 'skip',
+          graceMs: this.options.settleGraceMs,
+          maxPrune: this.options.maxPrune,
+          force: this.options.force,
+        },
+        { planned: (planned) => this.onPlan(planned), confirm: () => Promise.resolve(true) },
+        {
           parallelism: this.options.parallelism,
-          allowReplace: this.options.allowReplace,
-          prune: this.options.prune,
           settleGraceMs: this.options.settleGraceMs,
           pollMinMs: 1000,
           pollMaxMs: 15_000,
+          deleteTimeoutMs: 10 * 60_000,
           stop: interrupt.signal,
           // Shutting down abandons requests in flight; the next start settles them by tag.
           abort: this.stopped.signal,
         },
       );
+      summary = reconciled.summary;
       result = interrupt.signal.aborted ? 'interrupted' : 'applied';
       return true;
     } catch (caught) {
@@ -193,47 +197,18 @@ export class Daemon {
     }
   }
 
-  private async flushedState() {
-    await this.deps.recorder.flush();
-    return this.deps.recorder.state;
-  }
-
-  /**
-   * Marks imported images that are gone (deleted outside imsync) as failed, so that the plan
-   * imports them again and says why.
-   */
-  private async findDeletedImages(): Promise<void> {
-    const present = new Set<string>();
-    for await (const image of this.deps.ims.listAllImages({ __imagetype: 'private' }, this.stopped.signal)) {
-      if (image.tags.some((tag) => tag.startsWith(`${KEY_TAG}=`))) present.add(image.id);
+  private onPlan(planned: Planned): void {
+    this.lastPlan = planned;
+    if (planned.elsewhere.length > 0) {
+      this.deps.log('info', 'changes in other regions are left for a daemon connected there', {
+        regions: planned.elsewhere,
+      });
     }
-    const state = await this.flushedState();
-    for (const [key, record] of Object.entries(state.images)) {
-      if (record.phase !== 'succeeded' || record.imageId === undefined || present.has(record.imageId)) continue;
-      const reason = `image ${record.imageId} was deleted outside imsync; it is imported again`;
-      this.deps.log('warn', 'image deleted out of band', { key, image_id: record.imageId });
-      this.deps.metrics.error('IMAGE_DELETED');
-      await this.deps.recorder.record(
-        key,
-        failedRecord(record, { code: 'IMAGE_DELETED', reason }, new Date(this.deps.clock.now())),
-      );
+    for (const [key, drift] of planned.plan.refresh.drift) {
+      this.deps.log('warn', `image ${drift.kind} outside imsync`, { key, image_id: drift.imageId, ...drift });
+      this.deps.metrics.error(`DRIFT_${drift.kind.toUpperCase()}`);
     }
+    if (planned.refusal !== undefined)
+      this.deps.log('error', 'plan refused; nothing is applied', { reason: planned.refusal });
   }
-}
-
-/**
- * A failed import is tried again when its manifest changes or at the periodic resync, not at every
- * reconcile: a manifest that fails the same way would otherwise make a new job at every edit of
- * any other manifest.
- */
-function withoutUnchangedFailures(plan: Plan): Plan {
-  const entries = plan.entries.filter(
-    (entry) =>
-      !(
-        entry.action === 'import' &&
-        entry.recorded?.phase === 'failed' &&
-        entry.recorded.specHash === specHash(entry.manifest.spec)
-      ),
-  );
-  return { ...plan, entries };
 }

@@ -4,6 +4,9 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { formatLocation } from '../manifest/diagnostic.js';
+import { encodeDrift } from '../plan/codec.js';
+import type { PlanEntry } from '../plan/plan.js';
+import type { Planned } from '../reconcile/reconcile.js';
 import type { StateRecorder } from '../state/recorder.js';
 import type { Daemon } from './daemon.js';
 import type { Metrics } from './metrics.js';
@@ -65,7 +68,7 @@ function status(sources: StatusSources): object {
           region: record.region ?? null,
           attempt_id: record.attemptId,
           job_id: record.jobId ?? null,
-          job_status: record.jobStatus ?? null,
+          job_status: record.phase === 'submitted' ? (record.jobStatus ?? null) : null,
           image_id: record.imageId ?? null,
           error: record.error ?? null,
           created_at: record.createdAt,
@@ -87,21 +90,39 @@ function status(sources: StatusSources): object {
           summary: last.summary
             ? {
                 imported: last.summary.imported,
+                adopted: last.summary.adopted,
                 updated: last.summary.updated,
                 deleted: last.summary.deleted,
                 failed: last.summary.failed,
+                blocked: last.summary.blocked,
                 still_running: last.summary.stillRunning,
                 seconds: last.summary.seconds,
               }
             : null,
         }
       : null,
-    orphans: daemon.orphans,
+    ...planStatus(daemon.lastPlan),
     diagnostics: daemon.diagnostics.map((d) => ({
       code: d.code,
       message: d.message,
       where: d.source ? formatLocation(d.source) : null,
     })),
     images,
+  };
+}
+
+/** What the last plan found and left: drift, blocked replacements, orphans, held failures. */
+function planStatus(planned: Planned | undefined): object {
+  const entries = planned?.plan.entries ?? [];
+  const keys = (...actions: PlanEntry['action'][]) =>
+    entries.filter((entry) => actions.includes(entry.action)).map((entry) => entry.key);
+  return {
+    drift: Object.fromEntries(
+      [...(planned?.plan.refresh.drift ?? [])].map(([key, drift]) => [key, encodeDrift(drift)]),
+    ),
+    blocked_replacements: keys('replace-blocked'),
+    orphans: keys('keep-orphan', 'delete'),
+    held_failures: keys('hold-failed'),
+    refused: planned?.refusal ?? null,
   };
 }

@@ -37,9 +37,8 @@ async function setup(emulatorOptions: EmulatorOptions = {}) {
 
 const options = (overrides: Partial<ExecutorOptions> = {}): ExecutorOptions => ({
   parallelism: 4,
-  allowReplace: false,
-  prune: false,
   settleGraceMs: 200,
+  deleteTimeoutMs: 5000,
   pollMinMs: 50,
   pollMaxMs: 200,
   stop: new AbortController().signal,

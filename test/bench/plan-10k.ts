@@ -94,10 +94,10 @@ function checkPlan(
   const wanted = {
     import: 0,
     update: expected.update,
-    replace: expected.replace,
-    orphan: 0,
-    inProgress: 0,
-    unchanged: expected.unchanged,
+    'replace-blocked': expected.replace,
+    'keep-orphan': 0,
+    follow: 0,
+    none: expected.unchanged,
   };
   if (Object.entries(wanted).some(([action, count]) => summary[action as keyof typeof wanted] !== count)) {
     throw new Error(`unexpected plan: got ${JSON.stringify(summary)}, expected ${JSON.stringify(wanted)}`);

@@ -53,6 +53,8 @@ const EVENTS: readonly ApplyEvent[] = [
     time: at(23.4),
     summary: {
       imported: 3,
+      adopted: 0,
+      blocked: 0,
       updated: 1,
       deleted: 0,
       failed: 1,
@@ -178,6 +180,8 @@ describe('json mode', () => {
       time: at(23.4),
       summary: {
         imported: 3,
+        adopted: 0,
+        blocked: 0,
         updated: 1,
         deleted: 0,
         failed: 1,
@@ -257,6 +261,8 @@ describe('plain mode', () => {
       time: at(3.2),
       summary: {
         imported: 0,
+        adopted: 0,
+        blocked: 0,
         updated: 0,
         deleted: 1,
         failed: 1,

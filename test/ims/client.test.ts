@@ -241,15 +241,22 @@ describe('ImsClient', () => {
     ]);
   });
 
-  it('lists every page, using the last id as the marker', async () => {
+  it('lists every page, using the last id as the marker, until an empty page (a short one proves nothing)', async () => {
     const image = (id: string) => ({ id, name: id, status: 'active', tags: ['imsync-key=x'] });
-    replies.push(json(200, { images: [image('a'), image('b')] }), json(200, { images: [image('c')] }));
+    replies.push(
+      json(200, { images: [image('a'), image('b')] }),
+      json(200, { images: [image('c')] }),
+      json(200, { images: [image('d')] }),
+      json(200, { images: [] }),
+    );
     const ids: string[] = [];
     for await (const found of client().listAllImages({ tag: 'imsync-key=x', limit: 2 })) ids.push(found.id);
-    expect(ids).toEqual(['a', 'b', 'c']);
+    expect(ids).toEqual(['a', 'b', 'c', 'd']);
     expect(seen.map((r) => r.url)).toEqual([
       '/v2/cloudimages?tag=imsync-key%3Dx&limit=2',
       '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=b',
+      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=c',
+      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=d',
     ]);
   });
 

@@ -1,10 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/manifest/types.js';
-import { hasChanges, planChanges, summarize, type Plan } from '../../src/plan/plan.js';
-import { emptyState, replacedRecord, succeededRecord, updatedRecord, type State } from '../../src/state/model.js';
+import {
+  blockedEntries,
+  hasChanges,
+  hasWork,
+  planChanges,
+  pruneRefusal,
+  summarize,
+  type Plan,
+} from '../../src/plan/plan.js';
+import {
+  adoptedRecord,
+  emptyState,
+  replacedRecord,
+  succeededRecord,
+  updatedRecord,
+  type State,
+  type SucceededRecord,
+} from '../../src/state/model.js';
 import { dataSpec, manifest, systemSpec } from '../support/specs.js';
 import { at, failed, imported, set, submitted, submitting } from '../support/states.js';
+
+const allowReplace = { policy: { allowReplace: true } };
 
 function actionOf(plan: Plan, key: string): string | undefined {
   return plan.entries.find((entry) => entry.key === key)?.action;
@@ -40,14 +58,20 @@ describe('planChanges', () => {
     expect(actionOf(planChanges([manifest('web-base', rewritten)], state), 'web-base')).toBe('none');
   });
 
-  it('updates in place when only the name, description or tags change', () => {
+  it('updates in place when only the name, description, tags or firmware change', () => {
     const state = imported(emptyState(), 'web-base', systemSpec('web-base', { description: 'old' }));
-    const desired = systemSpec('web-base', { name: 'web-base-2', description: 'new', tags: ['team.web'] });
+    const desired = systemSpec('web-base', {
+      name: 'web-base-2',
+      description: 'new',
+      tags: ['team.web'],
+      hw_firmware_type: 'uefi',
+    });
     const [entry] = planChanges([manifest('web-base', desired)], state).entries;
     expect(entry).toMatchObject({
       action: 'update',
       changes: [
         { field: 'description', before: 'old', after: 'new', forcesReplacement: false },
+        { field: 'hw_firmware_type', before: undefined, after: 'uefi', forcesReplacement: false },
         { field: 'name', before: 'web-base', after: 'web-base-2', forcesReplacement: false },
         { field: 'tags', before: [], after: ['team=web'], forcesReplacement: false },
       ],
@@ -60,11 +84,15 @@ describe('planChanges', () => {
     ['min_disk', { min_disk: 80 }],
     ['type', { type: 'BMS' as const }],
     ['architecture', { architecture: 'arm' as const }],
-    ['hw_firmware_type', { hw_firmware_type: 'uefi' as const }],
     ['license_type', { license_type: 'byol' as const }],
-  ])('replaces when %s changes, marking the field that forces it', (field, overrides) => {
+  ])('replaces when %s changes, marking the field that forces it (only with allowReplace)', (field, overrides) => {
     const state = imported(emptyState(), 'web-base', systemSpec('web-base'));
-    const [entry] = planChanges([manifest('web-base', systemSpec('web-base', overrides))], state).entries;
+    const desired = [manifest('web-base', systemSpec('web-base', overrides))];
+    const blocked = planChanges(desired, state);
+    expect(blocked.entries[0]?.action).toBe('replace-blocked');
+    expect(hasWork(blocked)).toBe(false);
+    expect(blockedEntries(blocked)).toHaveLength(1);
+    const [entry] = planChanges(desired, state, allowReplace).entries;
     expect(entry?.action).toBe('replace');
     expect(entry && 'changes' in entry && entry.changes.find((c) => c.field === field)).toMatchObject({
       forcesReplacement: true,
@@ -73,12 +101,12 @@ describe('planChanges', () => {
 
   it('replaces when a system image becomes a data image (type and os fields change)', () => {
     const state = imported(emptyState(), 'disk', systemSpec('disk'));
-    expect(actionOf(planChanges([manifest('disk', dataSpec('disk'))], state), 'disk')).toBe('replace');
+    expect(actionOf(planChanges([manifest('disk', dataSpec('disk'))], state, allowReplace), 'disk')).toBe('replace');
   });
 
   it('replaces when the region moves, but not when the default region is merely unset', () => {
     const state = imported(emptyState(), 'web-base', systemSpec('web-base'), 'ap-southeast-1');
-    const moved = planChanges([manifest('web-base', systemSpec('web-base'), 'cn-north-4')], state);
+    const moved = planChanges([manifest('web-base', systemSpec('web-base'), 'cn-north-4')], state, allowReplace);
     expect(moved.entries[0]).toMatchObject({
       action: 'replace',
       changes: [{ field: 'region', forcesReplacement: true }],
@@ -93,17 +121,18 @@ describe('planChanges', () => {
     const sent = submitting(emptyState(), 'a', systemSpec('a'));
     const running = submitted(emptyState(), 'a', systemSpec('a'));
     const changed = manifest('a', systemSpec('a', { min_disk: 99 }));
-    expect(actionOf(planChanges([changed], sent), 'a')).toBe('in-progress');
-    expect(actionOf(planChanges([changed], running), 'a')).toBe('in-progress');
+    expect(actionOf(planChanges([changed], sent), 'a')).toBe('settle');
+    expect(actionOf(planChanges([changed], running), 'a')).toBe('follow');
     expect(hasChanges(planChanges([changed], running))).toBe(false);
+    expect(hasWork(planChanges([changed], running))).toBe(true);
   });
 
   it('finishes a replacement whose new image is active but whose old image is not yet deleted', () => {
     const replacing = imported(imported(emptyState(), 'a', systemSpec('a')), 'a', systemSpec('a', { min_disk: 80 }));
     expect(replacing.images.a).toMatchObject({ phase: 'succeeded', supersedes: 'image-a' });
     const desired = manifest('a', systemSpec('a', { min_disk: 80 }));
-    expect(actionOf(planChanges([desired], replacing), 'a')).toBe('in-progress');
-    const done = set(replacing, 'a', replacedRecord(replacing.images.a!, at));
+    expect(actionOf(planChanges([desired], replacing), 'a')).toBe('finish-replace');
+    const done = set(replacing, 'a', replacedRecord(replacing.images.a as SucceededRecord, at));
     expect(actionOf(planChanges([desired], done), 'a')).toBe('none');
   });
 
@@ -111,14 +140,51 @@ describe('planChanges', () => {
     const replacing = imported(emptyState(), 'a', systemSpec('a'));
     const failedAgain = failed(replacing, 'a', systemSpec('a', { min_disk: 80 }), { code: 'IMG.0057', reason: 'gone' });
     expect(failedAgain.images.a).toMatchObject({ phase: 'failed', supersedes: 'image-a' });
-    const [entry] = planChanges([manifest('a', systemSpec('a', { min_disk: 90 }))], failedAgain).entries;
+    const [entry] = planChanges([manifest('a', systemSpec('a', { min_disk: 90 }))], failedAgain, allowReplace).entries;
     expect(entry).toMatchObject({ action: 'replace', recorded: { error: { code: 'IMG.0057' } } });
   });
 
-  it('imports again after a failed job, keeping the failure to show', () => {
+  it('retries after a failed job, keeping the failure to show; holds it when unchanged failures wait', () => {
     const state = failed(emptyState(), 'a', systemSpec('a'), { code: 'IMG.0010', reason: 'the object does not exist' });
     const [entry] = planChanges([manifest('a')], state).entries;
-    expect(entry).toMatchObject({ action: 'import', recorded: { error: { code: 'IMG.0010' } } });
+    expect(entry).toMatchObject({ action: 'retry', recorded: { error: { code: 'IMG.0010' } } });
+    const held = planChanges([manifest('a')], state, { policy: { retryFailed: false } });
+    expect(actionOf(held, 'a')).toBe('hold-failed');
+    const edited = planChanges([manifest('a', systemSpec('a', { min_disk: 50 }))], state, {
+      policy: { retryFailed: false },
+    });
+    expect(actionOf(edited, 'a')).toBe('retry');
+  });
+
+  it('plans what the refresh found: an import for a deleted image, an adoption, an update back', () => {
+    const state = imported(imported(emptyState(), 'gone', systemSpec('gone')), 'edited', systemSpec('edited'));
+    const adopted = adoptedRecord({ imageId: 'img-x', attemptId: 'a1', spec: systemSpec('found'), at });
+    const renamed = updatedRecord(
+      state.images.edited as Parameters<typeof updatedRecord>[0],
+      systemSpec('edited', { name: 'renamed' }),
+      at,
+    );
+    const plan = planChanges([manifest('gone'), manifest('edited'), manifest('found')], state, {
+      refresh: {
+        changes: new Map([
+          ['gone', null],
+          ['found', adopted],
+          ['edited', renamed],
+        ]),
+        drift: new Map([
+          ['gone', { kind: 'deleted', imageId: 'image-gone' } as const],
+          ['found', { kind: 'adopted', imageId: 'img-x' } as const],
+          ['edited', { kind: 'edited', imageId: 'image-edited', fields: ['name'] } as const],
+        ]),
+        unadopted: [],
+      },
+    });
+    expect(plan.entries).toMatchObject([
+      { key: 'edited', action: 'update', changes: [{ field: 'name', before: 'renamed', after: 'edited' }] },
+      { key: 'found', action: 'adopt', drift: { kind: 'adopted' } },
+      { key: 'gone', action: 'import', drift: { kind: 'deleted', imageId: 'image-gone' } },
+    ]);
+    expect(plan.basis).toEqual({ lineage: state.lineage, serial: state.serial });
   });
 
   it('reports recorded images that no manifest names any more as orphans', () => {
@@ -130,10 +196,21 @@ describe('planChanges', () => {
     );
     const plan = planChanges([manifest('keep')], state);
     expect(plan.entries).toMatchObject([
-      { key: 'gone', action: 'orphan', region: 'cn-north-4' },
+      { key: 'gone', action: 'keep-orphan', region: 'cn-north-4' },
       { key: 'keep', action: 'none' },
     ]);
-    expect(summarize(plan)).toEqual({ import: 0, update: 0, replace: 0, orphan: 1, inProgress: 0, unchanged: 1 });
+    expect(summarize(plan)).toMatchObject({ 'keep-orphan': 1, none: 1, delete: 0 });
+    const pruning = planChanges([manifest('keep')], state, { policy: { prune: true } });
+    expect(actionOf(pruning, 'gone')).toBe('delete');
+    expect(pruneRefusal(pruning, { maxPrune: 10, force: false, manifests: 1 })).toBeUndefined();
+    expect(pruneRefusal(pruning, { maxPrune: 0, force: false, manifests: 1 })).toMatch(
+      /would delete 1 images, more than --max-prune 0/,
+    );
+    expect(pruneRefusal(pruning, { maxPrune: 0, force: true, manifests: 1 })).toBeUndefined();
+    const everything = planChanges([], state, { policy: { prune: true } });
+    expect(pruneRefusal(everything, { maxPrune: 10, force: false, manifests: 0 })).toMatch(
+      /no manifest at all would delete all 2/,
+    );
   });
 
   it('records the state it was made against', () => {
@@ -172,12 +249,15 @@ function applyAll(plan: Plan, state: State): State {
   let next = state;
   for (const entry of plan.entries) {
     const record = next.images[entry.key];
-    if (entry.action === 'orphan') next = set(next, entry.key, null);
-    else if (entry.action === 'update') next = set(next, entry.key, updatedRecord(record!, entry.manifest.spec, at));
-    else if (entry.action === 'import' || entry.action === 'replace') {
+    if (entry.action === 'delete') next = set(next, entry.key, null);
+    else if (entry.action === 'update')
+      next = set(next, entry.key, updatedRecord(entry.recorded, entry.manifest.spec, at));
+    else if (entry.action === 'import' || entry.action === 'replace' || entry.action === 'retry') {
       next = imported(next, entry.key, entry.manifest.spec, entry.region);
-      next = set(next, entry.key, replacedRecord(next.images[entry.key]!, at));
-    } else if (entry.action === 'in-progress') next = set(next, entry.key, succeededRecord(record!, 'image', at));
+      next = set(next, entry.key, replacedRecord(next.images[entry.key] as SucceededRecord, at));
+    } else if (entry.action === 'settle' || entry.action === 'follow') {
+      next = set(next, entry.key, succeededRecord(record!, 'image', at));
+    }
   }
   return next;
 }
@@ -220,7 +300,8 @@ describe('planChanges properties', () => {
     fc.assert(
       fc.property(scenario, ([manifests, picks]) => {
         const state = arbitraryState(manifests, picks);
-        const replanned = planChanges(manifests, applyAll(planChanges(manifests, state), state));
+        const policy = { policy: { allowReplace: true, prune: true } };
+        const replanned = planChanges(manifests, applyAll(planChanges(manifests, state, policy), state), policy);
         expect(replanned.entries.every((entry) => entry.action === 'none')).toBe(true);
         expect(replanned.entries).toHaveLength(manifests.length);
       }),

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,11 @@ import { stateFailure } from '../support/failure.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
 import { at, submitted, submitting } from '../support/states.js';
+
+function without<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {
+  const { [key]: _dropped, ...rest } = object;
+  return rest;
+}
 
 async function tempPath(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'imsync-state-')), 'imsync.state.json');
@@ -114,6 +120,84 @@ describe('file state store', () => {
     await writeFile(`${path}.lock`, JSON.stringify(holder));
     const error = await stateFailure(new FileStateStore(path).lock('imsync apply'));
     expect(error.message).toContain('imsync watch (pid 1 on build-agent-7');
+  });
+
+  it('names a lock left by another host with its id, and force-unlock removes it', async () => {
+    const path = await tempPath();
+    const holder = { host: 'build-7', pid: 4242, command: 'imsync apply', since: at.toISOString(), id: '3f2a9c01d4e5' };
+    const text = JSON.stringify({ ...holder, token: 'a-token' });
+    await writeFile(`${path}.lock`, text);
+    const store = new FileStateStore(path);
+    const error = await stateFailure(store.lock('imsync apply'));
+    expect(error).toMatchObject({ code: 'LOCK_HELD', holder });
+    expect(error.message).toBe(
+      `${path} is locked by imsync apply (pid 4242 on build-7, since ${at.toISOString()}), lock id 3f2a9c01d4e5; ` +
+        'if that process is gone, run `imsync force-unlock 3f2a9c01d4e5`',
+    );
+    const mismatch = await stateFailure(store.forceUnlock('3f2a9c01d4e6'));
+    expect(mismatch.message).toBe(
+      `${path} is locked by imsync apply (pid 4242 on build-7, since ${at.toISOString()}), lock id 3f2a9c01d4e5; ` +
+        '3f2a9c01d4e6 is not its lock id, so nothing was unlocked',
+    );
+    expect(await readFile(`${path}.lock`, 'utf8')).toBe(text);
+    expect(await store.forceUnlock('3f2a9c01d4e5')).toEqual(holder);
+    await expect(stat(`${path}.lock`)).rejects.toThrow();
+    await (await store.lock('imsync apply')).release();
+  });
+
+  it('gives a lock file written before lock ids (token only) an id derived from its token', async () => {
+    const path = await tempPath();
+    const old = { host: 'build-7', pid: 4242, command: 'imsync watch', since: at.toISOString(), token: randomUUID() };
+    await writeFile(`${path}.lock`, JSON.stringify(old));
+    const store = new FileStateStore(path);
+    const first = await stateFailure(store.lock('imsync apply'));
+    const id = first.holder!.id;
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.message).toContain(`lock id ${id}; if that process is gone, run \`imsync force-unlock ${id}\``);
+    expect((await stateFailure(new FileStateStore(path).lock('imsync apply'))).holder!.id).toBe(id);
+    await expect(store.forceUnlock(old.token)).rejects.toMatchObject({ code: 'LOCK_ID_MISMATCH' });
+    expect(await store.forceUnlock(id)).toEqual({ ...without(old, 'token'), id });
+    await expect(stat(`${path}.lock`)).rejects.toThrow();
+  });
+
+  it('writes the id beside the token in the lock file', async () => {
+    const path = await tempPath();
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    const file = JSON.parse(await readFile(`${path}.lock`, 'utf8')) as Record<string, unknown>;
+    expect(file).toMatchObject({ ...lock.holder, token: expect.any(String) as unknown });
+    expect(file.token).not.toBe(lock.holder.id);
+    await lock.release();
+  });
+
+  it('names a lock file it cannot read, and force-unlock leaves it alone', async () => {
+    const path = await tempPath();
+    await writeFile(`${path}.lock`, 'not json');
+    const store = new FileStateStore(path);
+    const error = await stateFailure(store.lock('imsync apply'));
+    expect(error).toMatchObject({ code: 'LOCK_HELD' });
+    expect(error.message).toContain(`${path}.lock, which is not a lock file imsync can read`);
+    await expect(store.forceUnlock('3f2a9c01d4e5')).rejects.toMatchObject({ code: 'LOCK_ID_MISMATCH' });
+    expect(await readFile(`${path}.lock`, 'utf8')).toBe('not json');
+  });
+
+  it('a holder forced out does not fold the journal of the next one when it releases', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const forced = await store.lock('imsync apply');
+    const base = await store.write(oneImport);
+    await new FileStateStore(path).forceUnlock(forced.holder.id);
+    const next = new FileStateStore(path);
+    const lock = await next.lock('imsync apply');
+    const state = await next.commit(
+      await next.read(),
+      new Map([['db', submitted(base, 'db', systemSpec('db')).images.db!]]),
+    );
+    await forced.release();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(base);
+    expect((await stat(`${path}.journal`)).size).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ id: lock.holder.id });
+    await lock.release();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(state);
   });
 
   it('release leaves a lock that someone else took alone', async () => {

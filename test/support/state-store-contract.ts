@@ -105,6 +105,57 @@ export function describeStateStore(name: string, open: () => Promise<StoreFixtur
       await again.release();
     });
 
+    it('names every lock with an id of its own, given in LOCK_HELD with the way out', async () => {
+      const { store, reopen } = await open();
+      const lock = await store.lock('imsync apply');
+      const { id } = lock.holder;
+      expect(id).toMatch(/^[0-9a-z]{8,16}$/);
+      const error = await stateFailure(reopen().lock('imsync watch'));
+      expect(error).toMatchObject({ code: 'LOCK_HELD', holder: { id } });
+      expect(error.message).toContain(`lock id ${id}`);
+      expect(error.message).toMatch(new RegExp(`run \`imsync force-unlock ${id}\`$`));
+      await lock.release();
+      const again = await reopen().lock('imsync apply');
+      expect(again.holder.id).not.toBe(id);
+      await again.release();
+    });
+
+    it('force-unlocks a lock by its id, and the forced-out holder cannot release the next one', async () => {
+      const { store, reopen } = await open();
+      const lock = await store.lock('imsync apply');
+      const removed = await reopen().forceUnlock(lock.holder.id);
+      expect(removed).toEqual(lock.holder);
+      const next = await reopen().lock('imsync watch');
+      await lock.release();
+      await expect(reopen().lock('imsync apply')).rejects.toMatchObject({
+        code: 'LOCK_HELD',
+        holder: { id: next.holder.id },
+      });
+      await next.release();
+    });
+
+    it('refuses to force-unlock with another id (LOCK_ID_MISMATCH), and the lock still holds', async () => {
+      const { store, reopen } = await open();
+      const lock = await store.lock('imsync apply');
+      const error = await stateFailure(reopen().forceUnlock('0123456789ab'));
+      expect(error).toMatchObject({ code: 'LOCK_ID_MISMATCH', holder: { id: lock.holder.id } });
+      expect(error.message).toContain('imsync apply');
+      expect(error.message).toContain(lock.holder.id);
+      expect(error.message).toContain('0123456789ab');
+      await expect(reopen().lock('imsync watch')).rejects.toMatchObject({ code: 'LOCK_HELD' });
+      await lock.release();
+    });
+
+    it('refuses to force-unlock a state that is not locked (LOCK_NOT_HELD)', async () => {
+      const { store, reopen } = await open();
+      const error = await stateFailure(store.forceUnlock('0123456789ab'));
+      expect(error.code).toBe('LOCK_NOT_HELD');
+      expect(error.message).toBe(`${store.location} is not locked; nothing to unlock`);
+      const lock = await store.lock('imsync apply');
+      await lock.release();
+      await expect(reopen().forceUnlock(lock.holder.id)).rejects.toMatchObject({ code: 'LOCK_NOT_HELD' });
+    });
+
     it('waits for a lock up to the given time', async () => {
       const { store, reopen } = await open();
       const lock = await store.lock('imsync apply');

@@ -8,7 +8,7 @@ import standalone from 'ajv/dist/standalone/index.js';
 // A CommonJS default export, which NodeNext types as the module object.
 const standaloneCode = standalone.default;
 
-const schemas = ['image', 'state'] as const;
+const schemas = ['image', 'state', 'plan'] as const;
 export const generatedPath = new URL('../../src/manifest/validators.generated.ts', import.meta.url);
 
 export function generateValidators(): string {

@@ -1,0 +1,63 @@
+// Refresh, the I/O half: one look at the account for the whole state. Attributes come from the
+// list of private images, tags from the tag API (how lists show tags is not documented), and a
+// recorded image missing from both is looked up by id before anyone calls it deleted. Cost:
+// ⌈images / 1000⌉ + 1 list pages, ⌈imsync images / 1000⌉ tag pages, one lookup per missing image.
+import { KEY_TAG } from '../apply/ownership.js';
+import type { ImsClient } from '../ims/client.js';
+import type { Image } from '../ims/types.js';
+import type { State } from '../state/model.js';
+import type { Observations, ObservedImage } from './refresh.js';
+
+export type RefreshApi = Pick<ImsClient, 'listAllImages' | 'listTaggedImages' | 'getImage'>;
+
+/** The largest page asked for; a server that serves fewer is paged through all the same. */
+const PAGE = 1000;
+
+export async function observeAccount(ims: RefreshApi, state: State, signal?: AbortSignal): Promise<Observations> {
+  const images = new Map<string, ObservedImage>();
+  const tagged = new Set<string>();
+  const [, owned] = await Promise.all([
+    (async () => {
+      const query = { __imagetype: 'private', enterprise_project_id: 'all_granted_eps', limit: PAGE } as const;
+      for await (const image of ims.listAllImages(query, signal)) images.set(image.id, observed(image));
+    })(),
+    (async () => {
+      const found = [];
+      for await (const image of ims.listTaggedImages(KEY_TAG, signal)) found.push(image);
+      return found;
+    })(),
+  ]);
+  for (const image of owned) {
+    tagged.add(image.id);
+    const listed = images.get(image.id);
+    images.set(image.id, {
+      ...(listed ?? { id: image.id, name: image.name, status: image.status ?? 'active' }),
+      tags: image.tags,
+    });
+  }
+  const absent = new Set<string>();
+  const missing = Object.values(state.images).flatMap((record) =>
+    record.phase === 'succeeded' && !images.has(record.imageId) ? [record.imageId] : [],
+  );
+  await Promise.all(
+    missing.map(async (id) => {
+      const image = await ims.getImage(id, signal);
+      if (image) images.set(id, observed(image));
+      else absent.add(id);
+    }),
+  );
+  return { images, tagged, absent };
+}
+
+function observed(image: Image): ObservedImage {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const description = text(image.__description);
+  const firmware = text(image.hw_firmware_type);
+  return {
+    id: image.id,
+    name: image.name,
+    status: image.status,
+    ...(description === undefined ? {} : { description }),
+    ...(firmware === undefined ? {} : { firmware }),
+  };
+}
