@@ -94,7 +94,7 @@ export async function applyCommand(
   let target: Target | undefined;
   let client: ImsClient | undefined;
   try {
-    let state = await settings.store.read();
+    const state = await settings.store.read();
     if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
       throw new StateError(
         'STATE_CONFLICT',
@@ -105,9 +105,9 @@ export async function applyCommand(
     const { connection } = target;
     const region = connection.region ?? settings.region;
     const account = claimAccount(state, region, target.account, settings.store.location);
-    if (accountChanged(state, account)) state = await settings.store.write({ ...state, account });
 
     client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
+    const recorder = new StateRecorder(settings.store, state);
     const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
     let refusal: string | undefined;
     let blocked = 0;
@@ -116,7 +116,7 @@ export async function applyCommand(
       const { summary } = await reconcileOnce(
         {
           ims: client,
-          recorder: new StateRecorder(settings.store, state),
+          recorder,
           clock: systemClock,
           newAttemptId: () => randomUUID().replaceAll('-', ''),
           emit: renderer.emit,
@@ -132,6 +132,8 @@ export async function applyCommand(
           },
           confirm: async () => {
             if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop.signal);
+            // The state learns its account with its first change, so that a plan that changes nothing writes nothing.
+            if (answer === 'yes' && accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
             return answer === 'yes';
           },
         },

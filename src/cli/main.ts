@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // imsync's entry point: parses arguments, runs one command, and sets the exit code.
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { ImsError } from '../ims/errors.js';
 import { PlanFileError } from '../plan/codec.js';
 import { StateError } from '../state/store.js';
 import { EXIT, planCommand, validateCommand } from './commands.js';
@@ -153,6 +154,11 @@ function report(error: unknown): number {
     return error.exitCode === 0 ? EXIT.ok : EXIT.error; // commander has printed the message or help already
   }
   if (error instanceof UsageError || error instanceof StateError || error instanceof PlanFileError) {
+    output.err(`imsync: ${error.message}\n`);
+    return EXIT.error;
+  }
+  if (error instanceof ImsError) {
+    // IMS refused or could not be reached before anything was changed (a refresh, a lookup).
     output.err(`imsync: ${error.message}\n`);
     return EXIT.error;
   }

@@ -219,7 +219,7 @@ class EventLog {
         : '';
     const head = color.bold(this.interrupted ? 'Apply interrupted:' : 'Apply complete:');
     const blocked = summary.blocked > 0 ? `, ${color.yellow(`${summary.blocked} blocked`)}` : '';
-    let text = `\n${head} ${summary.imported} imported, ${summary.adopted} adopted, ${summary.updated} updated, ${summary.deleted} deleted, ${summary.failed > 0 ? color.red(failed) : failed}${blocked} in ${summary.seconds.toFixed(1)}s${running}.\n`;
+    let text = `\n${head} ${summary.imported} imported, ${summary.adopted > 0 ? `${summary.adopted} adopted, ` : ''}${summary.updated} updated, ${summary.deleted} deleted, ${summary.failed > 0 ? color.red(failed) : failed}${blocked} in ${summary.seconds.toFixed(1)}s${running}.\n`;
     if (this.failures.length > 0) {
       const width = Math.max(...this.failures.map((f) => f.key.length));
       text += `\n${color.red('Failures:')}\n`;

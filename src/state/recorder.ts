@@ -56,6 +56,12 @@ export class StateRecorder {
     return durable;
   }
 
+  /** Writes the whole state anew, as `change` makes it from the durable one (the account, say). */
+  async rewrite(change: (state: State) => State): Promise<void> {
+    await this.flush();
+    this.durable = await this.store.write(change(this.durable));
+  }
+
   /** Resolves once everything recorded so far is durable. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;

@@ -12,7 +12,24 @@ import { loadManifests } from '../manifest/load.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
+import { encodeDrift } from '../plan/codec.js';
+import { blockedEntries, type PlanAction } from '../plan/plan.js';
+import type { Drift } from '../refresh/refresh.js';
 import type { Metrics, ReconcileResult } from './metrics.js';
+
+const DRIFT_MESSAGES: Readonly<Record<Drift['kind'], string>> = {
+  deleted: 'image deleted out of band',
+  edited: 'image edited out of band',
+  adopted: 'image found with this key and no record: adopted',
+};
+
+type BlockedAction = Extract<PlanAction, 'replace-blocked' | 'keep-orphan' | 'hold-failed'>;
+
+const BLOCKED_MESSAGES: Readonly<Record<BlockedAction, string>> = {
+  'replace-blocked': 'replacement needed but not allowed (--allow-replace); nothing is done',
+  'keep-orphan': 'orphan: in no manifest any more; its image is kept (--prune deletes it)',
+  'hold-failed': 'failed import held until its manifest changes or the next resync',
+};
 
 export interface DaemonOptions {
   readonly paths: readonly string[];
@@ -58,6 +75,8 @@ export class Daemon {
   diagnostics: readonly Diagnostic[] = [];
   /** The last plan made, with what its refresh found. */
   lastPlan: Planned | undefined;
+  /** The blocked entries of the last plan, as `action key`. */
+  private blocked = new Set<string>();
 
   constructor(
     private readonly deps: DaemonDeps,
@@ -205,9 +224,20 @@ export class Daemon {
       });
     }
     for (const [key, drift] of planned.plan.refresh.drift) {
-      this.deps.log('warn', `image ${drift.kind} outside imsync`, { key, image_id: drift.imageId, ...drift });
+      this.deps.log('warn', DRIFT_MESSAGES[drift.kind], { key, ...encodeDrift(drift) });
       this.deps.metrics.error(`DRIFT_${drift.kind.toUpperCase()}`);
     }
+    // What stays undone is said once, when it first appears, not at every reconcile.
+    const blocked = new Map(blockedEntries(planned.plan).map((entry) => [`${entry.action} ${entry.key}`, entry]));
+    for (const [id, entry] of blocked) {
+      if (this.blocked.has(id)) continue;
+      const imageId = 'recorded' in entry ? entry.recorded.imageId : undefined;
+      this.deps.log('warn', BLOCKED_MESSAGES[entry.action as BlockedAction], {
+        key: entry.key,
+        image_id: imageId ?? null,
+      });
+    }
+    this.blocked = new Set(blocked.keys());
     if (planned.refusal !== undefined)
       this.deps.log('error', 'plan refused; nothing is applied', { reason: planned.refusal });
   }

@@ -290,7 +290,7 @@ describe('two applies at once', () => {
     expect(done.code, done.stderr).toBe(0);
     const waited = await waiting.exited;
     expect(waited.code, waited.stderr).toBe(0);
-    expect(jsonLines(waited.stdout)[0]).toMatchObject({ type: 'plan', summary: { import: 0, unchanged: keys.length } });
+    expect(jsonLines(waited.stdout)[0]).toMatchObject({ type: 'plan', summary: { import: 0, none: keys.length } });
 
     const posts = importPosts(await emulatorRequests(emulator));
     expect(Object.fromEntries(countBy(posts, (post) => post.key))).toEqual(

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/manifest/load.js';
+import { validateAgainst } from '../../src/manifest/schema.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import type { State } from '../../src/state/model.js';
 import { repoRoot, runCli } from '../support/run-cli.js';
@@ -67,21 +68,24 @@ describe('imsync validate', () => {
   });
 });
 
+// These plans are made from the state alone (--refresh=false): the records name images no IMS has.
+const offline = '--refresh=false';
+
 describe('imsync plan', () => {
   it('plans every example as an import against a missing state, which it does not create', async () => {
-    const result = runCli(['plan'], { cwd: dir });
+    const result = runCli(['plan', offline], { cwd: dir });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('  + web-base (ap-southeast-1) will be imported');
     expect(result.stdout).toContain(
-      'Plan: 8 to import, 0 to update, 0 to replace, 0 orphaned; 0 in progress, 0 unchanged.',
+      'Plan: 8 to import, 0 to update, 0 to replace, 0 to adopt, 0 to delete; 0 blocked, 0 in progress, 0 unchanged.',
     );
     await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
   });
 
   it('with --detailed-exitcode exits 2 when there are changes and 0 when there are none', async () => {
-    expect(runCli(['plan', '--detailed-exitcode'], { cwd: dir }).status).toBe(2);
+    expect(runCli(['plan', offline, '--detailed-exitcode'], { cwd: dir }).status).toBe(2);
     await saveState(await importedState());
-    const result = runCli(['plan', '--detailed-exitcode'], { cwd: dir });
+    const result = runCli(['plan', offline, '--detailed-exitcode'], { cwd: dir });
     expect(result).toMatchObject({ status: 0, stdout: 'No changes. 8 images match the manifests.\n' });
   });
 
@@ -103,18 +107,38 @@ describe('imsync plan', () => {
         .replace('nginx and node exporter baked in', 'nginx baked in')
         .replace('web-base-arm-2026.11.zvhd2', 'web-base-arm-2026.12.zvhd2'),
     );
-    const result = runCli(['plan', '--detailed-exitcode'], { cwd: dir });
+    const result = runCli(['plan', offline, '--detailed-exitcode'], { cwd: dir });
     expect(result.status).toBe(2);
+    const imageUrl =
+      '      image_url: "golden-images:web-base-arm-2026.11.zvhd2" -> "golden-images:web-base-arm-2026.12.zvhd2" # forces replacement\n';
     for (const shown of [
       '  ~ web-base (ap-southeast-1) will be updated in place\n      description: "Web tier base image, nginx and node exporter baked in" -> "Web tier base image, nginx baked in"\n',
-      '  -/+ web-base-arm (ap-southeast-1) will be replaced (imported anew, then the old image deleted)\n      image_url: "golden-images:web-base-arm-2026.11.zvhd2" -> "golden-images:web-base-arm-2026.12.zvhd2" # forces replacement\n',
-      '  - old-image is in no manifest any more; image img-old is kept unless apply runs with --prune',
+      `  ! web-base-arm (ap-southeast-1) must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete image img-web-base-arm)\n${imageUrl}`,
+      '  - old-image is in no manifest any more; image img-old is kept (--prune deletes it)',
       '  = db-bms is being imported (job job-77 INIT); apply follows it, never resubmits',
-      '  + logs-data-disk will be imported\n      last attempt failed: IMG.0010 The object does not exist in OBS.',
-      'Plan: 1 to import, 1 to update, 1 to replace, 1 orphaned; 1 in progress, 4 unchanged.',
+      '  + logs-data-disk will be imported again\n      last attempt failed: IMG.0010 The object does not exist in OBS.',
+      'Plan: 1 to import, 1 to update, 0 to replace, 0 to adopt, 0 to delete; 2 blocked, 1 in progress, 4 unchanged.',
     ]) {
       expect(result.stdout).toContain(shown);
     }
+    // The same flags as apply make the plan apply would carry out.
+    const allowed = runCli(['plan', offline, '--allow-replace', '--prune'], { cwd: dir });
+    for (const shown of [
+      `  -/+ web-base-arm (ap-southeast-1) will be replaced (imported anew, then image img-web-base-arm deleted)\n${imageUrl}`,
+      '  - old-image is in no manifest any more; image img-old will be deleted (--prune)',
+      'Plan: 2 to import, 1 to update, 1 to replace, 0 to adopt, 1 to delete; 0 blocked, 1 in progress, 4 unchanged.',
+    ]) {
+      expect(allowed.stdout).toContain(shown);
+    }
+  });
+
+  it('says so when every change left is blocked, and exits 2 with --detailed-exitcode', async () => {
+    await saveState(await importedState());
+    const web = join(dir, 'manifests', 'web', 'web-base.yaml');
+    await writeFile(web, (await readFile(web, 'utf8')).replace('min_disk: 40', 'min_disk: 60'));
+    const result = runCli(['plan', offline, '--detailed-exitcode'], { cwd: dir });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toContain('Nothing to do: every change left is blocked (1), as said above.');
   });
 
   it('prints the documented JSON with --json, and --out saves the same document with mode 0600', async () => {
@@ -123,22 +147,24 @@ describe('imsync plan', () => {
       join(dir, 'manifests', 'web', 'web-base.yaml'),
       (await readFile(join(dir, 'manifests', 'web', 'web-base.yaml'), 'utf8')).replace('min_disk: 40', 'min_disk: 60'),
     );
-    const result = runCli(['plan', '--json', '--out', 'saved.plan.json'], { cwd: dir });
+    const result = runCli(['plan', offline, '--json', '--out', 'saved.plan.json'], { cwd: dir });
     expect(result.status).toBe(0);
     expect(result.stdout.split('\n')).toHaveLength(2);
     const plan = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(validateAgainst('plan', plan)).toEqual([]);
     expect(plan).toMatchObject({
       type: 'plan',
-      format_version: '1',
+      format_version: '2',
       basis: { serial: 1 },
-      summary: { import: 0, update: 0, replace: 1, orphan: 0, in_progress: 0, unchanged: 7 },
+      policy: { allow_replace: false, prune: false, retry_failed: true },
+      summary: { import: 0, update: 0, replace: 0, 'replace-blocked': 1, 'keep-orphan': 0, follow: 0, none: 7 },
     });
     expect((plan.entries as object[]).find((e) => (e as { key: string }).key === 'web-base')).toMatchObject({
-      action: 'replace',
+      action: 'replace-blocked',
       region: 'ap-southeast-1',
-      source: 'manifests/web/web-base.yaml:2:1',
+      manifest: { metadata: { name: 'web-base' }, source: { file: 'manifests/web/web-base.yaml', line: 2, column: 1 } },
       changes: [{ field: 'min_disk', before: 40, after: 60, forces_replacement: true }],
-      recorded: { phase: 'succeeded', image_id: 'img-web-base', error: null },
+      recorded: { phase: 'succeeded', imageId: 'img-web-base' },
     });
     expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
     expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
@@ -146,9 +172,10 @@ describe('imsync plan', () => {
 
   it('reads the state named by IMSYNC_STATE, and --state over it', async () => {
     await saveState(await importedState());
-    expect(runCli(['plan'], { cwd: dir, env: { IMSYNC_STATE: 'imsync.state.json' } }).stdout).toContain('No changes.');
-    expect(runCli(['plan'], { cwd: dir, env: { IMSYNC_STATE: 'other.json' } }).stdout).toContain('8 to import');
-    const result = runCli(['plan', '--state', 'imsync.state.json'], { cwd: dir, env: { IMSYNC_STATE: 'other.json' } });
+    const plan = (env: object, ...args: string[]) => runCli(['plan', offline, ...args], { cwd: dir, env });
+    expect(plan({ IMSYNC_STATE: 'imsync.state.json' }).stdout).toContain('No changes.');
+    expect(plan({ IMSYNC_STATE: 'other.json' }).stdout).toContain('8 to import');
+    const result = plan({ IMSYNC_STATE: 'other.json' }, '--state', 'imsync.state.json');
     expect(result.stdout).toContain('No changes.');
   });
 
@@ -157,7 +184,7 @@ describe('imsync plan', () => {
       join(dir, 'manifests', 'broken.yaml'),
       'apiVersion: imsync/v1\nkind: Image\nmetadata: { name: x }\nspec: { min_disk: 0 }\n',
     );
-    const result = runCli(['plan', '--out', 'p.json'], { cwd: dir });
+    const result = runCli(['plan', offline, '--out', 'p.json'], { cwd: dir });
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('manifests/broken.yaml:4:19  FIELD_RANGE');
@@ -174,7 +201,7 @@ describe('imsync plan', () => {
     });
     await writeFile(join(dir, 'imsync.state.json'), '{ "version": 1, "lin');
     const backup = await readFile(join(dir, 'imsync.state.json.backup'), 'utf8');
-    const result = runCli(['plan'], { cwd: dir });
+    const result = runCli(['plan', offline], { cwd: dir });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(
       /^imsync: imsync\.state\.json is not valid JSON \(.+\)\. It was left untouched\. The previous good copy is imsync\.state\.json\.backup\.\n$/,
@@ -193,7 +220,10 @@ describe('imsync plan', () => {
       {},
       'imsync: --state: the Postgres state backend is not available yet',
     ],
-    [['plan', 'nowhere/'], {}, 'nowhere/: no such file or directory'],
+    [['plan', offline, 'nowhere/'], {}, 'nowhere/: no such file or directory'],
+    [['plan', '--refresh', 'maybe'], {}, 'imsync: --refresh "maybe" must be true or false'],
+    [['plan', '--max-prune', 'ten'], {}, 'imsync: --max-prune "ten" must be a whole number'],
+    [['plan'], {}, 'imsync: no endpoint: set --region or HW_REGION_NAME'],
     [['frobnicate'], {}, "error: unknown command 'frobnicate'"],
   ])('refuses bad input %j with exit 1 and a clear message', (args, env, message) => {
     const result = runCli(args, { cwd: dir, env });

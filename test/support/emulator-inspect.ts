@@ -112,6 +112,7 @@ export function routeOf(request: Pick<LoggedRequest, 'method' | 'path'>): string
   if (method === 'PATCH' && /^\/v2\/cloudimages\/[^/]+$/.test(path)) return 'update_image';
   if (method === 'DELETE' && /^\/v2\/images\/[^/]+$/.test(path)) return 'delete_image';
   if (method === 'GET' && /^\/v2\/[^/]+\/images\/[^/]+\/tags$/.test(path)) return 'list_image_tags';
+  if (method === 'POST' && /^\/v2\/[^/]+\/images\/resource_instances\/action$/.test(path)) return 'list_images_by_tag';
   if (method === 'POST' && /^\/v2\/[^/]+\/images\/[^/]+\/tags\/action$/.test(path)) return 'change_image_tags';
   if (method === 'POST' && /^\/v2\/[^/]+\/images\/[^/]+\/tags$/.test(path)) return 'add_image_tag';
   if (method === 'DELETE' && /^\/v2\/[^/]+\/images\/[^/]+\/tags\/[^/]+$/.test(path)) return 'delete_image_tag';
