@@ -5,20 +5,20 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { systemClock } from '../clock.js';
-import { ImsClient } from '../ims/client.js';
 import { decodePlan, encodePlan, PlanFileError } from '../plan/codec.js';
 import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
-import { accountChanged, claimAccount } from '../state/account.js';
+import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
 import { StateError } from '../state/store.js';
 import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
-import { resolveTarget, type Target } from './connect.js';
+import { resolveTarget } from './connect.js';
 import { parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
 import { renderPlan } from './render-plan.js';
+import { openSession, type Session } from './session.js';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -91,8 +91,7 @@ export async function applyCommand(
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
-  let target: Target | undefined;
-  let client: ImsClient | undefined;
+  let session: Session | undefined;
   try {
     const state = await settings.store.read();
     if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
@@ -101,12 +100,8 @@ export async function applyCommand(
         `the saved plan ${options.plan} was made against serial ${saved.basis.serial} of the state, which is now at serial ${state.serial}; make a new plan`,
       );
     }
-    target = await startTarget();
-    const { connection } = target;
-    const region = connection.region ?? settings.region;
-    const account = claimAccount(state, region, target.account, settings.store.location);
-
-    client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
+    session = await openSession(startTarget, settings.region, state, settings.store.location);
+    const { client, region, account } = session;
     const recorder = new StateRecorder(settings.store, state);
     const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
     let refusal: string | undefined;
@@ -162,8 +157,7 @@ export async function applyCommand(
       renderer.close();
     }
   } finally {
-    await client?.close();
-    await target?.close();
+    await session?.close();
     await lock.release();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }

@@ -2,19 +2,18 @@
 // place that exits.
 import { chmod, writeFile } from 'node:fs/promises';
 import { systemClock } from '../clock.js';
-import { ImsClient } from '../ims/client.js';
 import { loadManifests } from '../manifest/load.js';
 import type { Manifest } from '../manifest/types.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
 import { planOnce } from '../reconcile/reconcile.js';
-import { claimAccount } from '../state/account.js';
 import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
-import { resolveTarget, type Target } from './connect.js';
+import { resolveTarget } from './connect.js';
 import { parseDuration, parsePlanFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { diagnosticsAsJson, plural, renderDiagnostics } from './render-diagnostics.js';
 import { renderPlan } from './render-plan.js';
+import { openSession } from './session.js';
 
 export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
 
@@ -54,6 +53,7 @@ export async function loadOrReport(
 export const DEFAULT_GRACE = '2m';
 
 export interface PlanCommandOptions extends GlobalOptions, ConnectionOptions, PlanFlags {
+  settleGrace?: string;
   json?: boolean;
   out?: string;
   detailedExitcode?: boolean;
@@ -72,21 +72,14 @@ export async function planCommand(
   const manifests = await loadOrReport(paths, Boolean(options.json), output);
   if (!manifests) return EXIT.error;
   const state = await settings.store.read();
-  let target: Target | undefined;
-  let client: ImsClient | undefined;
+  const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
   try {
-    target = await startTarget?.();
-    const region = target?.connection.region ?? settings.region;
-    if (target) {
-      claimAccount(state, region, target.account, settings.store.location);
-      const { connection } = target;
-      client = new ImsClient({ endpoint: connection.endpoint, projectId: connection.projectId, auth: connection.auth });
-    }
-    const planned = await planOnce({ ...(client ? { ims: client } : {}), clock: systemClock }, state, {
+    const region = session ? session.region : settings.region;
+    const planned = await planOnce({ ...(session ? { ims: session.client } : {}), clock: systemClock }, state, {
       ...flags,
       manifests,
       ...(region === undefined ? {} : { region }),
-      graceMs: parseDuration(DEFAULT_GRACE, '--settle-grace'),
+      graceMs: parseDuration(options.settleGrace ?? DEFAULT_GRACE, '--settle-grace'),
     });
     const document = JSON.stringify(encodePlan(planned.plan));
     if (options.json) output.out(`${document}\n`);
@@ -106,7 +99,6 @@ export async function planCommand(
     const differs = hasChanges(planned.plan) || blockedEntries(planned.plan).length > 0;
     return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
   } finally {
-    await client?.close();
-    await target?.close();
+    await session?.close();
   }
 }

@@ -60,7 +60,11 @@ const plan = program
   .argument('[paths...]', 'manifest files or directories', [DEFAULT_MANIFESTS])
   .option('--json', 'print the plan as one JSON document')
   .option('--out <file>', 'save the plan for `apply --plan`')
-  .option('--detailed-exitcode', 'exit 2 when the account differs from the manifests, 0 when not, 1 on error');
+  .option('--detailed-exitcode', 'exit 2 when the account differs from the manifests, 0 when not, 1 on error')
+  .option(
+    '--settle-grace <duration>',
+    'how long IMS may take to list a new image: a recorded image missing for less is not called deleted (default 2m)',
+  );
 for (const option of planOptions()) plan.addOption(option);
 plan.action(async (paths, options, command) => {
   process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
@@ -116,6 +120,84 @@ program
       { ...command.optsWithGlobals(), ...options },
       process.env,
       Boolean(process.stdout.isTTY),
+    );
+  });
+
+program
+  .command('import')
+  .description("adopt an existing image under a manifest key: tag it as imsync's and record it")
+  .argument('<key>', 'the manifest key (metadata.name)')
+  .argument('<image-id>', 'the id of an active private image')
+  .argument('[paths...]', 'manifest files or directories', [DEFAULT_MANIFESTS])
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .action(async (key, imageId, paths, options, command) => {
+    const { importCommand } = await import('./import-command.js');
+    process.exitCode = await importCommand(
+      key,
+      imageId,
+      paths,
+      { ...command.optsWithGlobals(), ...options },
+      process.env,
+      output,
+    );
+  });
+
+const state = program.command('state').description('read and change the state by hand');
+const stateCommands = () => import('./state-command.js');
+state
+  .command('list')
+  .description('one line per recorded image')
+  .option('--json', 'print the whole state document')
+  .action(async (options, command) => {
+    const { stateListCommand } = await stateCommands();
+    process.exitCode = await stateListCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
+  });
+state
+  .command('show')
+  .description('one record, as the state holds it')
+  .argument('<key>', 'the manifest key')
+  .option('--json', 'one line of JSON')
+  .action(async (key, options, command) => {
+    const { stateShowCommand } = await stateCommands();
+    process.exitCode = await stateShowCommand(key, { ...command.optsWithGlobals(), ...options }, process.env, output);
+  });
+state
+  .command('rm')
+  .description('forget records; their images stay in the account')
+  .argument('<keys...>', 'manifest keys')
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .action(async (keys, options, command) => {
+    const { stateRmCommand } = await stateCommands();
+    process.exitCode = await stateRmCommand(keys, { ...command.optsWithGlobals(), ...options }, process.env, output);
+  });
+state
+  .command('mv')
+  .description('move a record to another key (a renamed manifest); the next apply retags its image')
+  .argument('<from>', 'the recorded key')
+  .argument('<to>', 'the new key')
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .action(async (from, to, options, command) => {
+    const { stateMvCommand } = await stateCommands();
+    process.exitCode = await stateMvCommand(
+      from,
+      to,
+      { ...command.optsWithGlobals(), ...options },
+      process.env,
+      output,
+    );
+  });
+state
+  .command('rebuild')
+  .description('rebuild a lost or corrupt state from the imsync-key tags in the account; the old file is kept aside')
+  .argument('[paths...]', 'manifest files or directories', [DEFAULT_MANIFESTS])
+  .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .action(async (paths, options, command) => {
+    const { stateRebuildCommand } = await stateCommands();
+    process.exitCode = await stateRebuildCommand(
+      paths,
+      { ...command.optsWithGlobals(), ...options },
+      process.env,
+      output,
     );
   });
 

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../clock.js';
-import { ImsClient } from '../ims/client.js';
 import { StateRecorder } from '../state/recorder.js';
 import type { Phase } from '../state/model.js';
 import { Daemon } from '../watch/daemon.js';
@@ -12,9 +11,10 @@ import { createMetrics } from '../watch/metrics.js';
 import { watchManifests } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
-import { resolveTarget, type Target } from './connect.js';
+import { resolveTarget } from './connect.js';
+import { openSession, type Session } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
-import { accountChanged, claimAccount } from '../state/account.js';
+import { accountChanged } from '../state/account.js';
 import { applyEventToJson } from './render-apply.js';
 
 /** A burst of file events (a git checkout, an editor's save) settles within this. */
@@ -53,15 +53,9 @@ export async function watchCommand(
 
   // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
   const lock = await settings.store.lock('imsync watch', lockWaitMs);
-  let target: Target | undefined;
-  let client: ImsClient | undefined;
+  let session: Session | undefined;
   try {
-    target = await startTarget();
-    const { connection } = target;
-    const region = connection.region ?? settings.region;
-    let state = await settings.store.read();
-    const account = claimAccount(state, region, target.account, settings.store.location);
-    if (accountChanged(state, account)) state = await settings.store.write({ ...state, account });
+    const state = await settings.store.read();
     const recorder = new StateRecorder(settings.store, state);
     const metrics = createMetrics({
       phases: () => {
@@ -71,17 +65,18 @@ export async function watchCommand(
       },
       stateStats: () => settings.store.stats(),
     });
-    client = new ImsClient({
-      endpoint: connection.endpoint,
-      projectId: connection.projectId,
-      auth: connection.auth,
+    session = await openSession(startTarget, settings.region, state, settings.store.location, {
       onResponse: ({ route, status }) => metrics.apiResponse(route, status),
     });
+    const { client, region, account, target } = session;
+    const { connection } = target;
+    if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
     const daemon = new Daemon(
       {
         ims: client,
         recorder,
         clock: systemClock,
+        random: Math.random,
         metrics,
         log,
         onEvent: (event) => {
@@ -136,8 +131,7 @@ export async function watchCommand(
     log('info', 'stopped; state saved');
     return 0;
   } finally {
-    await client?.close();
-    await target?.close();
+    await session?.close();
     await lock.release();
   }
 }

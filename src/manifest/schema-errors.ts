@@ -17,6 +17,7 @@ const SYSTEM_ONLY_HINT = 'applies to system images only (type ECS or BMS), not t
 export function describeSchemaErrors(errors: readonly ErrorObject[]): SchemaProblem[] {
   const problems = new Map<string, SchemaProblem>();
   for (const error of errors) {
+    if (wrongBranch(error, errors)) continue;
     const problem = describe(error);
     const node = JSON.stringify(problem?.path);
     if (problem && !problems.has(node)) problems.set(node, problem);
@@ -110,6 +111,22 @@ function describe(error: ErrorObject): SchemaProblem | undefined {
     default:
       return { code: 'FIELD_FORMAT', path, message: `${field} ${error.message ?? 'is not valid'}` };
   }
+}
+
+/**
+ * A oneOf/anyOf branch that rejected the value for its type alone (`null`, for a plan's record
+ * that may be null), when another branch took the value and found what is wrong inside it: the
+ * other branch's error is the one to tell.
+ */
+function wrongBranch(error: ErrorObject, errors: readonly ErrorObject[]): boolean {
+  if (error.keyword !== 'type' || !/\/(oneOf|anyOf)\/\d+\/type$/.test(error.schemaPath)) return false;
+  const node = error.instancePath;
+  return errors.some(
+    (other) =>
+      other !== error &&
+      !['oneOf', 'anyOf', 'if'].includes(other.keyword) &&
+      (other.instancePath === node || other.instancePath.startsWith(`${node}/`)),
+  );
 }
 
 /** `/spec/image_tags/0/key` -> ['spec', 'image_tags', 0, 'key']. */

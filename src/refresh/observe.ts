@@ -1,14 +1,15 @@
 // Refresh, the I/O half: one look at the account for the whole state. Attributes come from the
 // list of private images, tags from the tag API (how lists show tags is not documented), and a
 // recorded image missing from both is looked up by id before anyone calls it deleted. Cost:
-// ⌈images / 1000⌉ + 1 list pages, ⌈imsync images / 1000⌉ tag pages, one lookup per missing image.
+// ⌈images / 1000⌉ + 1 list pages, ⌈imsync images / 1000⌉ tag pages, and two lookups per recorded
+// image the tag API did not return.
 import { KEY_TAG } from '../apply/ownership.js';
 import type { ImsClient } from '../ims/client.js';
 import type { Image } from '../ims/types.js';
 import type { State } from '../state/model.js';
 import type { Observations, ObservedImage } from './refresh.js';
 
-export type RefreshApi = Pick<ImsClient, 'listAllImages' | 'listTaggedImages' | 'getImage'>;
+export type RefreshApi = Pick<ImsClient, 'listAllImages' | 'listTaggedImages' | 'getImage' | 'listImageTags'>;
 
 /** The largest page asked for; a server that serves fewer is paged through all the same. */
 const PAGE = 1000;
@@ -35,29 +36,41 @@ export async function observeAccount(ims: RefreshApi, state: State, signal?: Abo
       tags: image.tags,
     });
   }
+  // Recorded images the tag API did not return: looked up one by one (deletions and removed
+  // ownership tags are rare), so that neither is concluded from what a list does not show.
   const absent = new Set<string>();
-  const missing = Object.values(state.images).flatMap((record) =>
-    record.phase === 'succeeded' && !images.has(record.imageId) ? [record.imageId] : [],
+  const untagged = Object.values(state.images).flatMap((record) =>
+    record.phase === 'succeeded' && !tagged.has(record.imageId) ? [record.imageId] : [],
   );
   await Promise.all(
-    missing.map(async (id) => {
-      const image = await ims.getImage(id, signal);
-      if (image) images.set(id, observed(image));
-      else absent.add(id);
+    untagged.map(async (id) => {
+      let image = images.get(id);
+      if (image === undefined) {
+        const found = await ims.getImage(id, signal);
+        if (found === undefined) return absent.add(id);
+        image = observed(found);
+      }
+      if (image.status === 'deleted' || image.status === 'killed') return images.set(id, image);
+      images.set(id, { ...image, tags: await ims.listImageTags(id, signal) });
+      tagged.add(id);
     }),
   );
   return { images, tagged, absent };
 }
 
-function observed(image: Image): ObservedImage {
+/** What refresh reads of a listed image. */
+export function observed(image: Image): ObservedImage {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   const description = text(image.__description);
   const firmware = text(image.hw_firmware_type);
+  const osVersion = text(image.__os_version);
   return {
     id: image.id,
     name: image.name,
     status: image.status,
     ...(description === undefined ? {} : { description }),
     ...(firmware === undefined ? {} : { firmware }),
+    ...(typeof image.min_disk === 'number' ? { minDisk: image.min_disk } : {}),
+    ...(osVersion === undefined ? {} : { osVersion }),
   };
 }

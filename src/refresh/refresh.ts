@@ -19,6 +19,9 @@ export interface ObservedImage {
   readonly status: string;
   readonly description?: string;
   readonly firmware?: string;
+  readonly minDisk?: number;
+  /** `__os_version`: the operating system of a system image. */
+  readonly osVersion?: string;
   /** All its tags, ownership tags included, when the tag API returned them. */
   readonly tags?: readonly ImageTag[];
 }
@@ -79,7 +82,7 @@ export function refresh(
       }
       continue;
     }
-    const seen = observedChanges(record.spec, image, observations.tagged.has(image.id));
+    const seen = observedChanges(key, record.spec, image, observations.tagged.has(image.id));
     if (seen.fields.length > 0) {
       changes.set(key, {
         ...record,
@@ -110,7 +113,7 @@ export function refresh(
       });
     } else {
       const region = manifest.metadata.region ?? options.defaultRegion;
-      changes.set(key, adopt(image, manifest.spec, region, options.now));
+      changes.set(key, adopt(key, image, manifest.spec, region, options.now));
       drift.set(key, { kind: 'adopted', imageId: image.id });
     }
   }
@@ -118,9 +121,16 @@ export function refresh(
 }
 
 /** A record for an image found under its key: active ones as imported, running ones to follow. */
-export function adopt(image: ObservedImage, desired: ImageSpec, region: string | undefined, at: Date): ImageRecord {
-  const spec = observedChanges(desired, image, true).spec;
-  const attemptId = tagValue(image, ATTEMPT_TAG) ?? `adopted-${image.id}`;
+export function adopt(
+  key: string,
+  image: ObservedImage,
+  desired: ImageSpec,
+  region: string | undefined,
+  at: Date,
+): ImageRecord {
+  const spec = withObservedDisk(observedChanges(key, desired, image, true).spec, image);
+  // An image imsync did not make has no attempt: one is named after it (a tag value holds 43 characters).
+  const attemptId = tagValue(image, ATTEMPT_TAG) ?? `adopted-${image.id.replaceAll('-', '').slice(0, 35)}`;
   if (image.status === 'active') {
     return adoptedRecord({ imageId: image.id, attemptId, spec, at, ...(region === undefined ? {} : { region }) });
   }
@@ -128,8 +138,22 @@ export function adopt(image: ObservedImage, desired: ImageSpec, region: string |
   return foundRecord(intent, image.id, at);
 }
 
-/** The spec with what was seen of the image in place of what it says, and the fields that differed. */
+/**
+ * An adopted image's disk as it is, not as its manifest wishes: what differs then plans as a
+ * replacement. (A recorded image's disk never changes, so only adoption looks.)
+ */
+function withObservedDisk(spec: ImageSpec, image: ObservedImage): ImageSpec {
+  const seen = {
+    ...(image.minDisk === undefined ? {} : { min_disk: image.minDisk }),
+    ...(image.osVersion === undefined || spec.type === 'DataImage' ? {} : { os_version: image.osVersion }),
+  };
+  const candidate = { ...spec, ...seen } as ImageSpec;
+  return validSpec(candidate) ? candidate : spec;
+}
+
+/** The spec with what was seen of key's image in place of what it says, and the fields that differed. */
 function observedChanges(
+  key: string,
   spec: ImageSpec,
   image: ObservedImage,
   tagsKnown: boolean,
@@ -140,10 +164,10 @@ function observedChanges(
     const candidate = Object.fromEntries(
       Object.entries({ ...next, ...patch }).filter(([name]) => !drop.includes(name)),
     ) as unknown as ImageSpec;
-    // A value IMS accepts but a manifest may not hold is left out rather than written into the state.
-    if (!validSpec(candidate)) return;
-    next = candidate;
     fields.push(field);
+    // A value IMS accepts but a manifest may not hold is not written into the state; the drift
+    // still names the field, so that the plan sets it back.
+    if (validSpec(candidate)) next = candidate;
   };
   const effective = effectiveSpec(spec);
   if (image.name !== spec.name) set('name', { name: image.name });
@@ -158,8 +182,9 @@ function observedChanges(
   if (tagsKnown && image.tags !== undefined) {
     const user = image.tags.filter((tag) => !isOwnershipTag(tag));
     if (tagList(user).join('\n') !== tagList(specTags(spec)).join('\n')) set('tags', { image_tags: user }, ['tags']);
-    if (!image.tags.some((tag) => tag.key === KEY_TAG)) fields.push('ownership');
-  } else if (!tagsKnown) {
+    // Removed outside imsync, or naming another key (after `state mv`): the tag update sets it.
+    if (!image.tags.some((tag) => tag.key === KEY_TAG && tag.value === key)) fields.push('ownership');
+  } else {
     // Listed, but the tag API does not show imsync's key tag on it: removed outside imsync.
     fields.push('ownership');
   }

@@ -111,6 +111,15 @@ export class FileStateStore implements StateStore {
     return committed;
   }
 
+  async rebuild(state: State): Promise<{ state: State; aside?: string }> {
+    const aside = `${this.location}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const moved = await renameIfExists(this.location, aside);
+    await renameIfExists(this.journalPath, `${aside}.journal`);
+    this.tail = undefined;
+    const rebuilt = await this.replace({ ...state, lineage: randomUUID(), serial: 1 });
+    return { state: rebuilt, ...(moved ? { aside } : {}) };
+  }
+
   /** The stored state's lineage and serial: from memory when nobody else has written since. */
   private async current(): Promise<{ lineage: string; serial: number }> {
     const tail = this.tail;
@@ -321,6 +330,17 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether there was something to rename. */
+async function renameIfExists(from: string, to: string): Promise<boolean> {
+  try {
+    await rename(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
 }
 

@@ -34,6 +34,11 @@ export interface StateStore {
    * a journal). Refused with `STATE_CONFLICT` like `write`.
    */
   commit(base: State, changes: RecordChanges): Promise<State>;
+  /**
+   * Starts a new lineage holding `state`'s records, whatever is stored now (even a state that
+   * cannot be read), which is kept aside; returns the new state and where the old one went.
+   */
+  rebuild(state: State): Promise<{ state: State; aside?: string }>;
   /** What this store has written since it was opened. */
   stats(): StoreStats;
   /** Takes the writers' lock, waiting up to `waitMs`; refused with `LOCK_HELD` naming the holder. */

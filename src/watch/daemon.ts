@@ -52,6 +52,8 @@ export interface DaemonDeps {
   /** Structured log lines: the daemon never prints. */
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
   readonly onEvent: (event: ApplyEvent) => void;
+  /** Uniform in [0, 1): the jitter of resyncs and backoff (Math.random; a fixed one in tests). */
+  readonly random: () => number;
 }
 
 export interface LastReconcile {
@@ -68,7 +70,6 @@ export class Daemon {
   private current: AbortController | undefined;
   private wake: (() => void) | undefined;
   private readonly stopped = new AbortController();
-  private resyncTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private completed = 0;
   lastReconcile: LastReconcile | undefined;
@@ -102,7 +103,18 @@ export class Daemon {
 
   /** Runs reconciles until `stop`; resolves once the last one has saved its state. */
   async run(): Promise<void> {
-    this.scheduleResync();
+    const resyncing = new AbortController();
+    const resyncs = this.resyncs(resyncing.signal);
+    try {
+      await this.loop();
+    } finally {
+      resyncing.abort('shutdown');
+      await resyncs;
+    }
+    await this.deps.recorder.flush();
+  }
+
+  private async loop(): Promise<void> {
     while (!this.stopped.signal.aborted) {
       if (!this.due.reconcile) {
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -116,13 +128,11 @@ export class Daemon {
         this.failures = 0;
       } else if (!this.stopped.signal.aborted) {
         // Jittered backoff, then try again: the cause may be passing (the API) or get fixed.
-        const delay = backoffDelay(this.failures++, Math.random(), { baseMs: 1000, capMs: 60_000 });
+        const delay = backoffDelay(this.failures++, this.deps.random(), { baseMs: 1000, capMs: 60_000 });
         await this.deps.clock.sleep(delay, this.stopped.signal).catch(() => undefined);
         this.due = { reconcile: true, resync: this.due.resync || resync };
       }
     }
-    clearTimeout(this.resyncTimer);
-    await this.deps.recorder.flush();
   }
 
   stop(): void {
@@ -131,14 +141,18 @@ export class Daemon {
     this.wake?.();
   }
 
-  private scheduleResync(): void {
-    // ±10% jitter, so that daemons started together do not resync together.
-    const delay = this.options.intervalMs * (0.9 + Math.random() * 0.2);
-    this.resyncTimer = setTimeout(() => {
+  /** The periodic resync, on the daemon's clock, until `signal` aborts. */
+  private async resyncs(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      // ±10% jitter, so that daemons started together do not resync together.
+      const delay = this.options.intervalMs * (0.9 + this.deps.random() * 0.2);
+      try {
+        await this.deps.clock.sleep(delay, signal);
+      } catch {
+        return;
+      }
       this.trigger('periodic resync', true);
-      this.scheduleResync();
-    }, delay);
-    this.resyncTimer.unref();
+    }
   }
 
   /** One reconcile; false when it failed and should be retried. */

@@ -5,26 +5,20 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
-import {
-  countBy,
-  emulatorImages,
-  emulatorRequests,
-  imagesByKey,
-  importPosts,
-  tagValue,
-} from '../support/emulator-inspect.js';
+import { countBy, emulatorImages, emulatorRequests, importPosts, tagValue } from '../support/emulator-inspect.js';
 import { specFor } from '../support/specs.js';
 import {
   applyArgs,
   duplicateProblems,
+  imageOf,
   jsonLines,
+  planArgs,
   startEmulator,
   stopProcesses,
   outputOf,
   Workspace,
   type CliRun,
 } from '../support/apply-harness.js';
-import type { EmulatorProcess } from '../support/emulator-process.js';
 
 afterEach(stopProcesses);
 
@@ -35,16 +29,6 @@ async function expectExit(running: Promise<CliRun>, code: number): Promise<CliRu
 }
 
 const FAST_JOBS = ['--job-seconds', '0.3'];
-
-function planArgs(workspace: Workspace, ...extra: string[]): string[] {
-  return ['plan', workspace.manifests, '--state', workspace.statePath, ...extra];
-}
-
-async function imageOf(emulator: EmulatorProcess, key: string) {
-  const images = imagesByKey(await emulatorImages(emulator)).get(key) ?? [];
-  expect(images, `images of ${key}`).toHaveLength(1);
-  return images[0]!;
-}
 
 describe('imsync apply: confirmation and saved plans', () => {
   it('without --auto-approve and without a terminal exits 1 and sends nothing', async () => {

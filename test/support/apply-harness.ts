@@ -140,6 +140,18 @@ export function applyArgs(workspace: Workspace, ...extra: string[]): string[] {
   ];
 }
 
+/** `plan` of the workspace's manifests against its state. */
+export function planArgs(workspace: Workspace, ...extra: string[]): string[] {
+  return ['plan', workspace.manifests, '--state', workspace.statePath, ...extra];
+}
+
+/** The one image of `key` the emulator holds. */
+export async function imageOf(emulator: EmulatorProcess, key: string): Promise<EmulatorImage> {
+  const images = imagesByKey(await emulatorImages(emulator)).get(key) ?? [];
+  expect(images, `images of ${key}`).toHaveLength(1);
+  return images[0]!;
+}
+
 /** A directory with manifests (one file per key) and a state file. */
 export class Workspace {
   readonly manifests: string;

@@ -16,13 +16,26 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const waiter = { at: this.time + ms, resolve };
-      this.waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(signal.reason as Error);
-      });
+        reject(signal!.reason as Error);
+      };
+      // A woken sleeper stops listening: a long-lived signal (a daemon's) collects no listeners.
+      const waiter = {
+        at: this.time + ms,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** The earliest deadline of a sleeper, if any is asleep. */
+  nextDeadline(): number | undefined {
+    return this.waiters.length === 0 ? undefined : Math.min(...this.waiters.map((w) => w.at));
   }
 
   /** Moves time on, waking every sleeper whose deadline has come, in deadline order. */

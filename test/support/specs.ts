@@ -31,6 +31,7 @@ export interface SpecFields {
   description?: string;
   image_tags?: { key: string; value: string }[];
   min_disk?: number;
+  hw_firmware_type?: 'bios' | 'uefi';
 }
 
 /** A valid system-image spec for `key` (its file in bucket `golden`), with `fields` over it. */

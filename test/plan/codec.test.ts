@@ -1,0 +1,380 @@
+// The saved plan's wire form: what `plan --out` writes, `apply --plan` reads back as the same
+// decisions, and every written plan is valid against schemas/plan.schema.json; a saved plan that
+// is not one is refused with a PlanFileError that names the file and says what is wrong.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { validateAgainst } from '../../src/manifest/schema.js';
+import type { ImageSpec, Manifest } from '../../src/manifest/types.js';
+import { decodePlan, encodePlan, PlanFileError } from '../../src/plan/codec.js';
+import { planChanges, type Plan, type PlanOptions } from '../../src/plan/plan.js';
+import type { Drift, Refreshed } from '../../src/refresh/refresh.js';
+import {
+  adoptedRecord,
+  emptyState,
+  foundRecord,
+  intentRecord,
+  updatedRecord,
+  type ImageRecord,
+  type State,
+  type SucceededRecord,
+} from '../../src/state/model.js';
+import { dataSpec, manifest, systemSpec } from '../support/specs.js';
+import { at, failed, imported, submitted, submitting } from '../support/states.js';
+
+const PATH = 'plans/saved.json';
+
+function roundTrip(plan: Plan): Plan {
+  return decodePlan(JSON.stringify(encodePlan(plan)), PATH);
+}
+
+/**
+ * The plan as the wire carries it: JSON has no undefined, so a change's missing before or after
+ * (a field the spec did not state) reads back as null; the renderer shows both as (none).
+ */
+function asWired(plan: Plan): Plan {
+  const entries = plan.entries.map((entry) =>
+    'changes' in entry
+      ? {
+          ...entry,
+          changes: entry.changes.map((change) => ({
+            ...change,
+            before: change.before ?? null,
+            after: change.after ?? null,
+          })),
+        }
+      : entry,
+  );
+  return { ...plan, entries };
+}
+
+function schemaErrors(plan: Plan) {
+  return validateAgainst('plan', JSON.parse(JSON.stringify(encodePlan(plan))));
+}
+
+// Generators in the spirit of test/plan/plan.test.ts, with valid specs (the schema checks them).
+const key = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
+const specOverrides = fc.record(
+  {
+    description: fc.constantFrom('a', 'b', ''),
+    min_disk: fc.integer({ min: 1, max: 1024 }),
+    architecture: fc.constantFrom('x86' as const, 'arm' as const),
+    image_tags: fc.uniqueArray(
+      fc.record({ key: fc.constantFrom('team', 'tier', 'env'), value: fc.constantFrom('a', 'b') }),
+      { selector: (tag) => tag.key, maxLength: 3 },
+    ),
+    os_version: fc.constantFrom('Ubuntu 22.04 server 64bit', 'CentOS 7.9 64bit'),
+  },
+  { requiredKeys: [] },
+);
+const arbitraryManifest = fc
+  .tuple(
+    key,
+    specOverrides,
+    fc.boolean(),
+    fc.option(fc.constantFrom('cn-north-4', 'ap-southeast-1'), { nil: undefined }),
+  )
+  .map(([name, overrides, data, region]) =>
+    manifest(
+      name,
+      data
+        ? dataSpec(name, { ...(overrides.description === undefined ? {} : { description: overrides.description }) })
+        : systemSpec(name, overrides),
+      region,
+    ),
+  );
+
+/** What the state holds for a key, and what a refresh found of it. */
+const RECORDS = ['none', 'same', 'other', 'moved', 'submitting', 'submitted', 'failed', 'replacing'] as const;
+const DRIFTS = ['none', 'deleted', 'edited', 'ownership', 'adopted', 'adopted-running', 'unadopted'] as const;
+type Picked = { record: (typeof RECORDS)[number]; drift: (typeof DRIFTS)[number] };
+const pick = fc.record({ record: fc.constantFrom(...RECORDS), drift: fc.constantFrom(...DRIFTS) });
+
+function recordFor(state: State, key: string, spec: ImageSpec, picked: Picked['record']): State {
+  switch (picked) {
+    case 'none':
+      return state;
+    case 'same':
+      return imported(state, key, spec, undefined, `img-${key}`);
+    case 'other':
+      return imported(state, key, systemSpec(key, { description: 'recorded' }), 'cn-north-4', `img-${key}`);
+    case 'moved':
+      return imported(state, key, systemSpec(key, { min_disk: 1000 }), undefined, `img-${key}`);
+    case 'submitting':
+      return submitting(state, key, spec);
+    case 'submitted':
+      return submitted(state, key, spec);
+    case 'failed':
+      return failed(state, key, spec, { code: 'IMG.0057', reason: 'the OBS object is archived' });
+    case 'replacing':
+      return imported(imported(state, key, systemSpec(key)), key, spec, undefined, `img-${key}-2`);
+  }
+}
+
+/** A refresh that found what `picked` says, where it fits the record. */
+function refreshFor(state: State, manifests: readonly Manifest[], picks: readonly Picked[]): Refreshed {
+  const changes = new Map<string, ImageRecord | null>();
+  const drift = new Map<string, Drift>();
+  const unadopted: { key: string; imageId: string; why: string }[] = [];
+  manifests.forEach((m, i) => {
+    const k = m.metadata.name;
+    const record = state.images[k];
+    const found = picks[i % picks.length]!.drift;
+    if (record?.phase === 'succeeded' && found === 'deleted') {
+      changes.set(k, null);
+      drift.set(k, { kind: 'deleted', imageId: record.imageId });
+    } else if (record?.phase === 'succeeded' && (found === 'edited' || found === 'ownership')) {
+      changes.set(k, updatedRecord(record, { ...record.spec, name: `renamed-${k}` }, at));
+      drift.set(k, { kind: 'edited', imageId: record.imageId, fields: found === 'edited' ? ['name'] : ['ownership'] });
+    } else if (record === undefined && found === 'adopted') {
+      changes.set(k, adoptedRecord({ imageId: `found-${k}`, attemptId: `a-${k}`, spec: m.spec, at }));
+      drift.set(k, { kind: 'adopted', imageId: `found-${k}` });
+    } else if (record === undefined && found === 'adopted-running') {
+      const intent = intentRecord(undefined, { spec: m.spec, attemptId: `a-${k}`, region: 'cn-north-4' }, at);
+      changes.set(k, foundRecord(intent, `found-${k}`, at));
+      drift.set(k, { kind: 'adopted', imageId: `found-${k}` });
+    } else if (found === 'unadopted') {
+      unadopted.push({ key: k, imageId: `stray-${k}`, why: 'the key already has a record (no image)' });
+    }
+  });
+  return { changes, drift, unadopted };
+}
+
+const scenario = fc
+  .record({
+    manifests: fc.uniqueArray(arbitraryManifest, { selector: (m) => m.metadata.name, maxLength: 10 }),
+    picks: fc.array(pick, { minLength: 1, maxLength: 10 }),
+    orphans: fc.array(fc.constantFrom('same', 'submitting', 'submitted', 'failed') as fc.Arbitrary<Picked['record']>, {
+      maxLength: 3,
+    }),
+    policy: fc.record(
+      { allowReplace: fc.boolean(), prune: fc.boolean(), retryFailed: fc.boolean() },
+      { requiredKeys: [] },
+    ),
+    refreshed: fc.boolean(),
+    defaultRegion: fc.option(fc.constant('ap-southeast-1'), { nil: undefined }),
+    lineage: fc.uuid(),
+    serial: fc.nat({ max: 10_000 }),
+  })
+  .map((s) => {
+    let state: State = { ...emptyState(), lineage: s.lineage, serial: s.serial };
+    s.manifests.forEach((m, i) => {
+      state = recordFor(state, m.metadata.name, m.spec, s.picks[i % s.picks.length]!.record);
+    });
+    s.orphans.forEach((record, i) => {
+      const k = `orphan-${i}`;
+      if (!s.manifests.some((m) => m.metadata.name === k)) state = recordFor(state, k, systemSpec(k), record);
+    });
+    const options: PlanOptions = {
+      policy: s.policy,
+      ...(s.defaultRegion === undefined ? {} : { defaultRegion: s.defaultRegion }),
+      ...(s.refreshed ? { refresh: refreshFor(state, s.manifests, s.picks) } : {}),
+    };
+    return planChanges(s.manifests, state, options);
+  });
+
+describe('plan codec round trip', () => {
+  it('reads back every generated plan as the plan it wrote, and the plan it wrote is valid', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(scenario, (plan) => {
+        for (const entry of plan.entries) seen.add(entry.action);
+        expect(schemaErrors(plan)).toEqual([]);
+        expect(roundTrip(plan)).toEqual(asWired(plan));
+      }),
+      { numRuns: 300 },
+    );
+    // The generators reach every action (a check on the generators, not on the codec).
+    expect([...seen].sort()).toEqual(
+      [
+        'adopt',
+        'delete',
+        'finish-replace',
+        'follow',
+        'hold-failed',
+        'import',
+        'keep-orphan',
+        'none',
+        'replace',
+        'replace-blocked',
+        'retry',
+        'settle',
+        'update',
+      ].sort(),
+    );
+  });
+
+  it('reads back a decoded plan unchanged: decoding is a fixed point', () => {
+    fc.assert(
+      fc.property(scenario, (plan) => {
+        const once = roundTrip(plan);
+        expect(roundTrip(once)).toEqual(once);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps what the refresh found, the basis and the policy', () => {
+    const state = {
+      ...imported(imported(emptyState(), 'gone', systemSpec('gone')), 'kept', systemSpec('kept')),
+      lineage: 'l-1',
+      serial: 4,
+    };
+    const renamed = updatedRecord(state.images.kept as SucceededRecord, systemSpec('kept', { name: 'kept-2' }), at);
+    const plan = planChanges([manifest('gone'), manifest('kept'), manifest('new')], state, {
+      policy: { prune: true, retryFailed: false },
+      refresh: {
+        changes: new Map<string, ImageRecord | null>([
+          ['gone', null],
+          ['kept', renamed],
+          ['new', adoptedRecord({ imageId: 'img-new', attemptId: 'a-new', spec: systemSpec('new'), at })],
+        ]),
+        drift: new Map<string, Drift>([
+          ['gone', { kind: 'deleted', imageId: 'image-gone' }],
+          ['kept', { kind: 'edited', imageId: 'image-kept', fields: ['name', 'ownership'] }],
+          ['new', { kind: 'adopted', imageId: 'img-new' }],
+        ]),
+        unadopted: [{ key: 'stray', imageId: 'img-stray', why: 'no manifest has this key' }],
+      },
+    });
+    const back = roundTrip(plan);
+    expect(back.basis).toEqual({ lineage: 'l-1', serial: 4 });
+    expect(back.policy).toEqual({ allowReplace: false, prune: true, retryFailed: false });
+    expect(back.refresh.changes).toEqual(plan.refresh.changes);
+    expect(back.refresh.changes.get('gone')).toBeNull();
+    expect(back.refresh.drift).toEqual(plan.refresh.drift);
+    expect(back.refresh.unadopted).toEqual(plan.refresh.unadopted);
+    expect(back.entries.map((entry) => [entry.key, entry.action])).toEqual([
+      ['gone', 'import'],
+      ['kept', 'update'],
+      ['new', 'adopt'],
+    ]);
+    expect(back).toEqual(asWired(plan));
+    const document = encodePlan(plan) as { summary: Record<string, number> };
+    expect(document.summary).toMatchObject({ import: 1, update: 1, adopt: 1, none: 0 });
+  });
+});
+
+// A saved plan to break, one way per row.
+function savedPlan(): Record<string, unknown> {
+  let state = imported(emptyState(), 'a', systemSpec('a'));
+  state = submitted(state, 'b', systemSpec('b'));
+  state = imported(state, 'd', systemSpec('d'));
+  const renamed = updatedRecord(state.images.d as SucceededRecord, systemSpec('d', { name: 'd-2' }), at);
+  const plan = planChanges(
+    [manifest('a', systemSpec('a', { description: 'new' })), manifest('b'), manifest('c'), manifest('d')],
+    state,
+    {
+      refresh: {
+        changes: new Map([['d', renamed]]),
+        drift: new Map([['d', { kind: 'edited', imageId: 'image-d', fields: ['name'] } as const]]),
+        unadopted: [],
+      },
+    },
+  );
+  expect(plan.entries.map((entry) => entry.action)).toEqual(['update', 'follow', 'import', 'update']);
+  return JSON.parse(JSON.stringify(encodePlan(plan))) as Record<string, unknown>;
+}
+
+/** The parts of a saved plan the rows below break. */
+interface SavedRecord {
+  phase: string;
+  imageId?: string;
+}
+interface SavedEntry {
+  action: string;
+  recorded: SavedRecord | null;
+  manifest?: { spec: { min_disk: number } };
+  changes?: unknown[];
+}
+interface SavedPlan {
+  entries: SavedEntry[];
+  refresh: { records: Record<string, SavedRecord> };
+  [field: string]: unknown;
+}
+
+const broken: Record<string, { text: () => string; why: RegExp }> = {
+  'not JSON': { text: () => '{"type": "plan", "format_version": ', why: /not a plan file \(not JSON\)/ },
+  'JSON, but null': { text: () => 'null', why: /plan format missing, expected "2"/ },
+  'format_version "1"': {
+    text: () => JSON.stringify({ ...savedPlan(), format_version: '1' }),
+    why: /plan format "1", expected "2"/,
+  },
+  'format_version missing': {
+    text: () => {
+      const { format_version, ...rest } = savedPlan();
+      return JSON.stringify(rest);
+    },
+    why: /plan format missing, expected "2"/,
+  },
+  'format_version as a number': {
+    text: () => JSON.stringify({ ...savedPlan(), format_version: 2 }),
+    why: /plan format 2, expected "2"/,
+  },
+  'an unknown action': {
+    text: () => edit((_, [a]) => (a!.action = 'explode')),
+    why: /not a valid plan: entries\[0\]\.action must be one of import, .*keep-orphan; got "explode"/,
+  },
+  'a follow whose recorded is succeeded': {
+    text: () => edit((_, [a, b]) => (b!.recorded = a!.recorded)),
+    why: /entry 1 \(b\): a follow without the manifest or record it needs/,
+  },
+  'an update without changes': {
+    text: () => edit((_, [a]) => delete a!.changes),
+    why: /entry 0 \(a\): a update without the manifest or record it needs/,
+  },
+  'an import without manifest': {
+    text: () => edit((_, [, , c]) => delete c!.manifest),
+    why: /entry 2 \(c\): a import without the manifest or record it needs/,
+  },
+  'a none whose record is in flight': {
+    text: () => edit((_, [a, b]) => Object.assign(b!, { action: 'none', manifest: a!.manifest })),
+    why: /entry 1 \(b\): a none without the manifest or record it needs/,
+  },
+  'an entry record with phase succeeded but no imageId': {
+    text: () => edit((_, [a]) => delete a!.recorded!.imageId),
+    why: /not a valid plan: entries\[0\]\.recorded is missing "imageId"/,
+  },
+  'a refreshed record with phase succeeded but no imageId': {
+    text: () => edit((plan) => delete plan.refresh.records.d!.imageId),
+    why: /not a valid plan: refresh\.records\.d is missing "imageId"/,
+  },
+  'a record with an unknown phase': {
+    text: () => edit((_, [a]) => (a!.recorded!.phase = 'done')),
+    why: /not a valid plan: entries\[0\]\.recorded\.phase must be one of submitting, submitted, succeeded, failed; got "done"/,
+  },
+  'a manifest spec with min_disk 0': {
+    text: () => edit((_, [a]) => (a!.manifest!.spec.min_disk = 0)),
+    why: /not a valid plan: entries\[0\]\.manifest\.spec\.min_disk is 0, out of range/,
+  },
+  'an extra unknown top-level field': {
+    text: () => edit((plan) => (plan.approved_by = 'someone')),
+    why: /not a valid plan: unknown field "approved_by"/,
+  },
+};
+
+function edit(change: (plan: SavedPlan, entries: SavedEntry[]) => unknown): string {
+  const plan = savedPlan() as SavedPlan;
+  change(plan, plan.entries);
+  return JSON.stringify(plan);
+}
+
+describe('decodePlan refuses a saved plan that is not one', () => {
+  it('reads the unbroken saved plan', () => {
+    expect(decodePlan(JSON.stringify(savedPlan()), PATH).entries).toHaveLength(4);
+  });
+
+  it.each(Object.entries(broken))('%s', (_name, row) => {
+    const text = row.text();
+    let thrown: unknown;
+    try {
+      decodePlan(text, PATH);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(PlanFileError);
+    const message = (thrown as PlanFileError).message;
+    expect(message).toMatch(/^--plan plans\/saved\.json: /);
+    expect(message).toMatch(row.why);
+    expect(message).toMatch(/; make a new one with `imsync plan --out`$/);
+  });
+});

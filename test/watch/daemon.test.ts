@@ -1,0 +1,354 @@
+// The watch daemon on a fake clock against the in-memory IMS and an in-memory state: no sockets,
+// no sleeps. Its manifests are small YAML files in a temporary directory (it loads them from
+// paths); a manifest change is a call to trigger(), as the file watcher would make it. Resyncs,
+// job following and backoff all wait on the clock, so their timing is asserted exactly.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApplyEvent } from '../../src/apply/events.js';
+import type { ImsApi } from '../../src/apply/executor.js';
+import { ImsError } from '../../src/ims/errors.js';
+import type { Image } from '../../src/ims/types.js';
+import type { RefreshApi } from '../../src/refresh/observe.js';
+import type { ImageRecord } from '../../src/state/model.js';
+import { StateRecorder } from '../../src/state/recorder.js';
+import { Daemon, type DaemonOptions } from '../../src/watch/daemon.js';
+import { createMetrics, type ReconcileResult } from '../../src/watch/metrics.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { advanceBy, advanceUntil, runOnFakeClock } from '../support/fake-time.js';
+import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
+import { MemoryStateStore } from '../support/memory-store.js';
+import { specFor, type SpecFields } from '../support/specs.js';
+
+const INTERVAL_MS = 60_000;
+const JOB_MS = 10_000;
+
+interface LogLine {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  /** Virtual time of the line. */
+  readonly at: number;
+}
+
+/** One daemon, its account, its state and its manifest directory, on one fake clock. */
+interface Rig {
+  readonly clock: FakeClock;
+  readonly ims: InMemoryIms;
+  readonly store: MemoryStateStore;
+  readonly dir: string;
+  readonly daemon: Daemon;
+  readonly logs: LogLine[];
+  readonly events: ApplyEvent[];
+  /** Every reconcile's result, in order. */
+  readonly results: ReconcileResult[];
+  /** What the metrics counted as errors, by code. */
+  readonly errors: string[];
+  /** When run() was called. */
+  readonly startedAt: number;
+  readonly running: Promise<void>;
+}
+
+const rigs: Rig[] = [];
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const rig of rigs.splice(0)) {
+    rig.daemon.stop();
+    await runOnFakeClock(rig.running, rig.clock);
+  }
+  for (const w of worlds.splice(0)) {
+    await w.ims.close();
+    await rm(w.dir, { recursive: true, force: true });
+  }
+});
+
+interface World {
+  readonly clock: FakeClock;
+  readonly ims: InMemoryIms;
+  readonly store: MemoryStateStore;
+  readonly dir: string;
+}
+
+/** An account, an empty state and a manifest directory holding `manifests` (key: spec fields). */
+async function world(manifests: Record<string, SpecFields>): Promise<World> {
+  const clock = new FakeClock();
+  const ims = inMemoryIms({ seed: 11, jobSeconds: JOB_MS / 1000, clock });
+  const dir = await mkdtemp(join(tmpdir(), 'imsync-daemon-'));
+  const w = { clock, ims, store: new MemoryStateStore(clock), dir };
+  worlds.push(w);
+  for (const [key, fields] of Object.entries(manifests)) await writeManifest(dir, key, fields);
+  return w;
+}
+
+async function writeManifest(dir: string, key: string, fields: SpecFields = {}): Promise<void> {
+  const document = { apiVersion: 'imsync/v1', kind: 'Image', metadata: { name: key }, spec: specFor(key, fields) };
+  await writeFile(join(dir, `${key}.yaml`), stringify(document));
+}
+
+interface StartOptions {
+  readonly ims?: ImsApi & RefreshApi;
+  readonly options?: Partial<DaemonOptions>;
+  /** The daemon's randomness: 0.5 makes every resync exactly INTERVAL_MS apart. */
+  readonly random?: () => number;
+}
+
+/** Starts a daemon over `w` (a daemon of its own on the same world, when called again). */
+async function start(w: World, start: StartOptions = {}): Promise<Rig> {
+  const { clock, store } = w;
+  const recorder = new StateRecorder(store, await store.read());
+  const logs: LogLine[] = [];
+  const events: ApplyEvent[] = [];
+  const results: ReconcileResult[] = [];
+  const errors: string[] = [];
+  const metrics = createMetrics({
+    phases: () => ({ submitting: 0, submitted: 0, succeeded: 0, failed: 0 }),
+    stateStats: () => store.stats(),
+  });
+  const daemon = new Daemon(
+    {
+      ims: start.ims ?? w.ims.client,
+      recorder,
+      clock,
+      random: start.random ?? (() => 0.5),
+      metrics: {
+        ...metrics,
+        reconciled: (result, seconds) => {
+          results.push(result);
+          metrics.reconciled(result, seconds);
+        },
+        error: (code) => {
+          errors.push(code);
+          metrics.error(code);
+        },
+      },
+      log: (level, message, fields = {}) =>
+        logs.push({ level, message, fields: fields as Record<string, unknown>, at: clock.now() }),
+      onEvent: (event) => events.push(event),
+    },
+    {
+      paths: [w.dir],
+      intervalMs: INTERVAL_MS,
+      parallelism: 4,
+      allowReplace: false,
+      prune: false,
+      maxPrune: 10,
+      force: false,
+      settleGraceMs: 1_000,
+      ...start.options,
+    },
+  );
+  const rig: Rig = {
+    ...w,
+    daemon,
+    logs,
+    events,
+    results,
+    errors,
+    startedAt: clock.now(),
+    running: daemon.run(),
+  };
+  rigs.push(rig);
+  return rig;
+}
+
+/** Moves the clock on, a second at a time (never past a sleeper's deadline), until `condition` holds. */
+function until(rig: { clock: FakeClock }, what: string, condition: () => boolean, maxMs = 10 * INTERVAL_MS) {
+  return advanceUntil(rig.clock, condition, what, { stepMs: 1_000, maxMs });
+}
+
+/** Stops the daemon; resolves once its run() has. */
+async function stop(rig: Rig): Promise<void> {
+  rig.daemon.stop();
+  await runOnFakeClock(rig.running, rig.clock);
+  rigs.splice(rigs.indexOf(rig), 1);
+}
+
+/** The durable record of `key`. */
+const stored = (rig: World, key: string): ImageRecord | undefined => rig.store.stored.images[key];
+
+/** The quick-import requests the in-memory IMS served, by the image name sent. */
+const posts = (rig: World, name?: string) =>
+  rig.ims.requestLog.filter(
+    (request) =>
+      request.path === '/v2/cloudimages/quickimport/action' &&
+      (name === undefined || (request.body as { name?: string }).name === name),
+  ).length;
+
+function ofType<T extends ApplyEvent['type']>(
+  events: readonly ApplyEvent[],
+  type: T,
+): Extract<ApplyEvent, { type: T }>[] {
+  return events.filter((event): event is Extract<ApplyEvent, { type: T }> => event.type === type);
+}
+
+const at = (event: { readonly time: string } | undefined) => Date.parse(event!.time);
+
+const logged = (rig: Rig, message: string) => rig.logs.filter((line) => line.message === message);
+
+describe('Daemon', () => {
+  it('imports on its first reconcile and is ready once that reconcile has completed', async () => {
+    const rig = await start(await world({ web: {} }));
+    await until(rig, 'web submitted', () => stored(rig, 'web')?.phase === 'submitted');
+    expect(rig.daemon.ready).toBe(false);
+    expect(rig.daemon.reconciling).toBe(true);
+    await until(rig, 'ready', () => rig.daemon.ready);
+    expect(rig.results).toEqual(['applied']);
+    expect(rig.daemon.lastReconcile).toMatchObject({ result: 'applied', summary: { imported: 1, failed: 0 } });
+    const record = stored(rig, 'web');
+    expect(record).toMatchObject({ phase: 'succeeded' });
+    expect(rig.ims.store.find(record!.imageId!)?.info).toMatchObject({ name: 'image-web', status: 'active' });
+    // The job's ten seconds, followed at growing intervals, in virtual time.
+    const seconds = rig.daemon.lastReconcile!.summary!.seconds;
+    expect(seconds).toBeGreaterThanOrEqual(JOB_MS / 1000);
+    expect(seconds).toBeLessThan(JOB_MS / 1000 + 5);
+    expect(rig.daemon.reconciling).toBe(false);
+    await stop(rig);
+    expect(rig.daemon.ready).toBe(false);
+  });
+
+  it('acts on a manifest change at once: the running reconcile stops waiting, its import is followed after', async () => {
+    const rig = await start(await world({ web: {} }));
+    await until(rig, 'web submitted', () => stored(rig, 'web')?.phase === 'submitted');
+    await writeManifest(rig.dir, 'api');
+    rig.daemon.trigger('manifests changed: api.yaml');
+    await until(
+      rig,
+      'both imported',
+      () => stored(rig, 'web')?.phase === 'succeeded' && stored(rig, 'api')?.phase === 'succeeded',
+    );
+    expect(rig.results).toEqual(['interrupted', 'applied']);
+    expect(ofType(rig.events, 'apply.interrupted')).toEqual([
+      expect.objectContaining({ reason: 'manifests changed: api.yaml' }),
+    ]);
+    // api was submitted while web's job still ran; web was followed, never sent again.
+    const [apiSubmitted] = ofType(rig.events, 'import.submitted').filter((event) => event.key === 'api');
+    const [webSucceeded] = ofType(rig.events, 'import.succeeded').filter((event) => event.key === 'web');
+    expect(at(apiSubmitted)).toBeLessThan(at(webSucceeded));
+    expect(at(apiSubmitted) - rig.startedAt).toBeLessThan(JOB_MS);
+    expect(posts(rig, 'image-web')).toBe(1);
+    expect(posts(rig, 'image-api')).toBe(1);
+    expect(ofType(rig.events, 'apply.started').at(-1)).toMatchObject({ imports: 1, following: 1 });
+  });
+
+  it('resyncs every interval: a refresh finds an image deleted out of band, and it is imported again', async () => {
+    const rig = await start(await world({ web: {} }));
+    await until(rig, 'ready', () => rig.daemon.ready);
+    const first = stored(rig, 'web')!.imageId!;
+    rig.ims.store.delete(first);
+    // Until the resync nothing looks at the cloud: the record stands.
+    await advanceBy(rig.clock, INTERVAL_MS / 2, 1_000);
+    expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded', imageId: first });
+    expect(rig.results).toEqual(['applied']);
+
+    await until(
+      rig,
+      're-imported',
+      () => stored(rig, 'web')?.phase === 'succeeded' && stored(rig, 'web')?.imageId !== first,
+    );
+    const [resync] = logged(rig, 'reconcile requested').filter((line) => line.fields.reason === 'periodic resync');
+    // random 0.5: no jitter, the resync comes exactly one interval after the start.
+    expect(resync!.at - rig.startedAt).toBe(INTERVAL_MS);
+    expect(logged(rig, 'image deleted out of band')).toEqual([
+      expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ key: 'web' }) }),
+    ]);
+    expect(rig.errors).toContain('DRIFT_DELETED');
+    expect(rig.results).toEqual(['applied', 'applied']);
+    expect(posts(rig, 'image-web')).toBe(2);
+    const images = rig.ims.store.list();
+    expect(images.map((image) => image.info.id)).toEqual([stored(rig, 'web')!.imageId]);
+  });
+
+  it('holds a failed import on a trigger with an unchanged manifest, and retries it on the resync', async () => {
+    const rig = await start(await world({ bad: { image_url: 'golden:bad.qcow2' } }));
+    await until(rig, 'bad failed', () => stored(rig, 'bad')?.phase === 'failed');
+    await until(rig, 'ready', () => rig.daemon.ready);
+    expect(stored(rig, 'bad')).toMatchObject({ error: { code: 'IMG.0072' } });
+    expect(posts(rig)).toBe(1);
+
+    rig.daemon.trigger('manifests changed: another file');
+    await until(rig, 'second reconcile', () => rig.results.length === 2);
+    rig.daemon.trigger('manifests changed: yet another file');
+    await until(rig, 'third reconcile', () => rig.results.length === 3);
+    expect(rig.clock.now() - rig.startedAt).toBeLessThan(INTERVAL_MS);
+    expect(posts(rig)).toBe(1);
+    expect(rig.results).toEqual(['applied', 'applied', 'applied']);
+    // Said once, when it first appears.
+    expect(logged(rig, 'failed import held until its manifest changes or the next resync')).toEqual([
+      expect.objectContaining({ level: 'warn', fields: { key: 'bad', image_id: null } }),
+    ]);
+
+    const failed = stored(rig, 'bad')!;
+    await until(rig, 'retried', () => posts(rig) === 2);
+    expect(rig.clock.now() - rig.startedAt).toBeGreaterThanOrEqual(INTERVAL_MS);
+    await until(rig, 'failed again', () => stored(rig, 'bad')?.phase === 'failed' && stored(rig, 'bad') !== failed);
+    expect(stored(rig, 'bad')!.attemptId).not.toBe(failed.attemptId);
+    expect(ofType(rig.events, 'import.failed')).toHaveLength(2);
+  });
+
+  it('on stop, saves the state and resolves run(); another daemon follows what was left running', async () => {
+    const w = await world({ web: {}, api: {} });
+    const rig = await start(w);
+    await until(
+      rig,
+      'both submitted',
+      () => stored(rig, 'web')?.phase === 'submitted' && stored(rig, 'api')?.phase === 'submitted',
+    );
+    await stop(rig);
+    expect(rig.results).toEqual(['interrupted']);
+    const saved = await w.store.read();
+    expect(saved.images.web).toMatchObject({ phase: 'submitted', jobId: expect.any(String) as string });
+    expect(saved.images.api).toMatchObject({ phase: 'submitted', jobId: expect.any(String) as string });
+    const sent = w.ims.requests();
+    await advanceBy(w.clock, 2 * INTERVAL_MS, 1_000);
+    expect(w.ims.requests()).toBe(sent);
+
+    const next = await start(w);
+    await until(next, 'ready', () => next.daemon.ready);
+    expect(next.daemon.lastReconcile).toMatchObject({ result: 'applied', summary: { imported: 2, failed: 0 } });
+    expect(posts(next)).toBe(2);
+  });
+
+  it('backs off after a failed reconcile with growing delays drawn from its random source', async () => {
+    const w = await world({ web: {} });
+    const lists: number[] = [];
+    let failures = 3;
+    const { client } = w.ims;
+    const flaky: ImsApi & RefreshApi = {
+      quickImport: (body, signal) => client.quickImport(body, signal),
+      getJob: (id, signal) => client.getJob(id, signal),
+      listImages: (query, signal) => client.listImages(query, signal),
+      getImage: (id, signal) => client.getImage(id, signal),
+      updateImage: (id, operations, signal) => client.updateImage(id, operations, signal),
+      deleteImage: (id, signal) => client.deleteImage(id, signal),
+      listImageTags: (id, signal) => client.listImageTags(id, signal),
+      changeImageTags: (id, action, tags, signal) => client.changeImageTags(id, action, tags, signal),
+      listTaggedImages: (key, signal) => client.listTaggedImages(key, signal),
+      // The refresh's list of the account fails three times, as an API in trouble would.
+      listAllImages: async function* (query, signal): AsyncGenerator<Image> {
+        lists.push(w.clock.now());
+        if (failures-- > 0) throw new ImsError('GET /v2/cloudimages: 503 APIGW.0308: busy', 'APIGW.0308', 'safe', 503);
+        yield* client.listAllImages(query, signal);
+      },
+    };
+    const draws: number[] = [];
+    const randoms = [0.5, 0.25, 0.5, 0.75];
+    const rig = await start(w, {
+      ims: flaky,
+      random: () => {
+        const value = randoms[draws.length % randoms.length]!;
+        draws.push(value);
+        return value;
+      },
+    });
+    await until(rig, 'ready', () => rig.daemon.ready);
+    expect(rig.results).toEqual(['error', 'error', 'error', 'applied']);
+    expect(rig.errors).toEqual(['APIGW.0308', 'APIGW.0308', 'APIGW.0308']);
+    expect(logged(rig, 'reconcile failed; retrying with backoff')).toHaveLength(3);
+    // Draw 0.5 went to the resync's jitter; then full jitter over 1 s, 2 s, 4 s: 0.25 x 1 s, 0.5 x 2 s, 0.75 x 4 s.
+    expect(lists.map((time) => time - lists[0]!)).toEqual([0, 250, 250 + 1_000, 250 + 1_000 + 3_000]);
+    expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded' });
+    expect(rig.daemon.lastReconcile).toMatchObject({ result: 'applied' });
+  });
+});
