@@ -15,6 +15,15 @@ export function renderPlan(planned: Planned, output: Output): void {
   const { plan } = planned;
   const { color } = output;
   renderDrift(planned, output);
+  if (planned.refreshOnly) {
+    const count = plan.refresh.changes.size;
+    output.out(
+      count === 0
+        ? `${color.green('The state matches the cloud.')} Nothing else is planned (--refresh-only).\n`
+        : `${color.bold('Refresh only:')} ${count} ${plural(count, 'record')} to update from what the cloud holds; nothing else is planned.\n`,
+    );
+    return;
+  }
   const visible = plan.entries.filter((entry) => entry.action !== 'none');
   const summary = summarize(plan);
   if (visible.length === 0) {

@@ -38,6 +38,8 @@ export interface Planned {
   readonly elsewhere: readonly string[];
   /** Why the plan must not be carried out (the prune guard), if so. */
   readonly refusal?: string;
+  /** Only what the refresh found is to be recorded (`--refresh-only`). */
+  readonly refreshOnly?: boolean;
 }
 
 export async function planOnce(
@@ -67,7 +69,12 @@ export async function planOnce(
     force: input.force,
     manifests: input.manifests.length,
   });
-  return { plan: decided, elsewhere, ...(refusal === undefined ? {} : { refusal }) };
+  return {
+    plan: decided,
+    elsewhere,
+    ...(refusal === undefined ? {} : { refusal }),
+    ...(input.refresh === 'only' ? { refreshOnly: true } : {}),
+  };
 }
 
 export interface ReconcileHooks {

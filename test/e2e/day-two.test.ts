@@ -136,6 +136,55 @@ describe('refresh: changes made outside imsync', () => {
   });
 });
 
+describe('refresh only, and saved plans', () => {
+  it('plan --refresh-only shows what changed; apply --refresh-only records it and changes nothing', async () => {
+    const { emulator, workspace, sdk } = await applied(['gone', 'here']);
+    const gone = await imageOf(emulator, 'gone');
+    await sdk.delete(gone.id);
+    const shown = expectExit(await workspace.run(planArgs(workspace, '--refresh-only', ...NO_LAG), emulator), 0);
+    expect(shown.stdout).toContain(`  ! gone image ${gone.id} was deleted`);
+    expect(shown.stdout).toContain(
+      'Refresh only: 1 record to update from what the cloud holds; nothing else is planned.',
+    );
+
+    const recorded = expectExit(await workspace.run(applyArgs(workspace, '--refresh-only', '--json'), emulator), 0);
+    expect(jsonLines(recorded.stdout).at(-1)).toMatchObject({ type: 'apply.finished', summary: { imported: 0 } });
+    expect(Object.keys((await workspace.state()).images)).toEqual(['here']);
+    expect(importPosts(await emulatorRequests(emulator))).toHaveLength(2);
+    // The next plan imports it, and no longer needs the refresh to say why.
+    const next = await planJson(workspace, emulator, '--refresh=false');
+    expect(next.entries.map((entry) => [entry.key, entry.action])).toEqual([
+      ['gone', 'import'],
+      ['here', 'none'],
+    ]);
+  });
+
+  it('apply --plan carries out a saved plan as it was shown, what its refresh found included', async () => {
+    const { emulator, workspace } = await applied(['saved-a', 'saved-b']);
+    const ids = [(await imageOf(emulator, 'saved-a')).id, (await imageOf(emulator, 'saved-b')).id];
+    await rm(workspace.statePath);
+    await workspace.put('saved-c');
+    const out = join(workspace.dir, 'saved.plan.json');
+    expectExit(await workspace.run(planArgs(workspace, '--out', out), emulator), 0);
+    const refused = await workspace.run(['apply', '--plan', out, '--state', workspace.statePath, '--prune'], emulator);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('the saved plan already decided what --prune would; make a new plan to change it');
+
+    const run = expectExit(
+      await workspace.run(['apply', '--plan', out, '--state', workspace.statePath, '--json'], emulator),
+      0,
+    );
+    const events = jsonLines(run.stdout);
+    expect(events.filter((e) => e.type === 'adopt.succeeded').map((e) => e.image_id)).toEqual(ids);
+    expect(events.filter((e) => e.type === 'import.submitting').map((e) => e.key)).toEqual(['saved-c']);
+    await expectConverged(workspace, emulator, ['saved-a', 'saved-b', 'saved-c']);
+    // Applied once: the state has moved on, so the same file is refused now.
+    const again = await workspace.run(['apply', '--plan', out, '--state', workspace.statePath], emulator);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('make a new plan');
+  });
+});
+
 describe('adoption: images that exist, a state that does not know them', () => {
   it('a lost state adopts every image by its tag: nothing is imported twice', async () => {
     const keys = ['one', 'two', 'three'];
