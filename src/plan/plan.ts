@@ -205,14 +205,15 @@ function planOrphan(orphan: Keyed, recorded: ImageRecord, policy: Policy): PlanE
     case 'submitted':
       return { ...orphan, action: 'follow', recorded, ...then };
     default:
-      return { ...orphan, action: policy.prune ? 'delete' : 'keep-orphan', recorded };
+      // An image whose ownership tag someone removed is left alone: imsync deletes only what carries it.
+      return { ...orphan, action: policy.prune && !disowned(orphan.drift) ? 'delete' : 'keep-orphan', recorded };
   }
 }
 
 /** Field changes from the recorded spec to the desired one, compared by meaning (spec.ts). */
 function diffSpecs(desired: Desired, recorded: ImageRecord): FieldChange[] {
   const changes: FieldChange[] = [];
-  if (desired.drift?.kind === 'edited' && desired.drift.fields.includes('ownership')) {
+  if (disowned(desired.drift)) {
     // The ownership tags were removed outside imsync: the tag update puts them back.
     changes.push({ field: 'ownership', before: null, after: `imsync-key=${desired.key}`, forcesReplacement: false });
   }
@@ -240,6 +241,10 @@ function diffSpecs(desired: Desired, recorded: ImageRecord): FieldChange[] {
 /** A region counts as changed only when both sides name one: an unset default is not a move. */
 function sameRegion(desired: Keyed, recorded: ImageRecord): boolean {
   return desired.region === undefined || recorded.region === undefined || desired.region === recorded.region;
+}
+
+function disowned(drift: Drift | undefined): boolean {
+  return drift?.kind === 'edited' && drift.fields.includes('ownership');
 }
 
 function withDrift(drift: Drift | undefined): { drift?: Drift } {

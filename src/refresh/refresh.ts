@@ -83,14 +83,12 @@ export function refresh(
       continue;
     }
     const seen = observedChanges(key, record.spec, image, observations.tagged.has(image.id));
-    if (seen.fields.length > 0) {
-      changes.set(key, {
-        ...record,
-        spec: seen.spec,
-        specHash: specHash(seen.spec),
-        updatedAt: options.now.toISOString(),
-      });
-      drift.set(key, { kind: 'edited', imageId: record.imageId, fields: seen.fields });
+    if (seen.fields.length === 0) continue;
+    drift.set(key, { kind: 'edited', imageId: record.imageId, fields: seen.fields });
+    // The record takes what it can hold; an ownership tag or a value no manifest may hold it cannot.
+    if (seen.spec !== record.spec) {
+      const spec = seen.spec;
+      changes.set(key, { ...record, spec, specHash: specHash(spec), updatedAt: options.now.toISOString() });
     }
   }
 

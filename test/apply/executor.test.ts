@@ -250,9 +250,9 @@ describe('executePlan: answers that never came', () => {
     });
     const { summary, events, state } = await execute(w, await plan(w, [manifest('web')]), { ims: losing.api });
     expect(summary).toMatchObject({ imported: 1, failed: 0 });
-    expect(ofType(events, 'import.ambiguous')).toEqual([
-      expect.objectContaining({ key: 'web', attemptId: 'attempt0', reason: expect.stringContaining('hang up') }),
-    ]);
+    const ambiguous = ofType(events, 'import.ambiguous');
+    expect(ambiguous).toEqual([expect.objectContaining({ key: 'web', attemptId: 'attempt0' })]);
+    expect(ambiguous[0]!.reason).toContain('hang up');
     expect(ofType(events, 'import.settled')).toEqual([
       expect.objectContaining({ key: 'web', attemptId: 'attempt0', found: true }),
     ]);

@@ -37,7 +37,9 @@ const NO_LAG = ['--settle-grace', '0s'];
 async function applied(manifests: readonly string[] | Record<string, Record<string, unknown>>) {
   const emulator = await startEmulator(FAST_JOBS);
   const workspace = await Workspace.create('imsync-day2-');
-  const specs = Array.isArray(manifests) ? Object.fromEntries(manifests.map((key) => [key, specFor(key)])) : manifests;
+  const specs: Record<string, Record<string, unknown>> = Array.isArray(manifests)
+    ? Object.fromEntries(manifests.map((key: string) => [key, specFor(key)]))
+    : (manifests as Record<string, Record<string, unknown>>);
   for (const [key, spec] of Object.entries(specs)) await workspace.put(key, spec);
   expectExit(await workspace.run(applyArgs(workspace), emulator), 0);
   return { emulator, workspace, sdk: await OutOfBand.connect(emulator) };

@@ -172,7 +172,7 @@ describe('imsync plan', () => {
 
   it('reads the state named by IMSYNC_STATE, and --state over it', async () => {
     await saveState(await importedState());
-    const plan = (env: object, ...args: string[]) => runCli(['plan', offline, ...args], { cwd: dir, env });
+    const plan = (env: NodeJS.ProcessEnv, ...args: string[]) => runCli(['plan', offline, ...args], { cwd: dir, env });
     expect(plan({ IMSYNC_STATE: 'imsync.state.json' }).stdout).toContain('No changes.');
     expect(plan({ IMSYNC_STATE: 'other.json' }).stdout).toContain('8 to import');
     const result = plan({ IMSYNC_STATE: 'other.json' }, '--state', 'imsync.state.json');

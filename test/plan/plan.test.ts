@@ -207,6 +207,16 @@ describe('planChanges', () => {
       /would delete 1 images, more than --max-prune 0/,
     );
     expect(pruneRefusal(pruning, { maxPrune: 0, force: true, manifests: 1 })).toBeUndefined();
+    // An orphan whose ownership tag was removed outside imsync is kept, even when pruning.
+    const disowned = planChanges([manifest('keep')], state, {
+      policy: { prune: true },
+      refresh: {
+        changes: new Map(),
+        drift: new Map([['gone', { kind: 'edited', imageId: 'image-gone', fields: ['ownership'] } as const]]),
+        unadopted: [],
+      },
+    });
+    expect(disowned.entries[0]).toMatchObject({ key: 'gone', action: 'keep-orphan', drift: { kind: 'edited' } });
     const everything = planChanges([], state, { policy: { prune: true } });
     expect(pruneRefusal(everything, { maxPrune: 10, force: false, manifests: 0 })).toMatch(
       /no manifest at all would delete all 2/,

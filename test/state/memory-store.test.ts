@@ -1,7 +1,7 @@
 // The in-memory StateStore of the unit tests (test/support/memory-store.ts) honours the contract
 // every backend does, so that tests run on it prove what they would on a file.
 import { describe, expect, it } from 'vitest';
-import { emptyState } from '../../src/state/model.js';
+import { emptyState, type State } from '../../src/state/model.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { advanceBy } from '../support/fake-time.js';
 import { MemoryStateStore } from '../support/memory-store.js';
@@ -18,7 +18,8 @@ describe('in-memory state store', () => {
   it('reads back through the codec: a state the schema refuses is STATE_INVALID, as from a file', async () => {
     const store = new MemoryStateStore();
     const state = submitted(emptyState(), 'web', systemSpec('web'));
-    await store.write({ ...state, images: { web: { ...state.images.web!, phase: 'unknown' as 'submitted' } } });
+    const invalid = { ...state, images: { web: { ...state.images.web!, phase: 'unknown' } } } as unknown as State;
+    await store.write(invalid);
     await expect(store.read()).rejects.toMatchObject({ code: 'STATE_INVALID' });
   });
 
