@@ -137,8 +137,9 @@ class Run {
     switch (entry.action) {
       case 'import':
       case 'retry':
-      case 'replace':
         return this.submit(key, entry.manifest.spec, entry.region);
+      case 'replace':
+        return this.submit(key, entry.manifest.spec, entry.region, entry.keepOld);
       case 'update':
         return this.guard(key, 'update', () => this.update(key, entry.recorded, entry.manifest.spec, entry.changes));
       case 'finish-replace':
@@ -171,20 +172,20 @@ class Run {
   }
 
   /** Queues an import attempt; it waits for a submission slot. */
-  private async submit(key: string, spec: ImageSpec, region: string | undefined): Promise<void> {
+  private async submit(key: string, spec: ImageSpec, region: string | undefined, keepOld = false): Promise<void> {
     this.submissions++;
     try {
-      await this.limit(() => this.submitNow(key, spec, region));
+      await this.limit(() => this.submitNow(key, spec, region, keepOld));
     } finally {
       this.submissions--;
     }
   }
 
-  private async submitNow(key: string, spec: ImageSpec, region: string | undefined): Promise<void> {
+  private async submitNow(key: string, spec: ImageSpec, region: string | undefined, keepOld: boolean): Promise<void> {
     if (this.options.stop.aborted) return; // never started: nothing recorded, the next plan has it
     const { recorder, ims } = this.deps;
     const attemptId = this.deps.newAttemptId();
-    const intent = { spec, attemptId, ...(region === undefined ? {} : { region }) };
+    const intent = { spec, attemptId, keepsPrevious: keepOld, ...(region === undefined ? {} : { region }) };
     const record = intentRecord(recorder.get(key), intent, this.now());
     await recorder.record(key, record);
     this.emitAt(key, { type: 'import.submitting', attemptId });

@@ -93,7 +93,7 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
     case 'update':
       return `  ${color.yellow('~')} ${name} will be updated in place${because}\n${changes(entry.changes, color)}`;
     case 'replace':
-      return `  ${color.magenta('-/+')} ${name} will be replaced (imported anew, then ${imageOf(entry.recorded)} deleted)${because}\n${changes(entry.changes, color)}`;
+      return `  ${color.magenta('-/+')} ${name} will be replaced (imported anew, then ${imageOf(entry.recorded)} ${entry.keepOld ? "left alone: it is no longer tagged as imsync's" : 'deleted'})${because}\n${changes(entry.changes, color)}`;
     case 'replace-blocked':
       return `  ${color.red('!')} ${name} must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete ${imageOf(entry.recorded)})\n${changes(entry.changes, color)}`;
     case 'finish-replace':

@@ -47,6 +47,7 @@ function encodeEntry(entry: PlanEntry): object {
     ...('changes' in entry ? { changes: entry.changes.map(encodeChange) } : {}),
     ...(entry.drift ? { drift: encodeDrift(entry.drift) } : {}),
     ...('then' in entry && entry.then ? { then: entry.then } : {}),
+    ...('keepOld' in entry && entry.keepOld ? { keep_old: true } : {}),
   };
 }
 
@@ -72,6 +73,7 @@ interface EntryJson {
   changes?: { field: string; before: unknown; after: unknown; forces_replacement: boolean }[];
   drift?: DriftJson;
   then?: 'delete';
+  keep_old?: true;
 }
 
 interface DriftJson {
@@ -168,5 +170,6 @@ function decodeEntry(entry: EntryJson, index: number, bad: (why: string) => Plan
       : {}),
     ...(entry.drift ? { drift: decodeDrift(entry.drift) } : {}),
     ...(entry.then ? { then: entry.then } : {}),
+    ...(entry.keep_old ? { keepOld: true } : {}),
   } as PlanEntry;
 }

@@ -52,6 +52,8 @@ export type PlanEntry =
       readonly action: 'replace';
       readonly recorded: SucceededRecord | FailedRecord;
       readonly changes: readonly FieldChange[];
+      /** The old image lost its ownership tag outside imsync: it is left alone, not deleted. */
+      readonly keepOld?: true;
     })
   /** A replacement is needed but not allowed (--allow-replace): nothing is done. */
   | (Desired & {
@@ -193,7 +195,8 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Po
 
 function replacement(desired: Desired, recorded: SucceededRecord | FailedRecord, policy: Policy): PlanEntry {
   const changes = diffSpecs(desired, recorded);
-  return { ...desired, action: policy.allowReplace ? 'replace' : 'replace-blocked', recorded, changes };
+  if (!policy.allowReplace) return { ...desired, action: 'replace-blocked', recorded, changes };
+  return { ...desired, action: 'replace', recorded, changes, ...(disowned(desired.drift) ? { keepOld: true } : {}) };
 }
 
 function planOrphan(orphan: Keyed, recorded: ImageRecord, policy: Policy): PlanEntry {

@@ -103,6 +103,8 @@ export interface ImportIntent {
   readonly spec: ImageSpec;
   readonly region?: string;
   readonly attemptId: string;
+  /** A replacement that leaves the image it replaces alone (no longer imsync's to delete). */
+  readonly keepsPrevious?: boolean;
 }
 
 /**
@@ -111,7 +113,9 @@ export interface ImportIntent {
  */
 export function intentRecord(previous: ImageRecord | undefined, intent: ImportIntent, at: Date): SubmittingRecord {
   const now = at.toISOString();
-  const supersedes = previous?.supersedes ?? (previous?.phase === 'succeeded' ? previous.imageId : undefined);
+  const supersedes = intent.keepsPrevious
+    ? undefined
+    : (previous?.supersedes ?? (previous?.phase === 'succeeded' ? previous.imageId : undefined));
   return {
     ...(intent.region === undefined ? {} : { region: intent.region }),
     spec: intent.spec,
