@@ -195,7 +195,15 @@ export class Daemon {
           maxPrune: this.options.maxPrune,
           force: this.options.force,
         },
-        { planned: (planned) => this.onPlan(planned), confirm: () => Promise.resolve(true) },
+        {
+          planned: (planned) => this.onPlan(planned),
+          confirm: () => {
+            // Interrupted before anything is carried out (the executor submits nothing once
+            // stopped): the failed imports a resync retries are still owed by the next reconcile.
+            if (resync && interrupt.signal.aborted) this.due = { ...this.due, resync: true };
+            return Promise.resolve(true);
+          },
+        },
         {
           parallelism: this.options.parallelism,
           settleGraceMs: this.options.settleGraceMs,

@@ -185,6 +185,24 @@ function ofType<T extends ApplyEvent['type']>(
 
 const at = (event: { readonly time: string } | undefined) => Date.parse(event!.time);
 
+/** The in-memory client as a plain object, with `overrides` in front: faults at the client's edge. */
+function delegating(w: World, overrides: Partial<ImsApi & RefreshApi> = {}): ImsApi & RefreshApi {
+  const { client } = w.ims;
+  return {
+    quickImport: (body, signal) => client.quickImport(body, signal),
+    getJob: (id, signal) => client.getJob(id, signal),
+    listImages: (query, signal) => client.listImages(query, signal),
+    listAllImages: (query, signal) => client.listAllImages(query, signal),
+    listTaggedImages: (key, signal) => client.listTaggedImages(key, signal),
+    getImage: (id, signal) => client.getImage(id, signal),
+    updateImage: (id, operations, signal) => client.updateImage(id, operations, signal),
+    deleteImage: (id, signal) => client.deleteImage(id, signal),
+    listImageTags: (id, signal) => client.listImageTags(id, signal),
+    changeImageTags: (id, action, tags, signal) => client.changeImageTags(id, action, tags, signal),
+    ...overrides,
+  };
+}
+
 const logged = (rig: Rig, message: string) => rig.logs.filter((line) => line.message === message);
 
 describe('Daemon', () => {
@@ -281,10 +299,33 @@ describe('Daemon', () => {
 
     const failed = stored(rig, 'bad')!;
     await until(rig, 'retried', () => posts(rig) === 2);
-    expect(rig.clock.now() - rig.startedAt).toBeGreaterThanOrEqual(INTERVAL_MS);
+    expect(at(ofType(rig.events, 'import.submitting')[1]) - rig.startedAt).toBe(INTERVAL_MS);
     await until(rig, 'failed again', () => stored(rig, 'bad')?.phase === 'failed' && stored(rig, 'bad') !== failed);
     expect(stored(rig, 'bad')!.attemptId).not.toBe(failed.attemptId);
     expect(ofType(rig.events, 'import.failed')).toHaveLength(2);
+  });
+
+  it('keeps a resync due when an edit interrupts it before it carried anything out', async () => {
+    const w = await world({ bad: { image_url: 'golden:bad.qcow2' } });
+    const { client } = w.ims;
+    let lists = 0;
+    let edited = () => {};
+    const rig = await start(w, {
+      ims: delegating(w, {
+        // An edit lands while the resync's refresh lists the account.
+        listAllImages: (query, signal) => {
+          if (++lists === 2) edited();
+          return client.listAllImages(query, signal);
+        },
+      }),
+    });
+    edited = () => rig.daemon.trigger('manifests changed: unrelated.yaml');
+    await until(rig, 'bad failed', () => stored(rig, 'bad')?.phase === 'failed' && rig.daemon.ready);
+    await until(rig, 'retried', () => posts(rig) === 2, 3 * INTERVAL_MS);
+    // The resync's retry comes with the reconcile the edit asked for, not a whole interval later.
+    expect(at(ofType(rig.events, 'import.submitting')[1]) - rig.startedAt).toBe(INTERVAL_MS);
+    expect(rig.results).toEqual(['applied', 'interrupted']);
+    expect(lists).toBe(3);
   });
 
   it('on stop, saves the state and resolves run(); another daemon follows what was left running', async () => {
@@ -315,23 +356,14 @@ describe('Daemon', () => {
     const lists: number[] = [];
     let failures = 3;
     const { client } = w.ims;
-    const flaky: ImsApi & RefreshApi = {
-      quickImport: (body, signal) => client.quickImport(body, signal),
-      getJob: (id, signal) => client.getJob(id, signal),
-      listImages: (query, signal) => client.listImages(query, signal),
-      getImage: (id, signal) => client.getImage(id, signal),
-      updateImage: (id, operations, signal) => client.updateImage(id, operations, signal),
-      deleteImage: (id, signal) => client.deleteImage(id, signal),
-      listImageTags: (id, signal) => client.listImageTags(id, signal),
-      changeImageTags: (id, action, tags, signal) => client.changeImageTags(id, action, tags, signal),
-      listTaggedImages: (key, signal) => client.listTaggedImages(key, signal),
+    const flaky = delegating(w, {
       // The refresh's list of the account fails three times, as an API in trouble would.
       listAllImages: async function* (query, signal): AsyncGenerator<Image> {
         lists.push(w.clock.now());
         if (failures-- > 0) throw new ImsError('GET /v2/cloudimages: 503 APIGW.0308: busy', 'APIGW.0308', 'safe', 503);
         yield* client.listAllImages(query, signal);
       },
-    };
+    });
     const draws: number[] = [];
     const randoms = [0.5, 0.25, 0.5, 0.75];
     const rig = await start(w, {
