@@ -168,7 +168,7 @@ describe('imsync apply during an IMS outage', () => {
     // The refresh meets the outage first: nothing is planned, nothing sent, and the error says why.
     const refused = await workspace.run(applyArgs(workspace, '--json'), emulator);
     expect(refused.code, outputOf(refused)).toBe(1);
-    expect(refused.stderr).toMatch(/^imsync: GET \/v2\/cloudimages: 500 IMG\.0061/);
+    expect(refused.stderr).toMatch(/^imsync: (GET|POST) \/v2\/\S+: 500 IMG\.0061/);
     expect(importPosts(await emulatorRequests(emulator))).toHaveLength(0);
     // Planned from the state alone, the import is sent, and its answer lost to the outage.
     const apply = workspace.start(applyArgs(workspace, '--json', '--refresh=false'), emulator);

@@ -79,7 +79,7 @@ describe('refresh: changes made outside imsync', () => {
     );
     expect(plan.stdout).toContain('Plan: 1 to import, 0 to update, 0 to replace, 0 to adopt, 0 to delete;');
 
-    expectExit(await workspace.run(applyArgs(workspace), emulator), 0);
+    expectExit(await workspace.run(applyArgs(workspace, ...NO_LAG), emulator), 0);
     expect((await imageOf(emulator, 'victim')).id).not.toBe(victim.id);
     await expectConverged(workspace, emulator, ['victim', 'bystander']);
   });
@@ -149,7 +149,10 @@ describe('refresh only, and saved plans', () => {
       'Refresh only: 1 record to update from what the cloud holds; nothing else is planned.',
     );
 
-    const recorded = expectExit(await workspace.run(applyArgs(workspace, '--refresh-only', '--json'), emulator), 0);
+    const recorded = expectExit(
+      await workspace.run(applyArgs(workspace, '--refresh-only', '--json', ...NO_LAG), emulator),
+      0,
+    );
     expect(jsonLines(recorded.stdout).at(-1)).toMatchObject({ type: 'apply.finished', summary: { imported: 0 } });
     expect(Object.keys((await workspace.state()).images)).toEqual(['here']);
     expect(importPosts(await emulatorRequests(emulator))).toHaveLength(2);

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js';
-import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImsClient } from '../../src/ims/client.js';
 import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
 import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { OutOfBand } from '../support/out-of-band.js';
 import { runCli } from '../support/run-cli.js';
 
 const started: EmulatorProcess[] = [];
@@ -34,19 +34,7 @@ beforeAll(async () => {
 describe('imsync emulator', () => {
   it("serves Huawei's own SDK client: import, job to SUCCESS, list with a query", async () => {
     const emulator = await startCli(['--job-seconds', '0.3', '--seed', '7']);
-    const credentials = new BasicCredentials()
-      .withAk(emulator.accessKey)
-      .withSk(emulator.secretKey)
-      .withProjectId(emulator.projectId);
-    const sdk = new ClientBuilder((client) => client).withEndpoint(emulator.url).withCredential(credentials).build();
-    const send = (options: { method: string; url: string; data?: object; queryParams?: object; pathParams?: object }) =>
-      sdk.sendRequest<Record<string, unknown>>({
-        contentType: 'application/json',
-        queryParams: {},
-        pathParams: {},
-        headers: {},
-        ...options,
-      });
+    const { send } = await OutOfBand.connect(emulator);
     const { job_id: jobId } = (await send({
       method: 'POST',
       url: '/v2/cloudimages/quickimport/action',

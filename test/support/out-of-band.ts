@@ -12,14 +12,18 @@ export interface Tag {
   readonly value: string;
 }
 
+export interface SdkRequest {
+  readonly method: string;
+  /** The path, with `{project_id}` and the `pathParams` filled in by the SDK. */
+  readonly url: string;
+  readonly data?: object;
+  readonly queryParams?: object;
+  readonly pathParams?: object;
+}
+
 export class OutOfBand {
-  private readonly send: (options: {
-    method: string;
-    url: string;
-    data?: object;
-    queryParams?: object;
-    pathParams?: object;
-  }) => Promise<Record<string, unknown>>;
+  /** Any IMS call, signed by the SDK. */
+  readonly send: (request: SdkRequest) => Promise<Record<string, unknown>>;
 
   private constructor(emulator: EmulatorProcess) {
     const credentials = new BasicCredentials()
@@ -27,13 +31,13 @@ export class OutOfBand {
       .withSk(emulator.secretKey)
       .withProjectId(emulator.projectId);
     const sdk = new ClientBuilder((client) => client).withEndpoint(emulator.url).withCredential(credentials).build();
-    this.send = (options) =>
+    this.send = (request) =>
       sdk.sendRequest<Record<string, unknown>>({
         contentType: 'application/json',
         queryParams: {},
         pathParams: {},
         headers: {},
-        ...options,
+        ...request,
       });
   }
 
