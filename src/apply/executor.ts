@@ -27,7 +27,7 @@ import {
 import type { StateRecorder } from '../state/recorder.js';
 import type { ApplyEvent, ApplySummary, EmitEvent } from './events.js';
 import { observe, type Observation, type Observed } from './observe.js';
-import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, listedAttempt, ownershipTags } from './ownership.js';
+import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, listedAttempt, ownershipTags } from '../ims/ownership.js';
 
 /** The IMS calls the executor makes; ImsClient has them all. */
 export type ImsApi = Pick<

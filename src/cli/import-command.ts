@@ -2,7 +2,7 @@
 // import` does. The image must be a private image of this project, active, and not imsync's under
 // another key; what its manifest says differently is shown; the ownership tags are added; the
 // record is written. Nothing is imported.
-import { ATTEMPT_TAG, KEY_TAG } from '../apply/ownership.js';
+import { ATTEMPT_TAG, KEY_TAG } from '../ims/ownership.js';
 import { effectiveSpec, FIELD_CHANGE } from '../manifest/spec.js';
 import type { SpecField } from '../manifest/types.js';
 import { observed } from '../refresh/observe.js';

@@ -3,7 +3,7 @@
 // recorded image missing from both is looked up by id before anyone calls it deleted. Cost:
 // ⌈images / 1000⌉ + 1 list pages, ⌈imsync images / 1000⌉ tag pages, and two lookups per recorded
 // image the tag API did not return.
-import { KEY_TAG } from '../apply/ownership.js';
+import { KEY_TAG } from '../ims/ownership.js';
 import type { ImsClient } from '../ims/client.js';
 import type { Image } from '../ims/types.js';
 import type { State } from '../state/model.js';

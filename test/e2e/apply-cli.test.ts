@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import { countBy, emulatorImages, emulatorRequests, importPosts, tagValue } from '../support/emulator-inspect.js';
 import { specFor } from '../support/specs.js';
 import {

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/emulator/random.js';
 import type { State } from '../../src/state/model.js';
-import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import { countBy, emulatorImages, emulatorRequests, importPosts, tagValue } from '../support/emulator-inspect.js';
 import {
   applyArgs,

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTEMPT_TAG, KEY_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG, KEY_TAG } from '../../src/ims/ownership.js';
 import { emulatorImages, emulatorRequests, importPosts, tagValue } from '../support/emulator-inspect.js';
 import type { EmulatorProcess } from '../support/emulator-process.js';
 import { OutOfBand } from '../support/out-of-band.js';

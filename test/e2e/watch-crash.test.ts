@@ -3,7 +3,7 @@
 // when the signal comes.
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import {
   countBy,
   emulatorImages,

@@ -4,7 +4,7 @@
 // second refresh and plan find nothing to do. Against the in-memory IMS on a fake clock.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KEY_TAG } from '../../src/apply/ownership.js';
+import { KEY_TAG } from '../../src/ims/ownership.js';
 import type { ImageSpec, Manifest } from '../../src/manifest/types.js';
 import { planOnce, reconcileOnce, type PlanInput } from '../../src/reconcile/reconcile.js';
 import type { State } from '../../src/state/model.js';

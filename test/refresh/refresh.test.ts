@@ -4,7 +4,7 @@
 // nothing, after the grace, deletes a record; only the tag API's answer speaks for ownership.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ownershipTags } from '../../src/apply/ownership.js';
+import { ownershipTags } from '../../src/ims/ownership.js';
 import { specTags } from '../../src/manifest/spec.js';
 import type { ImageSpec, ImageTag, Manifest } from '../../src/manifest/types.js';
 import {

@@ -11,7 +11,7 @@ import type { State } from '../../src/state/model.js';
 import { spawnEmulator, type EmulatorProcess } from './emulator-process.js';
 import { repoRoot } from './run-cli.js';
 import { emulatorImages, type EmulatorImage, tagValue, imagesByKey } from './emulator-inspect.js';
-import { ATTEMPT_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import { specFor } from './specs.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');

@@ -1,5 +1,5 @@
 // What an emulator in its own process saw and holds, through its inspection API (/__emulator/).
-import { ATTEMPT_TAG, KEY_TAG } from '../../src/apply/ownership.js';
+import { ATTEMPT_TAG, KEY_TAG } from '../../src/ims/ownership.js';
 import type { EmulatorProcess } from './emulator-process.js';
 
 /** An image as GET /__emulator/images gives it. */

@@ -2,7 +2,7 @@
 // again (DESIGN.md §5) and so that imsync only ever changes images it made.
 import { specTags } from '../manifest/spec.js';
 import type { ImageSpec, ImageTag } from '../manifest/types.js';
-import type { Image, QuickImportBody } from '../ims/types.js';
+import type { Image, QuickImportBody } from './types.js';
 
 export const KEY_TAG = 'imsync-key';
 export const ATTEMPT_TAG = 'imsync-attempt';
