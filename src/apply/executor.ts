@@ -389,7 +389,15 @@ class Run {
 
   /** Deletes the image a finished replacement superseded. */
   private async deleteSuperseded(key: string, record: SucceededRecord): Promise<void> {
-    if (record.supersedes !== undefined) await this.deleteImage(key, record.supersedes);
+    try {
+      if (record.supersedes !== undefined) await this.deleteImage(key, record.supersedes);
+    } catch (error) {
+      // No longer tagged as imsync's: said once, and no longer the record's to delete.
+      if (error instanceof ImsError && error.code === 'NOT_OWNED') {
+        await this.deps.recorder.record(key, replacedRecord(record, this.now()));
+      }
+      throw error;
+    }
     await this.deps.recorder.record(key, replacedRecord(record, this.now()));
   }
 

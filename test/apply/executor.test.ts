@@ -425,6 +425,27 @@ describe('executePlan: updates and replacements', () => {
     expect(second.state.images.web!.supersedes).toBeUndefined();
     expect(images(w).map((image) => image.id)).toEqual([fresh]);
   });
+  it('leaves a replaced image whose ownership tag was removed meanwhile, says so once, and forgets it', async () => {
+    const w = world();
+    const old = (await imported(w, [manifest('web')])).images.web!.imageId!;
+    const failing = edge(w, {
+      deleteImage: () => Promise.reject(new ImsError('DELETE: 503 IMG.0061: busy', 'IMG.0061', 'safe', 503)),
+    });
+    const wanted = [manifest('web', systemSpec('web', { min_disk: 50 }))];
+    const first = await execute(w, await plan(w, wanted, { allowReplace: true }), { ims: failing.api });
+    expect(first.state.images.web).toMatchObject({ phase: 'succeeded', supersedes: old });
+    w.ims.store.removeTags(old, ['imsync-key']);
+
+    const second = await execute(w, await plan(w, wanted, { allowReplace: true }));
+    expect(ofType(second.events, 'action.failed')).toEqual([
+      expect.objectContaining({ key: 'web', action: 'delete', code: 'NOT_OWNED' }),
+    ]);
+    expect(second.state.images.web!.supersedes).toBeUndefined();
+    expect(w.ims.store.find(old)).toBeDefined();
+    expect((await plan(w, wanted, { allowReplace: true })).entries).toEqual([
+      expect.objectContaining({ key: 'web', action: 'none' }),
+    ]);
+  });
 });
 
 describe('executePlan: deletions', () => {
