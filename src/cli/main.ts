@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { ImsError } from '../ims/errors.js';
 import { PlanFileError } from '../plan/codec.js';
 import { StateError } from '../state/store.js';
-import { EXIT, planCommand, validateCommand } from './commands.js';
+import { EXIT, validateCommand } from './commands.js';
 import { DEFAULT_EMULATOR_PORT, DEFAULT_LISTEN, DEFAULT_MANIFESTS, DEFAULT_STATE, UsageError } from './config.js';
 import { processOutput } from './output.js';
 
@@ -67,6 +67,8 @@ const plan = program
   );
 for (const option of planOptions()) plan.addOption(option);
 plan.action(async (paths, options, command) => {
+  // Loaded when used: `validate` starts without the client, the pipeline or the emulator.
+  const { planCommand } = await import('./plan-command.js');
   process.exitCode = await planCommand(paths, { ...command.optsWithGlobals(), ...options }, process.env, output);
 });
 

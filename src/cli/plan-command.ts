@@ -1,0 +1,64 @@
+// `imsync plan`: load, refresh, plan, show; nothing is written but the saved plan (`--out`).
+import { chmod, writeFile } from 'node:fs/promises';
+import { systemClock } from '../clock.js';
+import { encodePlan } from '../plan/codec.js';
+import { blockedEntries, hasChanges } from '../plan/plan.js';
+import { planOnce } from '../reconcile/reconcile.js';
+import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
+import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { resolveTarget } from './connect.js';
+import { parseDuration, parsePlanFlags, type PlanFlags } from './flags.js';
+import type { Output } from './output.js';
+import { renderPlan } from './render-plan.js';
+import { openSession } from './session.js';
+
+export interface PlanCommandOptions extends GlobalOptions, ConnectionOptions, PlanFlags {
+  settleGrace?: string;
+  json?: boolean;
+  out?: string;
+  detailedExitcode?: boolean;
+}
+
+export async function planCommand(
+  paths: string[],
+  options: PlanCommandOptions,
+  env: NodeJS.ProcessEnv,
+  output: Output,
+): Promise<number> {
+  const settings = resolveSettings(options, env);
+  const flags = parsePlanFlags(options);
+  // Only a refresh talks to IMS; --refresh=false plans offline.
+  const startTarget = flags.refresh === 'skip' ? undefined : resolveTarget(options, env, settings.region);
+  const manifests = await loadOrReport(paths, Boolean(options.json), output);
+  if (!manifests) return EXIT.error;
+  const state = await settings.store.read();
+  const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
+  try {
+    const region = session ? session.region : settings.region;
+    const planned = await planOnce({ ...(session ? { ims: session.client } : {}), clock: systemClock }, state, {
+      ...flags,
+      manifests,
+      ...(region === undefined ? {} : { region }),
+      graceMs: parseDuration(options.settleGrace ?? DEFAULT_GRACE, '--settle-grace'),
+    });
+    const document = JSON.stringify(encodePlan(planned.plan));
+    if (options.json) output.out(`${document}\n`);
+    else renderPlan(planned, output);
+    if (planned.refusal !== undefined) {
+      output.err(`imsync: ${planned.refusal}\n`);
+      return EXIT.error;
+    }
+    if (options.out) {
+      await writeFile(options.out, `${document}\n`, { mode: 0o600 });
+      await chmod(options.out, 0o600);
+      if (!options.json)
+        output.out(
+          `\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`,
+        );
+    }
+    const differs = hasChanges(planned.plan) || blockedEntries(planned.plan).length > 0;
+    return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
+  } finally {
+    await session?.close();
+  }
+}
