@@ -72,7 +72,7 @@ export function describeDrift(drift: Drift): string {
     case 'deleted':
       return `image ${drift.imageId} was deleted`;
     case 'edited':
-      return `image ${drift.imageId} was edited (${drift.fields.join(', ')})`;
+      return `image ${drift.imageId} was edited (${drift.fields.map((f) => (f === 'ownership' ? 'its imsync-key tag' : f)).join(', ')})`;
     case 'adopted':
       return `image ${drift.imageId} carries its imsync-key tag and has no record: adopted`;
   }
