@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkState, decodeState, encodeState } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
-  describeHolder,
+  forceUnlockRefusal,
   lockHeldMessage,
   StateError,
   type LockHolder,
@@ -217,7 +217,7 @@ export class FileStateStore implements StateStore {
     for (;;) {
       const current = await readLockFile(this.lockPath);
       if (current === undefined) {
-        throw new StateError('LOCK_NOT_HELD', `${this.location} is not locked; nothing to unlock`);
+        throw forceUnlockRefusal(this.location, undefined, lockId);
       }
       if (current === 'unreadable') {
         throw new StateError(
@@ -226,13 +226,7 @@ export class FileStateStore implements StateStore {
         );
       }
       const { holder } = current;
-      if (holder.id !== lockId) {
-        throw new StateError(
-          'LOCK_ID_MISMATCH',
-          `${this.location} is locked by ${describeHolder(holder)}, lock id ${holder.id}; ${lockId} is not its lock id, so nothing was unlocked`,
-          holder,
-        );
-      }
+      if (holder.id !== lockId) throw forceUnlockRefusal(this.location, holder, lockId);
       // Compare-and-unlink: a lock released and taken again since the read has another token, and
       // another id, which the next round reports.
       if (await unlinkIfSame(this.lockPath, current.token)) return holder;

@@ -91,3 +91,16 @@ export function lockHeldMessage(location: string, holder: LockHolder): string {
     `if that process is gone, run \`imsync force-unlock ${holder.id}\``
   );
 }
+
+/**
+ * Why `forceUnlock(lockId)` removes nothing: no lock at all, or one with another id. Every store
+ * says it the same way.
+ */
+export function forceUnlockRefusal(location: string, holder: LockHolder | undefined, lockId: string): StateError {
+  if (holder === undefined) return new StateError('LOCK_NOT_HELD', `${location} is not locked; nothing to unlock`);
+  return new StateError(
+    'LOCK_ID_MISMATCH',
+    `${location} is locked by ${describeHolder(holder)}, lock id ${holder.id}; ${lockId} is not its lock id, so nothing was unlocked`,
+    holder,
+  );
+}

@@ -18,6 +18,7 @@ import { advanceBy, runOnFakeClock } from '../support/fake-time.js';
 import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 import { manifest, systemSpec } from '../support/specs.js';
+import { at, ofType } from '../support/events.js';
 
 const opened: InMemoryIms[] = [];
 afterEach(async () => {
@@ -159,15 +160,6 @@ function images(w: World): ImageInfo[] {
 function imageOf(w: World, key: string): ImageInfo | undefined {
   return images(w).find((image) => image.tags.includes(`imsync-key=${key}`));
 }
-
-function ofType<T extends ApplyEvent['type']>(
-  events: readonly ApplyEvent[],
-  type: T,
-): Extract<ApplyEvent, { type: T }>[] {
-  return events.filter((event): event is Extract<ApplyEvent, { type: T }> => event.type === type);
-}
-
-const at = (event: { readonly time: string } | undefined) => Date.parse(event!.time);
 
 const keys = (n: number) => Array.from({ length: n }, (_, i) => `image-${i}`);
 const manifests = (names: string[]) => names.map((key) => manifest(key));

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import { decodeState, encodeState } from '../../src/state/codec.js';
 import { emptyState, withChanges, type RecordChanges, type State } from '../../src/state/model.js';
 import {
-  describeHolder,
+  forceUnlockRefusal,
   lockHeldMessage,
   StateError,
   type LockHolder,
@@ -136,16 +136,10 @@ export class MemoryStateStore implements StateStore {
     return later(() => {
       const current = this.shelf.lock;
       if (current === undefined) {
-        throw new StateError('LOCK_NOT_HELD', `${this.location} is not locked; nothing to unlock`);
+        throw forceUnlockRefusal(this.location, undefined, lockId);
       }
       const { holder } = current;
-      if (holder.id !== lockId) {
-        throw new StateError(
-          'LOCK_ID_MISMATCH',
-          `${this.location} is locked by ${describeHolder(holder)}, lock id ${holder.id}; ${lockId} is not its lock id, so nothing was unlocked`,
-          holder,
-        );
-      }
+      if (holder.id !== lockId) throw forceUnlockRefusal(this.location, holder, lockId);
       this.unlock(current.token);
       return holder;
     });

@@ -21,6 +21,7 @@ import { advanceBy, advanceUntil, runOnFakeClock } from '../support/fake-time.js
 import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 import { specFor, type SpecFields } from '../support/specs.js';
+import { at, ofType } from '../support/events.js';
 
 const INTERVAL_MS = 60_000;
 const JOB_MS = 10_000;
@@ -175,15 +176,6 @@ const posts = (rig: World, name?: string) =>
       request.path === '/v2/cloudimages/quickimport/action' &&
       (name === undefined || (request.body as { name?: string }).name === name),
   ).length;
-
-function ofType<T extends ApplyEvent['type']>(
-  events: readonly ApplyEvent[],
-  type: T,
-): Extract<ApplyEvent, { type: T }>[] {
-  return events.filter((event): event is Extract<ApplyEvent, { type: T }> => event.type === type);
-}
-
-const at = (event: { readonly time: string } | undefined) => Date.parse(event!.time);
 
 /** The in-memory client as a plain object, with `overrides` in front: faults at the client's edge. */
 function delegating(w: World, overrides: Partial<ImsApi & RefreshApi> = {}): ImsApi & RefreshApi {
