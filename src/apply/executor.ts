@@ -360,16 +360,26 @@ class Run {
     const { ims, recorder } = this.deps;
     const id = recorded.imageId;
     const fields = changes.map((change) => change.field);
-    const operations = [
-      ...(fields.includes('name') ? [{ op: 'replace' as const, path: '/name', value: spec.name }] : []),
-      // `add` sets the attribute whether or not the image has one (`replace` of a missing one is IMG.0035).
-      ...(fields.includes('description')
-        ? [{ op: 'add' as const, path: '/__description', value: spec.description ?? '' }]
-        : []),
-      ...(fields.includes('hw_firmware_type') && 'hw_firmware_type' in spec && spec.hw_firmware_type
-        ? [{ op: 'replace' as const, path: '/hw_firmware_type', value: spec.hw_firmware_type }]
-        : []),
+    const wanted: [string, string | undefined][] = [
+      ['name', fields.includes('name') ? spec.name : undefined],
+      ['__description', fields.includes('description') ? (spec.description ?? '') : undefined],
+      [
+        'hw_firmware_type',
+        fields.includes('hw_firmware_type') && 'hw_firmware_type' in spec ? spec.hw_firmware_type : undefined,
+      ],
     ];
+    const values = wanted.filter((entry): entry is [string, string] => entry[1] !== undefined);
+    // `replace` on a missing attribute and `add` on one that exists may both be refused (IMG.0035):
+    // the image as it is now says which one each attribute takes.
+    const image = values.length > 0 ? await ims.getImage(id, this.options.abort) : undefined;
+    if (values.length > 0 && image === undefined) {
+      throw new ImsError(`image ${id} is gone; the next plan imports it again`, 'IMAGE_NOT_FOUND', 'never');
+    }
+    const operations = values.map(([attribute, value]) => ({
+      op: image !== undefined && attribute in image ? ('replace' as const) : ('add' as const),
+      path: `/${attribute}`,
+      value,
+    }));
     if (operations.length > 0) await ims.updateImage(id, operations, this.options.abort);
     if (fields.includes('tags') || fields.includes('ownership')) {
       const current = await ims.listImageTags(id, this.options.abort);

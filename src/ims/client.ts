@@ -417,16 +417,23 @@ function decodeJob(value: unknown): Job {
   const entities = (job.entities ?? {}) as {
     image_id?: unknown;
     sub_jobs_result?: { entities?: { image_id?: unknown } }[];
+    error_code?: unknown;
+    error?: unknown;
+    addition_error_code?: unknown;
+    addition_error_msg?: unknown;
   };
   const imageId = entities.image_id ?? entities.sub_jobs_result?.[0]?.entities?.image_id;
   const text = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
+  // A failure's detail may sit at the top level or only in `entities` (SDK JobEntities).
+  const errorCode = text(job.error_code) ?? text(entities.error_code) ?? text(entities.addition_error_code);
+  const failReason = text(job.fail_reason) ?? text(entities.error) ?? text(entities.addition_error_msg);
   return {
     jobId: job.job_id,
     status,
     ...optional('jobType', text(job.job_type)),
     ...optional('imageId', text(imageId)),
-    ...optional('errorCode', text(job.error_code)),
-    ...optional('failReason', text(job.fail_reason)),
+    ...optional('errorCode', errorCode),
+    ...optional('failReason', failReason),
     ...optional('beginTime', text(job.begin_time)),
     ...optional('endTime', text(job.end_time)),
   };

@@ -371,6 +371,28 @@ describe('executePlan: updates and replacements', () => {
     expect(next.entries.map((entry) => entry.action)).toEqual(['none']);
   });
 
+  it('PATCHes with replace what the image has and add what it lacks (either may be refused with IMG.0035)', async () => {
+    const w = world();
+    const described = (await imported(w, [manifest('web', systemSpec('web', { description: 'old' }))])).images.web!;
+    const bare = (await imported(w, [manifest('db')])).images.db!;
+    const wanted = [
+      manifest('web', systemSpec('web', { description: 'new' })),
+      manifest('db', systemSpec('db', { description: 'first words', hw_firmware_type: 'uefi' })),
+    ];
+    const watched = edge(w);
+    const { summary } = await execute(w, await plan(w, wanted), { ims: watched.api });
+    expect(summary).toMatchObject({ updated: 2, failed: 0 });
+    const patches = new Map(
+      watched.calls.filter((call) => call.method === 'updateImage').map((call) => [call.args[0], call.args[1]]),
+    );
+    expect(patches.get(described.imageId)).toEqual([{ op: 'replace', path: '/__description', value: 'new' }]);
+    // Every image the emulator makes lists a firmware (bios by default): that one is replaced.
+    expect(patches.get(bare.imageId)).toEqual([
+      { op: 'add', path: '/__description', value: 'first words' },
+      { op: 'replace', path: '/hw_firmware_type', value: 'uefi' },
+    ]);
+  });
+
   it('replaces: imports the new image, and deletes the old one only once the new one is active', async () => {
     const w = world();
     const old = (await imported(w, [manifest('web')])).images.web!.imageId!;

@@ -241,6 +241,32 @@ describe('ImsClient', () => {
     ]);
   });
 
+  it('reads a failure whose code and reason sit only in entities (error_code/error, then addition_error_*)', async () => {
+    replies.push(
+      json(200, {
+        job_id: 'd',
+        status: 'FAIL',
+        error_code: null,
+        fail_reason: null,
+        entities: { error_code: 'IMG.0072', error: 'The image format is not supported.' },
+      }),
+      json(200, {
+        job_id: 'e',
+        status: 'FAIL',
+        entities: { addition_error_code: 'IMS.0193', addition_error_msg: 'The OBS bucket is in another region.' },
+      }),
+    );
+    const ims = client();
+    expect(await ims.getJob('d')).toMatchObject({
+      errorCode: 'IMG.0072',
+      failReason: 'The image format is not supported.',
+    });
+    expect(await ims.getJob('e')).toMatchObject({
+      errorCode: 'IMS.0193',
+      failReason: 'The OBS bucket is in another region.',
+    });
+  });
+
   it('lists every page, using the last id as the marker, until an empty page (a short one proves nothing)', async () => {
     const image = (id: string) => ({ id, name: id, status: 'active', tags: ['imsync-key=x'] });
     replies.push(
