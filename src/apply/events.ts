@@ -25,6 +25,8 @@ export type ApplyEvent =
   /** The intent is durable; the quick-import request goes now. */
   | (At & { readonly type: 'import.submitting'; readonly attemptId: string })
   | (At & { readonly type: 'import.submitted'; readonly jobId: string })
+  /** The account runs as many imports as it allows (IMG.0194): this one waits for a slot, then goes as it is. */
+  | (At & { readonly type: 'import.queued'; readonly attemptId: string; readonly reason: string })
   /** The answer never came (timeout, reset, 5xx): the attempt is looked up by its tag, never resent blindly. */
   | (At & { readonly type: 'import.ambiguous'; readonly attemptId: string; readonly reason: string })
   /** An earlier attempt was found (`found`), or is provably absent and will be submitted again. */

@@ -27,6 +27,7 @@ import {
 import type { StateRecorder } from '../state/recorder.js';
 import type { ApplyEvent, ApplySummary, EmitEvent } from './events.js';
 import { observe, type Observation, type Observed } from './observe.js';
+import { ImportSlots } from './slots.js';
 import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, listedAttempt, ownershipTags } from '../ims/ownership.js';
 
 /** The IMS calls the executor makes; ImsClient has them all. */
@@ -49,6 +50,8 @@ export interface ExecutorDeps {
   readonly clock: Clock;
   readonly newAttemptId: () => string;
   readonly emit: EmitEvent;
+  /** Jitter of the waits for the account's import cap; Math.random unless given. */
+  readonly random?: () => number;
 }
 
 export interface ExecutorOptions {
@@ -89,6 +92,7 @@ class Run {
   /** Work started while following (new attempts, deletions): awaited before the run ends. */
   private readonly later: Promise<void>[] = [];
   private pages = 1;
+  private readonly slots: ImportSlots;
   private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
 
   constructor(
@@ -96,6 +100,7 @@ class Run {
     private readonly options: ExecutorOptions,
   ) {
     this.limit = pLimit(options.parallelism);
+    this.slots = new ImportSlots(deps.clock, deps.random ?? Math.random);
     // Every request in flight listens to these signals; hundreds at once are expected, not a leak.
     setMaxListeners(0, options.stop);
     if (options.abort) setMaxListeners(0, options.abort);
@@ -150,6 +155,7 @@ class Run {
       case 'follow':
       case 'settle':
         if (entry.then === 'delete') this.deleteWhenDone.add(key);
+        this.slots.track(); // its job may hold one of the account's import slots
         if (entry.action === 'settle') this.settling.add(key);
         else this.following.set(key, Date.parse(entry.recorded.updatedAt));
         return;
@@ -175,42 +181,79 @@ class Run {
   private async submit(key: string, spec: ImageSpec, region: string | undefined, keepOld = false): Promise<void> {
     this.submissions++;
     try {
-      await this.limit(() => this.submitNow(key, spec, region, keepOld));
+      // Waiting for the account's import cap holds no request slot; a refused attempt is sent
+      // again as it is (IMS provably did not take it) once one of this run's jobs has ended.
+      let queued: SubmittingRecord | undefined;
+      for (;;) {
+        if (!(await this.slots.acquire(this.options.stop))) return;
+        const attempt = queued;
+        queued = await this.limit(() => this.submitNow(key, spec, region, keepOld, attempt));
+        if (queued === undefined) return;
+      }
     } finally {
       this.submissions--;
     }
   }
 
-  private async submitNow(key: string, spec: ImageSpec, region: string | undefined, keepOld: boolean): Promise<void> {
-    if (this.options.stop.aborted) return; // never started: nothing recorded, the next plan has it
+  /** Sends an import; returns its record when the account's cap refused it (IMG.0194), to send again. */
+  private async submitNow(
+    key: string,
+    spec: ImageSpec,
+    region: string | undefined,
+    keepOld: boolean,
+    queued: SubmittingRecord | undefined,
+  ): Promise<SubmittingRecord | undefined> {
+    if (this.options.stop.aborted) {
+      this.slots.released();
+      return undefined; // never sent: the next plan has it (or settles the recorded intent)
+    }
     const { recorder, ims } = this.deps;
-    const attemptId = this.deps.newAttemptId();
-    const intent = { spec, attemptId, keepsPrevious: keepOld, ...(region === undefined ? {} : { region }) };
-    const record = intentRecord(recorder.get(key), intent, this.now());
-    await recorder.record(key, record);
-    this.emitAt(key, { type: 'import.submitting', attemptId });
+    const record = queued ?? (await this.intend(key, spec, region, keepOld));
+    const { attemptId } = record;
     let jobId: string;
     try {
       jobId = await ims.quickImport(importBody(spec, key, attemptId), this.options.abort);
     } catch (error) {
-      if (this.options.abort?.aborted) return; // abandoned in flight: settled next time
+      if (this.options.abort?.aborted) {
+        this.slots.perhapsRunning();
+        return undefined; // abandoned in flight: settled next time
+      }
       if (!(error instanceof ImsError)) throw error;
+      if (error.code === 'IMG.0194') {
+        this.slots.refused();
+        if (queued === undefined) this.emitAt(key, { type: 'import.queued', attemptId, reason: error.message });
+        return record;
+      }
       if (error.retry === 'ambiguous') {
+        this.slots.perhapsRunning();
         this.emitAt(key, { type: 'import.ambiguous', attemptId, reason: error.message });
         this.settling.add(key);
-        return;
+        return undefined;
       }
       // Refused, or provably never processed after every retry: a result, not an exception.
+      this.slots.released();
       await this.apply(key, {
         record: failedRecord(record, { code: error.code, reason: error.message }, this.now()),
         outcomes: [{ type: 'import.failed', code: error.code, reason: error.message }],
         next: 'done',
       });
-      return;
+      return undefined;
     }
+    this.slots.accepted();
     await recorder.record(key, submittedRecord(record, jobId, this.now()));
     this.following.set(key, this.deps.clock.now());
     this.emitAt(key, { type: 'import.submitted', jobId });
+    return undefined;
+  }
+
+  /** A new attempt, durable before anything is sent. */
+  private async intend(key: string, spec: ImageSpec, region: string | undefined, keepOld: boolean) {
+    const attemptId = this.deps.newAttemptId();
+    const intent = { spec, attemptId, keepsPrevious: keepOld, ...(region === undefined ? {} : { region }) };
+    const record = intentRecord(this.deps.recorder.get(key), intent, this.now());
+    await this.deps.recorder.record(key, record);
+    this.emitAt(key, { type: 'import.submitting', attemptId });
+    return record;
   }
 
   /** Rounds of following and settling until nothing is left to wait for, or the run stops. */
@@ -301,6 +344,7 @@ class Run {
         this.emitAt(key, outcome);
       }
     }
+    if (observed.next !== 'follow' && (this.following.has(key) || this.settling.has(key))) this.slots.ended();
     switch (observed.next) {
       case 'follow':
         if (observed.record?.phase === 'submitted') {

@@ -50,6 +50,7 @@ export function createProgressRenderer(
  * | `apply.started`     | `imports`, `updates`, `deletes`, `following`, `parallelism`                               |
  * | `import.submitting` | `key`, `attempt_id`                                                                       |
  * | `import.submitted`  | `key`, `job_id`                                                                           |
+ * | `import.queued`     | `key`, `attempt_id`, `reason`: the account's import cap (IMG.0194); it waits for a slot      |
  * | `import.ambiguous`  | `key`, `attempt_id`, `reason`                                                             |
  * | `import.settled`    | `key`, `attempt_id`, `found`                                                              |
  * | `job.progress`      | `key`, `job_id`, `status`                                                                 |
@@ -75,6 +76,7 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, attempt_id: event.attemptId };
     case 'import.submitted':
       return { type, time, key: event.key, job_id: event.jobId };
+    case 'import.queued':
     case 'import.ambiguous':
       return { type, time, key: event.key, attempt_id: event.attemptId, reason: event.reason };
     case 'import.settled':
@@ -177,6 +179,8 @@ class EventLog {
         if (this.statuses.get(event.key) === event.status) return undefined;
         this.statuses.set(event.key, event.status);
         return `${key}  ${event.jobId ? 'job' : 'image'} ${event.status}`;
+      case 'import.queued':
+        return `${key}  ${color.yellow('queued')}: the account runs as many imports as it allows (IMG.0194); it goes when one of this run's jobs ends`;
       case 'import.ambiguous':
         return `${key}  ${color.yellow(`no answer to the import (${event.reason})`)}; looking it up by its tag before anything is sent again`;
       case 'import.settled':
@@ -268,6 +272,8 @@ function advance(entry: Import, event: ImportEvent, at: number): Import {
       return { phase: 'running', status: undefined, jobId: event.jobId, since: at };
     case 'job.progress':
       return { ...entry, phase: 'running', status: event.status, jobId: event.jobId ?? entry.jobId };
+    case 'import.queued':
+      return { ...entry, phase: 'waiting' };
     case 'import.ambiguous':
       return { ...entry, phase: 'settling' };
     case 'import.settled':

@@ -59,6 +59,8 @@ interface Call {
   readonly signal?: AbortSignal | undefined;
   /** Statuses that are not errors besides 2xx (a DELETE's 404: already gone). */
   readonly alsoFine?: readonly number[];
+  /** Error codes the caller handles itself: thrown at once, never retried here. */
+  readonly handOver?: readonly string[];
 }
 
 interface Answer {
@@ -110,6 +112,8 @@ export class ImsClient {
       body,
       idempotent: false,
       signal,
+      // The concurrent-import cap: the executor waits for one of its jobs to end, not for a backoff.
+      handOver: ['IMG.0194'],
     });
     const jobId = (answer.json as { job_id?: unknown } | null)?.job_id;
     if (typeof jobId !== 'string' || jobId === '') throw badResponse('quick import', 'no job_id');
@@ -312,7 +316,9 @@ export class ImsClient {
       // Only the gateway's 429 is about the request rate; IMS flow control (IMG.0060, IMG.0194) is
       // about running jobs, which backing off answers.
       if (error.status === 429) this.budget.throttled();
-      const mayRetry = error.retry === 'safe' || (error.retry === 'ambiguous' && call.idempotent);
+      const mayRetry =
+        !call.handOver?.includes(error.code) &&
+        (error.retry === 'safe' || (error.retry === 'ambiguous' && call.idempotent));
       if (!mayRetry || attempt + 1 >= maxAttempts) throw error;
       await this.clock.sleep(
         error.retryAfterMs ?? backoffDelay(attempt, randomInt(1_000_000) / 1_000_000),

@@ -185,6 +185,28 @@ describe('executePlan: imports', () => {
     expect(events.at(-1)).toMatchObject({ type: 'apply.finished', summary });
   });
 
+  it("waits for the account's import cap (IMG.0194) instead of failing: 40 imports against a cap of 5", async () => {
+    const w = world({ maxConcurrentImports: 5 });
+    const wanted = keys(40).map((key) => manifest(key));
+    const watched = edge(w);
+    const { summary, events, state } = await execute(w, await plan(w, wanted), {
+      ims: watched.api,
+      options: { parallelism: 10 },
+    });
+    expect(summary).toMatchObject({ imported: 40, failed: 0, stillRunning: 0 });
+    expect(Object.values(state.images).every((record) => record.phase === 'succeeded')).toBe(true);
+    expect(images(w)).toHaveLength(40);
+    // Queued once each at most, and never more than five jobs at once were accepted.
+    const queued = ofType(events, 'import.queued');
+    expect(queued.length).toBeGreaterThan(0);
+    expect(new Set(queued.map((event) => event.key)).size).toBe(queued.length);
+    const refusals = watched.calls.filter((call) => call.method === 'quickImport').length - 40;
+    // Each refusal is one request: the limit settles at the cap instead of hammering it.
+    expect(refusals).toBeLessThan(40);
+    // Every attempt that was refused went again as it was: one attempt per image.
+    expect(new Set(Object.values(state.images).map((record) => record.attemptId)).size).toBe(40);
+  });
+
   it('reports a failed job with its code and reason; the others carry on', async () => {
     const w = world();
     const bad = manifest('bad', systemSpec('bad', { image_url: 'golden-images:disk.qcow2' }));
