@@ -131,7 +131,8 @@ export class ImsClient {
       route: 'list_images',
       method: 'GET',
       path: '/v2/cloudimages',
-      query: { ...query },
+      // An IAM user scoped to enterprise projects sees only the default one without it (as TF sends it).
+      query: { enterprise_project_id: 'all_granted_eps', ...query },
       idempotent: true,
       signal,
     });

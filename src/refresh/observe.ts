@@ -19,7 +19,7 @@ export async function observeAccount(ims: RefreshApi, state: State, signal?: Abo
   const tagged = new Set<string>();
   const [, owned] = await Promise.all([
     (async () => {
-      const query = { __imagetype: 'private', enterprise_project_id: 'all_granted_eps', limit: PAGE } as const;
+      const query = { __imagetype: 'private', limit: PAGE } as const;
       for await (const image of ims.listAllImages(query, signal)) images.set(image.id, observed(image));
     })(),
     (async () => {

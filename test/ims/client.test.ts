@@ -100,7 +100,9 @@ describe('ImsClient', () => {
   it('encodes query values with %20, as the signature expects', async () => {
     replies.push(json(200, { images: [] }));
     await client().listImages({ name: 'web base', tag: 'imsync-key=web', __imagetype: 'private' });
-    expect(seen[0]!.url).toBe('/v2/cloudimages?name=web%20base&tag=imsync-key%3Dweb&__imagetype=private');
+    expect(seen[0]!.url).toBe(
+      '/v2/cloudimages?enterprise_project_id=all_granted_eps&name=web%20base&tag=imsync-key%3Dweb&__imagetype=private',
+    );
   });
 
   it('reports an IMS error with its code, message and request id, and does not retry it', async () => {
@@ -132,16 +134,19 @@ describe('ImsClient', () => {
     expect(ims.budget.currentRate).toBeLessThan(rate);
   });
 
-  it.each([
-    ['IMS flow control', json(400, { error: { code: 'IMG.0060', message: 'flow control' } })],
-    ['the import concurrency cap', json(400, { error: { code: 'IMG.0194', message: 'too many imports' } })],
-  ])('retries a quick import refused by %s after a backoff, keeping the request rate', async (_case, reply) => {
-    replies.push(reply, json(200, { job_id: 'job-2' }));
+  it('retries a quick import refused by IMS flow control after a backoff, keeping the request rate', async () => {
+    replies.push(json(400, { error: { code: 'IMG.0060', message: 'flow control' } }), json(200, { job_id: 'job-2' }));
     const ims = client();
     const rate = ims.budget.currentRate;
     expect(await ims.quickImport(body)).toBe('job-2');
     expect(seen).toHaveLength(2);
     expect(ims.budget.currentRate).toBeGreaterThanOrEqual(rate);
+  });
+
+  it('hands the import concurrency cap (IMG.0194) to the caller at once: it waits for a job, not a backoff', async () => {
+    replies.push(json(400, { error: { code: 'IMG.0194', message: 'too many imports' } }), json(200, { job_id: 'j' }));
+    expect(await failure(client().quickImport(body))).toMatchObject({ code: 'IMG.0194', retry: 'safe' });
+    expect(seen).toHaveLength(1);
   });
 
   it('never repeats a quick import whose answer was a 5xx or never came: the image may exist', async () => {
@@ -279,10 +284,10 @@ describe('ImsClient', () => {
     for await (const found of client().listAllImages({ tag: 'imsync-key=x', limit: 2 })) ids.push(found.id);
     expect(ids).toEqual(['a', 'b', 'c', 'd']);
     expect(seen.map((r) => r.url)).toEqual([
-      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2',
-      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=b',
-      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=c',
-      '/v2/cloudimages?tag=imsync-key%3Dx&limit=2&marker=d',
+      '/v2/cloudimages?enterprise_project_id=all_granted_eps&tag=imsync-key%3Dx&limit=2',
+      '/v2/cloudimages?enterprise_project_id=all_granted_eps&tag=imsync-key%3Dx&limit=2&marker=b',
+      '/v2/cloudimages?enterprise_project_id=all_granted_eps&tag=imsync-key%3Dx&limit=2&marker=c',
+      '/v2/cloudimages?enterprise_project_id=all_granted_eps&tag=imsync-key%3Dx&limit=2&marker=d',
     ]);
   });
 

@@ -109,23 +109,13 @@ describe('inMemoryIms', () => {
     expect(ims.requestLog[1]?.body).toBeUndefined();
   });
 
-  it('retries on the fake clock: an import refused by the job cap goes through once the running job ends', async () => {
-    // Backoff delays are random; the first job ends after 100 ms, well inside the client's six attempts.
+  it('refuses an import beyond the job cap with IMG.0194, and takes it once the running job has ended', async () => {
     const { ims, clock } = open({ jobSeconds: 0.1, maxConcurrentImports: 1 });
     await ims.client.quickImport(spec('first'));
-    let outcome: unknown;
-    const second = ims.client.quickImport(spec('second')).then(
-      (jobId) => (outcome = jobId),
-      (error: unknown) => (outcome = error),
-    );
-    // Each turn lets the client reach its next sleep (a mocked answer takes a few ticks) before time moves.
-    for (let i = 0; i < 200 && outcome === undefined; i++) {
-      await new Promise((resolve) => setImmediate(resolve));
-      await clock.advance(50);
-    }
-    await second;
-    expect(typeof outcome).toBe('string');
+    await expect(ims.client.quickImport(spec('second'))).rejects.toMatchObject({ code: 'IMG.0194' });
+    await clock.advance(200);
+    await ims.client.getJob(await ims.client.quickImport(spec('third')));
     const imports = ims.requestLog.filter(({ path }) => path === '/v2/cloudimages/quickimport/action');
-    expect(imports.length).toBeGreaterThan(2);
+    expect(imports).toHaveLength(3);
   });
 });
