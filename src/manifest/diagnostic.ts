@@ -13,6 +13,7 @@ export interface Diagnostic {
 export type DiagnosticCode =
   | 'PATH_NOT_FOUND'
   | 'FILE_UNREADABLE'
+  | 'FILE_ENCODING'
   | 'NO_MANIFESTS'
   | 'FILE_EMPTY'
   | 'YAML_SYNTAX'

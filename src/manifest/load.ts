@@ -27,12 +27,17 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
     else files.push(...found.filter((file) => !files.includes(file)));
   }
 
-  const texts = await Promise.all(files.map((file) => readFile(file, 'utf8').catch((error: Error) => error)));
+  const contents = await Promise.all(files.map((file) => readFile(file).catch((error: Error) => error)));
   const manifests: Manifest[] = [];
   files.forEach((file, index) => {
-    const text = texts[index]!;
-    if (text instanceof Error) {
-      diagnostics.push({ code: 'FILE_UNREADABLE', message: `${file}: cannot be read (${text.message})` });
+    const bytes = contents[index]!;
+    if (bytes instanceof Error) {
+      diagnostics.push({ code: 'FILE_UNREADABLE', message: `${file}: cannot be read (${bytes.message})` });
+      return;
+    }
+    const text = decodeUtf8(file, bytes);
+    if (typeof text !== 'string') {
+      diagnostics.push(text);
       return;
     }
     const parsed = parseManifestFile(file, text);
@@ -41,6 +46,60 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
   });
   diagnostics.push(...findDuplicateNames(manifests));
   return { manifests: diagnostics.length > 0 ? [] : manifests, diagnostics, files };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * The file's text, or where it stops being UTF-8 (YAML is UTF-8 here): a UTF-16 file is named by
+ * its byte order mark, any other encoding (Latin-1, say) by its first byte that UTF-8 cannot read.
+ */
+function decodeUtf8(file: string, bytes: Buffer): string | Diagnostic {
+  const utf16 =
+    bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  if (utf16) {
+    return {
+      code: 'FILE_ENCODING',
+      source: { file, line: 1, column: 1 },
+      message: 'the file is UTF-16 (it begins with a UTF-16 byte order mark); save it as UTF-8',
+    };
+  }
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    const at = firstInvalidByte(bytes);
+    const before = bytes.subarray(0, at);
+    const line = before.filter((byte) => byte === 0x0a).length + 1;
+    const lineStart = before.lastIndexOf(0x0a) + 1;
+    const column = new TextDecoder().decode(bytes.subarray(lineStart, at)).length + 1;
+    const byte = `0x${bytes[at]!.toString(16).padStart(2, '0')}`;
+    return {
+      code: 'FILE_ENCODING',
+      source: { file, line, column },
+      message: `the file is not UTF-8: byte ${byte} here cannot be read (Latin-1 or Windows-1252, perhaps); save it as UTF-8`,
+    };
+  }
+}
+
+/** Where UTF-8 reading stops: the lead byte of the first sequence that is not well formed. */
+function firstInvalidByte(bytes: Buffer): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    const length =
+      lead < 0x80
+        ? 1
+        : lead >= 0xc2 && lead < 0xe0
+          ? 2
+          : lead >= 0xe0 && lead < 0xf0
+            ? 3
+            : lead >= 0xf0 && lead < 0xf5
+              ? 4
+              : 0;
+    if (length === 0) return i;
+    for (let k = 1; k < length; k++) if (((bytes[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += length;
+  }
+  return Math.max(0, bytes.length - 1);
 }
 
 /** The manifest files a path names, sorted; or why it names none. */

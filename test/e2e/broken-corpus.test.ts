@@ -21,6 +21,8 @@ type Expectation = readonly [code: DiagnosticCode, line: number, column: number]
 const EXPECTED: Readonly<Record<string, Expectation | null>> = {
   // files and YAML
   'empty-file.yaml': ['FILE_EMPTY', 1, 1],
+  'latin1-encoding.yaml': ['FILE_ENCODING', 10, 19],
+  'utf16-with-bom.yaml': ['FILE_ENCODING', 1, 1],
   'comments-only.yaml': ['FILE_EMPTY', 1, 1],
   'not-a-mapping.yaml': ['DOC_NOT_MAPPING', 3, 1],
   'scalar-document.yaml': ['DOC_NOT_MAPPING', 3, 1],
