@@ -9,10 +9,14 @@ import { DEFAULT_EMULATOR_PORT, DEFAULT_LISTEN, DEFAULT_MANIFESTS, DEFAULT_STATE
 import { processOutput } from './output.js';
 
 const output = processOutput();
-// A reader that went away (`imsync plan | head`) is not an error worth a stack trace.
+// A reader that went away (`imsync plan | head`) is not an error worth a stack trace. A command
+// that only reads ends there; one that is changing things (it listens for SIGTERM) stops as on
+// SIGTERM: its state saved, its lock released, a non-zero exit.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
-  process.exit(process.exitCode ?? EXIT.ok);
+  if (process.listenerCount('SIGTERM') === 0) process.exit(process.exitCode ?? EXIT.ok);
+  output.err('imsync: the output was closed; stopping as on SIGTERM\n');
+  process.emit('SIGTERM', 'SIGTERM');
 });
 
 const program = new Command('imsync')
@@ -222,6 +226,16 @@ program
   .option('--faults <spec>', 'faults to inject, e.g. rate=100,429=0.1,lost=0.05 (see README)')
   .option('--seed <n>', 'seed for faults and ids, to repeat a run')
   .option('--quota <n>', 'private images allowed (default 100; IMG.0015 beyond)')
+  .option('--realism <preset>', "kind (default: the emulator's own choices) or strict (the harshest); see README")
+  .option('--listing-lag <s>', 'seconds before a new image is listed and found by tag (kind 0, strict 40)')
+  .option('--list-tags <style>', 'how list results show key/value tags: k=v, k.v or none (kind k=v, strict none)')
+  .option('--delete-lag <s>', 'seconds a deleted image stays listed and uses quota (kind 0, strict 20)')
+  .option('--obs-errors <mode>', 'OBS problems fail the job or refuse the import at once: job or sync (kind job)')
+  .option('--unknown-id <status>', 'status of IMG.0027 for an unknown job or image id: 404 or 400 (kind 404)')
+  .option('--patch-add-conflict', 'PATCH add of an attribute the image has is IMG.0035 (strict)')
+  .option('--no-patch-add-conflict', 'PATCH add of an attribute the image has replaces it (kind)')
+  .option('--max-concurrent-imports <n>', 'import jobs allowed at once, IMG.0194 beyond (kind 20, strict 5)')
+  .option('--min-disk-bounds <bounds>', 'min_disk of system images: legacy 1-1024 or current 10/20-1024 (kind legacy)')
   .action(async (options, command) => {
     const { emulatorCommand } = await import('./emulator-command.js');
     process.exitCode = await emulatorCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);

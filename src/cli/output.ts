@@ -10,7 +10,8 @@ export interface Output {
 export function processOutput(): Output {
   const tty = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   return {
-    out: (text) => process.stdout.write(text),
+    // Nothing more is written once the reader has gone (EPIPE: main.ts stops the command).
+    out: (text) => void (process.stdout.writable && process.stdout.write(text)),
     err: (text) => process.stderr.write(text),
     color: pc.createColors(tty),
   };

@@ -77,6 +77,24 @@ describe('imsync apply: confirmation and saved plans', () => {
 });
 
 describe('imsync apply: output', () => {
+  it('output cut off (apply | head -1): stops as on SIGTERM, saves the state, releases the lock, exits non-zero', async () => {
+    const emulator = await startEmulator(['--job-seconds', '2']);
+    const workspace = await Workspace.create();
+    for (const key of ['cut-a', 'cut-b', 'cut-c']) await workspace.put(key);
+    const apply = workspace.start(applyArgs(workspace, '--json'), emulator);
+    await apply.waitFor((p) => p.stdout().includes('"import.submitted"'), 10_000);
+    apply.child.stdout!.destroy(); // the reader is gone, as `head -1` goes after one line
+    const run = await apply.exited;
+    expect(run.code, outputOf(run)).toBe(130);
+    expect(run.stderr).toContain('imsync: the output was closed; stopping as on SIGTERM');
+    expect(await workspace.files()).not.toContain('imsync.state.json.lock');
+    // Every import sent is recorded, to be followed by the next apply.
+    const posts = importPosts(await emulatorRequests(emulator)).length;
+    const state = await workspace.state();
+    expect(Object.values(state.images).filter((r) => r.phase !== 'submitting')).toHaveLength(posts);
+    await expectExit(workspace.run(applyArgs(workspace), emulator), 0);
+  });
+
   it('never writes HW_SECRET_KEY to its output, the state, its backup and journal, the lock or the plan file', async () => {
     const secretKey = `imsync-test-secret-${randomUUID()}`;
     const emulator = await startEmulator([...FAST_JOBS, '--faults', 'lost=0.3', '--seed', '11'], {
