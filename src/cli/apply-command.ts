@@ -100,7 +100,9 @@ export async function applyCommand(
         `the saved plan ${options.plan} was made against serial ${saved.basis.serial} of the state, which is now at serial ${state.serial}; make a new plan`,
       );
     }
-    session = await openSession(startTarget, settings.region, state, settings.store.location);
+    // Without a refresh, nothing would try the credentials before the first import is sent.
+    const verify = saved !== undefined || flags.refresh === 'skip';
+    session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
     const { client, region, account } = session;
     const recorder = new StateRecorder(settings.store, state);
     const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);

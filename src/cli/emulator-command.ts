@@ -2,11 +2,20 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import {
+  describeRealism,
   EMULATOR_DEFAULTS,
+  LIST_TAGS_STYLES,
+  MIN_DISK_BOUNDS,
+  OBS_ERRORS_MODES,
+  overriddenSwitches,
   parseFaults,
   parseObjectsFile,
+  REALISM_PRESET_NAMES,
   startEmulator,
   type EmulatorOptions,
+  type Realism,
+  type RealismPreset,
+  type UnknownIdStatus,
 } from '../emulator/index.js';
 import { DEFAULT_EMULATOR_PORT, resolveRegion, UsageError } from './config.js';
 import type { Output } from './output.js';
@@ -20,7 +29,29 @@ export interface EmulatorCommandOptions {
   faults?: string;
   seed?: string;
   quota?: string;
+  realism?: string;
+  listingLag?: string;
+  listTags?: string;
+  deleteLag?: string;
+  obsErrors?: string;
+  unknownId?: string;
+  /** true for --patch-add-conflict, false for --no-patch-add-conflict, undefined for neither. */
+  patchAddConflict?: boolean;
+  maxConcurrentImports?: string;
+  minDiskBounds?: string;
 }
+
+/** Each realism switch's flag, in the order the banner prints them. */
+const REALISM_FLAGS: Readonly<Record<keyof Realism, string>> = {
+  listingLagSeconds: '--listing-lag',
+  listTags: '--list-tags',
+  deleteLagSeconds: '--delete-lag',
+  obsErrors: '--obs-errors',
+  unknownId: '--unknown-id',
+  patchAddConflict: '--patch-add-conflict',
+  maxConcurrentImports: '--max-concurrent-imports',
+  minDiskBounds: '--min-disk-bounds',
+};
 
 /** Runs until SIGINT or SIGTERM, then closes the server and returns 0. */
 export async function emulatorCommand(
@@ -40,7 +71,8 @@ export async function emulatorCommand(
       ? '  credentials  HW_ACCESS_KEY and HW_SECRET_KEY from the environment'
       : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}`,
     `  seed         ${emulator.seed} (--seed ${emulator.seed} repeats this run's faults and ids)`,
-    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs; POST /__emulator/reset`,
+    ...realismLines(emulator.realismPreset, emulator.realism),
+    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism; POST /__emulator/reset`,
     '',
     'To point imsync at it:',
     `  export IMSYNC_ENDPOINT=${emulator.url} HW_PROJECT_ID=${emulator.projectId} HW_REGION_NAME=${emulator.region}`,
@@ -73,7 +105,48 @@ async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.Proc
     imageQuota: integer('--quota', options.quota, EMULATOR_DEFAULTS.imageQuota, 0, 1_000_000),
     ...(options.faults === undefined ? {} : { faults: parse(() => parseFaults(options.faults!), '--faults') }),
     ...(options.seed === undefined ? {} : { seed: integer('--seed', options.seed, 0, 0, 2 ** 32 - 1) }),
+    ...realismOptions(options),
   };
+}
+
+/** The realism preset and the switches given; each given switch replaces the preset's value. */
+function realismOptions(options: EmulatorCommandOptions): EmulatorOptions {
+  const chosen: EmulatorOptions = {};
+  if (options.realism !== undefined) chosen.realism = choice('--realism', options.realism, REALISM_PRESET_NAMES);
+  if (options.listingLag !== undefined) chosen.listingLagSeconds = number('--listing-lag', options.listingLag, 0);
+  if (options.listTags !== undefined) chosen.listTags = choice('--list-tags', options.listTags, LIST_TAGS_STYLES);
+  if (options.deleteLag !== undefined) chosen.deleteLagSeconds = number('--delete-lag', options.deleteLag, 0);
+  if (options.obsErrors !== undefined) chosen.obsErrors = choice('--obs-errors', options.obsErrors, OBS_ERRORS_MODES);
+  if (options.unknownId !== undefined) {
+    chosen.unknownId = Number(choice('--unknown-id', options.unknownId, ['404', '400'])) as UnknownIdStatus;
+  }
+  if (options.patchAddConflict !== undefined) chosen.patchAddConflict = options.patchAddConflict;
+  if (options.maxConcurrentImports !== undefined) {
+    chosen.maxConcurrentImports = integer('--max-concurrent-imports', options.maxConcurrentImports, 0, 0, 1_000_000);
+  }
+  if (options.minDiskBounds !== undefined) {
+    chosen.minDiskBounds = choice('--min-disk-bounds', options.minDiskBounds, MIN_DISK_BOUNDS);
+  }
+  return chosen;
+}
+
+/** The banner's lines on realism: the preset, the switches that differ from it, and every setting in effect. */
+function realismLines(preset: RealismPreset, realism: Realism): string[] {
+  const overridden = overriddenSwitches(preset, realism).map((key) => REALISM_FLAGS[key]);
+  const settings = describeRealism(realism);
+  const about = preset === 'kind' ? "the emulator's own choices" : 'the harshest the IMS documentation allows';
+  return [
+    `  realism      ${preset} (${about})${overridden.length === 0 ? '' : `, changed by ${overridden.join(' ')}`}`,
+    `               ${settings.slice(0, 4).join(', ')},`,
+    `               ${settings.slice(4).join(', ')}`,
+  ];
+}
+
+function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag} "${value}" must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
 }
 
 async function readObjects(path: string) {

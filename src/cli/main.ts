@@ -257,9 +257,19 @@ function report(error: unknown): number {
   }
   if (error instanceof ImsError) {
     // IMS refused or could not be reached before anything was changed (a refresh, a lookup).
-    output.err(`imsync: ${error.message}\n`);
+    output.err(`imsync: ${imsHint(error)}${error.message}\n`);
     return EXIT.error;
   }
   output.err(`imsync: internal error, this is a bug: ${(error as Error).stack ?? String(error)}\n`);
   return EXIT.error;
+}
+
+/** What to check, for the failures a person can fix: credentials, project, endpoint. */
+function imsHint(error: ImsError): string {
+  if (error.status === 401) return 'IMS refused the credentials (HW_ACCESS_KEY and HW_SECRET_KEY, or HW_AUTH_TOKEN): ';
+  if (error.status === 403) return 'IMS refused the project (--project-id or HW_PROJECT_ID): ';
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'].includes(error.code)) {
+    return 'IMS cannot be reached (check --region, or --endpoint and IMSYNC_ENDPOINT): ';
+  }
+  return '';
 }

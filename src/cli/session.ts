@@ -21,6 +21,8 @@ export async function openSession(
   state: State,
   stateLocation: string,
   clientOptions: Partial<ImsClientOptions> = {},
+  /** Check the credentials and the endpoint with one cheap signed call (when nothing else does first). */
+  verify = false,
 ): Promise<Session> {
   const target = await startTarget();
   try {
@@ -33,6 +35,11 @@ export async function openSession(
       projectId: connection.projectId,
       auth: connection.auth,
     });
+    if (verify)
+      await client.listImages({ __imagetype: 'private', limit: 1 }).catch(async (error: unknown) => {
+        await client.close();
+        throw error;
+      });
     return {
       client,
       target,

@@ -76,6 +76,27 @@ describe('imsync apply: confirmation and saved plans', () => {
   });
 });
 
+describe('imsync apply: credentials and endpoint checked once, before anything is sent', () => {
+  it.each([
+    ['a wrong secret key', {}, { HW_SECRET_KEY: 'not-the-secret' }, 'imsync: IMS refused the credentials'],
+    ['a dead endpoint', { endpoint: true }, {}, 'imsync: IMS cannot be reached'],
+  ])('%s: one clear error, exit 1, no import sent, nothing recorded', async (_case, how, env, message) => {
+    const emulator = await startEmulator(['--job-seconds', '0.3']);
+    const workspace = await Workspace.create();
+    for (const key of ['cred-a', 'cred-b']) await workspace.put(key);
+    const extra = 'endpoint' in how ? { IMSYNC_ENDPOINT: 'http://127.0.0.1:9' } : env;
+    for (const refresh of ['--refresh=true', '--refresh=false']) {
+      const run = await workspace.run(applyArgs(workspace, refresh), emulator, extra);
+      expect(run.code, outputOf(run)).toBe(1);
+      expect(run.stderr.split('\n').filter((line) => line.startsWith('imsync:'))).toHaveLength(1);
+      expect(run.stderr).toContain(message);
+      expect(run.stdout).toBe('');
+    }
+    expect(importPosts(await emulatorRequests(emulator))).toHaveLength(0);
+    expect(await workspace.files()).not.toContain('imsync.state.json');
+  });
+});
+
 describe('imsync apply: output', () => {
   it('output cut off (apply | head -1): stops as on SIGTERM, saves the state, releases the lock, exits non-zero', async () => {
     const emulator = await startEmulator(['--job-seconds', '2']);
