@@ -33,6 +33,8 @@ export type ApplyEvent =
   | (At & { readonly type: 'import.settled'; readonly attemptId: string; readonly found: boolean })
   /** The job or image status moved (INIT, RUNNING; queued, saving). */
   | (At & { readonly type: 'job.progress'; readonly jobId?: string; readonly status: string })
+  /** Waited for as long as --wait-timeout allows: still running, recorded; the next apply follows it. */
+  | (At & { readonly type: 'job.left-running'; readonly jobId?: string; readonly seconds: number })
   | (At & {
       readonly type: 'import.succeeded';
       readonly imageId: string;

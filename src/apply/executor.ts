@@ -64,6 +64,8 @@ export interface ExecutorOptions {
   readonly pollMaxMs: number;
   /** How long a deleted image may stay listed before the deletion is reported as not done. */
   readonly deleteTimeoutMs: number;
+  /** How long one job is waited for before the run stops waiting for it (it stays recorded). */
+  readonly waitTimeoutMs?: number;
   /** Aborted: submit nothing more and stop waiting; running jobs stay recorded for the next run. */
   readonly stop: AbortSignal;
   /** Aborted: also abandon requests in flight (their outcome is settled next time). */
@@ -93,6 +95,8 @@ class Run {
   private readonly later: Promise<void>[] = [];
   private pages = 1;
   private readonly slots: ImportSlots;
+  /** Jobs no longer waited for (--wait-timeout): still running, recorded for the next run. */
+  private readonly leftRunning = new Set<string>();
   private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
 
   constructor(
@@ -128,7 +132,7 @@ class Run {
     const written = this.deps.recorder.stats();
     const summary: ApplySummary = {
       ...this.counts,
-      stillRunning: this.following.size + this.settling.size,
+      stillRunning: this.following.size + this.settling.size + this.leftRunning.size,
       seconds: (this.deps.clock.now() - this.started) / 1000,
       stateWrites: written.writes,
       stateBytes: written.bytes,
@@ -280,6 +284,7 @@ class Run {
 
   private async round(): Promise<boolean> {
     const settled = await Promise.all([...this.settling].map((key) => this.look(key)));
+    this.stopWaitingForLongJobs();
     const keys = [...this.following.keys()];
     // One list of all private images costs `pages` requests; a job query costs one per import.
     const listed = keys.length > this.pages ? await this.listByAttempt() : undefined;
@@ -290,6 +295,23 @@ class Run {
       }),
     );
     return [...settled, ...followed].some(Boolean);
+  }
+
+  /** Jobs followed longer than --wait-timeout are left running: recorded, followed by the next run. */
+  private stopWaitingForLongJobs(): void {
+    const timeout = this.options.waitTimeoutMs;
+    if (timeout === undefined) return;
+    for (const [key, since] of this.following) {
+      if (this.deps.clock.now() - since < timeout) continue;
+      this.following.delete(key);
+      this.leftRunning.add(key);
+      const { jobId } = this.inFlight(key);
+      this.emitAt(key, {
+        type: 'job.left-running',
+        ...(jobId === undefined ? {} : { jobId }),
+        seconds: timeout / 1000,
+      });
+    }
   }
 
   /** imsync's images by attempt, as far as the list shows tags: a saving, never a proof of absence. */

@@ -14,19 +14,24 @@ import { StateError } from '../state/store.js';
 import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
+import { parseDuration, parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
 import { renderPlan } from './render-plan.js';
 import { openSession, type Session } from './session.js';
 
 export const EXIT_INTERRUPTED = 130;
+/** apply stopped waiting (--wait-timeout) with jobs still running; the next apply follows them. */
+export const EXIT_STILL_RUNNING = 3;
+/** Real imports take tens of minutes; Huawei's Packer plugin waits 60. */
+const DEFAULT_WAIT_TIMEOUT = '2h';
 
 export interface ApplyCommandOptions extends GlobalOptions, ConnectionOptions, ExecutorFlags, PlanFlags {
   plan?: string;
   autoApprove?: boolean;
   json?: boolean;
   detailedExitcode?: boolean;
+  waitTimeout?: string;
 }
 
 /** The process around the command: what tests and the daemon replace. */
@@ -66,6 +71,7 @@ export async function applyCommand(
   const settings = resolveSettings(options, env);
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags({ settleGrace: DEFAULT_GRACE, ...options });
   const flags = parsePlanFlags(options);
+  const waitTimeoutMs = parseDuration(options.waitTimeout ?? DEFAULT_WAIT_TIMEOUT, '--wait-timeout');
   if (options.plan && paths.length > 0) throw new UsageError('give manifest paths or --plan FILE, not both');
   const decided = DECIDED_BY_PLAN.filter((flag) => options[flag] !== undefined);
   if (options.plan && decided.length > 0) {
@@ -140,6 +146,7 @@ export async function applyCommand(
           pollMinMs: 1000,
           pollMaxMs: 15_000,
           deleteTimeoutMs: 10 * 60_000,
+          waitTimeoutMs,
           stop: stop.signal,
           abort: abort.signal,
         },
@@ -154,6 +161,7 @@ export async function applyCommand(
         return EXIT.error;
       }
       if ((summary?.failed ?? 0) > 0) return EXIT.error;
+      if ((summary?.stillRunning ?? 0) > 0) return EXIT_STILL_RUNNING;
       return options.detailedExitcode && blocked > 0 ? EXIT.changes : EXIT.ok;
     } finally {
       renderer.close();

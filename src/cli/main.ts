@@ -85,6 +85,10 @@ const apply = program
   .option('--parallelism <n>', 'import requests in flight at once (default 10); waiting for jobs takes none')
   .option('--json', 'print the plan and progress events as JSON lines')
   .option('--detailed-exitcode', 'exit 2 when blocked changes remain (replacements not allowed, orphans kept)')
+  .option(
+    '--wait-timeout <duration>',
+    'stop waiting for a job after this long, leaving it recorded (default 2h; exit 3)',
+  )
   .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
   .option(
     '--settle-grace <duration>',

@@ -54,6 +54,7 @@ export function createProgressRenderer(
  * | `import.ambiguous`  | `key`, `attempt_id`, `reason`                                                             |
  * | `import.settled`    | `key`, `attempt_id`, `found`                                                              |
  * | `job.progress`      | `key`, `job_id`, `status`                                                                 |
+ * | `job.left-running`  | `key`, `job_id`, `seconds`: waited that long (--wait-timeout); the next apply follows it  |
  * | `import.succeeded`  | `key`, `image_id`, `job_id`, `seconds`                                                    |
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
  * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
@@ -83,6 +84,8 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, attempt_id: event.attemptId, found: event.found };
     case 'job.progress':
       return { type, time, key: event.key, job_id: event.jobId ?? null, status: event.status };
+    case 'job.left-running':
+      return { type, time, key: event.key, job_id: event.jobId ?? null, seconds: event.seconds };
     case 'import.succeeded':
       return {
         type,
@@ -179,6 +182,8 @@ class EventLog {
         if (this.statuses.get(event.key) === event.status) return undefined;
         this.statuses.set(event.key, event.status);
         return `${key}  ${event.jobId ? 'job' : 'image'} ${event.status}`;
+      case 'job.left-running':
+        return `${key}  ${color.yellow('still running')} after ${event.seconds}s (--wait-timeout): recorded, and the next apply follows it`;
       case 'import.queued':
         return `${key}  ${color.yellow('queued')}: the account runs as many imports as it allows (IMG.0194); it goes when one of this run's jobs ends`;
       case 'import.ambiguous':

@@ -207,6 +207,19 @@ describe('executePlan: imports', () => {
     expect(new Set(Object.values(state.images).map((record) => record.attemptId)).size).toBe(40);
   });
 
+  it('stops waiting for a job after --wait-timeout, leaving it recorded for the next run', async () => {
+    const w = world(); // 10 s jobs
+    const { summary, events, state } = await execute(w, await plan(w, [manifest('slow')]), {
+      options: { waitTimeoutMs: 3_000 },
+    });
+    expect(summary).toMatchObject({ imported: 0, failed: 0, stillRunning: 1 });
+    expect(ofType(events, 'job.left-running')).toEqual([expect.objectContaining({ key: 'slow', seconds: 3 })]);
+    expect(state.images.slow).toMatchObject({ phase: 'submitted' });
+    const next = await execute(w, await plan(w, [manifest('slow')]));
+    expect(next.summary).toMatchObject({ imported: 1, stillRunning: 0 });
+    expect(w.ims.requestLog.filter((r) => r.path.endsWith('/quickimport/action'))).toHaveLength(1);
+  });
+
   it('reports a failed job with its code and reason; the others carry on', async () => {
     const w = world();
     const bad = manifest('bad', systemSpec('bad', { image_url: 'golden-images:disk.qcow2' }));

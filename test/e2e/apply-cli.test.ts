@@ -97,6 +97,20 @@ describe('imsync apply: credentials and endpoint checked once, before anything i
   });
 });
 
+describe('imsync apply: long jobs', () => {
+  it('--wait-timeout stops waiting with the jobs recorded, exit 3; the next apply follows them', async () => {
+    const emulator = await startEmulator(['--job-seconds', '4']);
+    const workspace = await Workspace.create();
+    await workspace.put('long-job');
+    const waited = await workspace.run(applyArgs(workspace, '--wait-timeout', '1s'), emulator);
+    expect(waited.code, outputOf(waited)).toBe(3);
+    expect(waited.stdout).toContain('still running after 1s (--wait-timeout)');
+    expect((await workspace.state()).images['long-job']).toMatchObject({ phase: 'submitted' });
+    await expectExit(workspace.run(applyArgs(workspace), emulator), 0);
+    expect(importPosts(await emulatorRequests(emulator))).toHaveLength(1);
+  });
+});
+
 describe('imsync apply: output', () => {
   it('output cut off (apply | head -1): stops as on SIGTERM, saves the state, releases the lock, exits non-zero', async () => {
     const emulator = await startEmulator(['--job-seconds', '2']);
