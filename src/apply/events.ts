@@ -32,7 +32,12 @@ export type ApplyEvent =
   /** An earlier attempt was found (`found`), or is provably absent and will be submitted again. */
   | (At & { readonly type: 'import.settled'; readonly attemptId: string; readonly found: boolean })
   /** The job or image status moved (INIT, RUNNING; queued, saving). */
-  | (At & { readonly type: 'job.progress'; readonly jobId?: string; readonly status: string })
+  | (At & {
+      readonly type: 'job.progress';
+      readonly jobId?: string;
+      readonly status: string;
+      readonly percent?: number;
+    })
   /** Waited for as long as --wait-timeout allows: still running, recorded; the next apply follows it. */
   | (At & { readonly type: 'job.left-running'; readonly jobId?: string; readonly seconds: number })
   | (At & {

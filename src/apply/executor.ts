@@ -10,7 +10,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Clock } from '../clock.js';
 import type { ImsClient } from '../ims/client.js';
 import { ImsError } from '../ims/errors.js';
-import type { Image } from '../ims/types.js';
+import type { Image, Job } from '../ims/types.js';
 import { specTags } from '../manifest/spec.js';
 import type { ImageSpec, ImageTag } from '../manifest/types.js';
 import type { Plan, PlanEntry } from '../plan/plan.js';
@@ -95,6 +95,8 @@ class Run {
   private readonly later: Promise<void>[] = [];
   private pages = 1;
   private readonly slots: ImportSlots;
+  /** The last percent said of each running job. */
+  private readonly percents = new Map<string, number>();
   /** Jobs no longer waited for (--wait-timeout): still running, recorded for the next run. */
   private readonly leftRunning = new Set<string>();
   private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
@@ -349,8 +351,18 @@ class Run {
       }
       default:
         await this.apply(key, observed);
+        if (observation.kind === 'job') this.reportPercent(key, observation.job);
         return observed.record !== undefined || observed.next !== 'follow';
     }
+  }
+
+  /** A running job's percent, when the progress API gave one and it moved: for people, never recorded. */
+  private reportPercent(key: string, job: Job): void {
+    const { percent } = job;
+    if (percent === undefined || job.status === 'SUCCESS' || job.status === 'FAIL') return;
+    if (this.percents.get(key) === percent) return;
+    this.percents.set(key, percent);
+    this.emitAt(key, { type: 'job.progress', jobId: job.jobId, status: job.status, percent });
   }
 
   /** Records an observation's outcome and moves the import on. */
@@ -363,6 +375,7 @@ class Run {
         this.emitAt(key, { ...outcome, seconds: (this.deps.clock.now() - since) / 1000 });
       } else {
         if (outcome.type === 'import.failed') this.counts.failed++;
+        if (outcome.type === 'job.progress' && outcome.percent !== undefined) this.percents.set(key, outcome.percent);
         this.emitAt(key, outcome);
       }
     }

@@ -38,7 +38,7 @@ export type Next =
 /** What the record's change means, for the event the executor emits; the executor adds key and time. */
 export type Outcome =
   | { readonly type: 'import.settled'; readonly attemptId: string; readonly found: boolean }
-  | { readonly type: 'job.progress'; readonly jobId?: string; readonly status: string }
+  | { readonly type: 'job.progress'; readonly jobId?: string; readonly status: string; readonly percent?: number }
   | { readonly type: 'import.succeeded'; readonly imageId: string; readonly jobId?: string }
   | { readonly type: 'import.failed'; readonly jobId?: string; readonly code: string; readonly reason: string };
 
@@ -107,7 +107,7 @@ function onJob(record: SubmittingRecord | SubmittedRecord, job: Job, now: Date):
         now,
       );
     default:
-      return progress(record, job.status, now, job.jobId);
+      return progress(record, job.status, now, job.jobId, job.percent);
   }
 }
 
@@ -129,12 +129,20 @@ function progress(
   status: string,
   now: Date,
   jobId: string | undefined,
+  percent?: number,
 ): Observed {
   if (record.phase === 'submitting') return UNCHANGED_FOLLOW; // a job id without a record of it: settled by tag
   if (record.jobStatus === status) return UNCHANGED_FOLLOW;
   return {
     record: progressRecord(record, status, now),
-    outcomes: [{ type: 'job.progress', status, ...(jobId === undefined ? {} : { jobId }) }],
+    outcomes: [
+      {
+        type: 'job.progress',
+        status,
+        ...(jobId === undefined ? {} : { jobId }),
+        ...(percent === undefined ? {} : { percent }),
+      },
+    ],
     next: 'follow',
   };
 }

@@ -35,7 +35,7 @@ export function createProgressRenderer(
     case 'json':
       return { emit: (event) => output.out(JSON.stringify(applyEventToJson(event)) + '\n'), close() {} };
     case 'plain':
-      return plainRenderer(output);
+      return plainRenderer(output, now);
     case 'live':
       return liveRenderer(output, now, stream);
   }
@@ -53,7 +53,7 @@ export function createProgressRenderer(
  * | `import.queued`     | `key`, `attempt_id`, `reason`: the account's import cap (IMG.0194); it waits for a slot      |
  * | `import.ambiguous`  | `key`, `attempt_id`, `reason`                                                             |
  * | `import.settled`    | `key`, `attempt_id`, `found`                                                              |
- * | `job.progress`      | `key`, `job_id`, `status`                                                                 |
+ * | `job.progress`      | `key`, `job_id`, `status`, `percent` (null when IMS gives none)                           |
  * | `job.left-running`  | `key`, `job_id`, `seconds`: waited that long (--wait-timeout); the next apply follows it  |
  * | `import.succeeded`  | `key`, `image_id`, `job_id`, `seconds`                                                    |
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
@@ -83,7 +83,14 @@ export function applyEventToJson(event: ApplyEvent): object {
     case 'import.settled':
       return { type, time, key: event.key, attempt_id: event.attemptId, found: event.found };
     case 'job.progress':
-      return { type, time, key: event.key, job_id: event.jobId ?? null, status: event.status };
+      return {
+        type,
+        time,
+        key: event.key,
+        job_id: event.jobId ?? null,
+        status: event.status,
+        percent: event.percent ?? null,
+      };
     case 'job.left-running':
       return { type, time, key: event.key, job_id: event.jobId ?? null, seconds: event.seconds };
     case 'import.succeeded':
@@ -134,15 +141,40 @@ export function applyEventToJson(event: ApplyEvent): object {
   }
 }
 
-function plainRenderer(output: Output): ProgressRenderer {
+/** Without a terminal, a line at least this often while imports run: CI logs show it is alive. */
+const HEARTBEAT_MS = 30_000;
+
+function plainRenderer(output: Output, now: () => number): ProgressRenderer {
   const log = new EventLog(output.color);
+  const tally = new Tally();
+  let lastLine = now();
+  const write = (line: string) => {
+    lastLine = now();
+    output.out(line + '\n');
+  };
+  const heartbeat = setInterval(() => {
+    const at = now();
+    const active = tally.active();
+    if (active.length === 0 || at - lastLine < HEARTBEAT_MS) return;
+    const shown = active
+      .slice(0, 5)
+      .map(([key, entry]) => (entry.percent === undefined ? key : `${key} ${entry.percent}%`));
+    const more = active.length > shown.length ? `, and ${active.length - shown.length} more` : '';
+    const done = tally.counts().get('succeeded') ?? 0;
+    write(
+      `${log.stamp(at)}  ${active.length} running (${shown.join(', ')}${more}), ${done} done; ${timing(tally, at)}`,
+    );
+  }, 1000).unref();
   return {
     emit(event) {
+      tally.track(event, Date.parse(event.time));
       const line = log.line(event);
-      if (line !== undefined) output.out(line + '\n');
+      if (line !== undefined) write(line);
       if (event.type === 'apply.finished') output.out(log.report(event.summary));
     },
-    close() {},
+    close() {
+      clearInterval(heartbeat);
+    },
   };
 }
 
@@ -160,10 +192,14 @@ class EventLog {
 
   /** The line for a meaningful event, prefixed by the seconds since apply started (the executor's clock). */
   line(event: ApplyEvent): string | undefined {
-    const time = Date.parse(event.time);
-    this.start ??= time;
     const text = this.describe(event);
-    return text === undefined ? undefined : `${`${((time - this.start) / 1000).toFixed(1)}s`.padStart(7)}  ${text}`;
+    return text === undefined ? undefined : `${this.stamp(Date.parse(event.time))}  ${text}`;
+  }
+
+  /** Seconds since apply started, as every line begins. */
+  stamp(at: number): string {
+    this.start ??= at;
+    return `${((at - this.start) / 1000).toFixed(1)}s`.padStart(7);
   }
 
   private describe(event: ApplyEvent): string | undefined {
@@ -258,6 +294,8 @@ interface Import {
   readonly phase: ImportPhase;
   readonly status: string | undefined;
   readonly jobId: string | undefined;
+  /** The job's percent, when the progress API gives one. */
+  readonly percent?: number;
   /** When it was submitted (or first heard of, for an import followed from an earlier run). */
   readonly since: number;
 }
@@ -275,8 +313,16 @@ function advance(entry: Import, event: ImportEvent, at: number): Import {
       return { phase: 'submitting', status: undefined, jobId: undefined, since: at };
     case 'import.submitted':
       return { phase: 'running', status: undefined, jobId: event.jobId, since: at };
-    case 'job.progress':
-      return { ...entry, phase: 'running', status: event.status, jobId: event.jobId ?? entry.jobId };
+    case 'job.progress': {
+      const percent = event.percent ?? entry.percent;
+      return {
+        ...entry,
+        phase: 'running',
+        status: event.status,
+        jobId: event.jobId ?? entry.jobId,
+        ...(percent === undefined ? {} : { percent }),
+      };
+    }
     case 'import.queued':
       return { ...entry, phase: 'waiting' };
     case 'import.ambiguous':
@@ -291,44 +337,100 @@ function advance(entry: Import, event: ImportEvent, at: number): Import {
   }
 }
 
+/** Where every import stands, and what that says of the time left. Both renderers keep one. */
+class Tally {
+  readonly imports = new Map<string, Import>();
+  /** Imports to make or follow, from apply.started: the ones not heard of yet are waiting. */
+  private planned = 0;
+  private start: number | undefined;
+  /** How long finished imports took, for the time left of those without a percent. */
+  private readonly durations: number[] = [];
+
+  track(event: ApplyEvent, at: number): void {
+    this.start ??= at;
+    if (event.type === 'apply.started') this.planned = event.imports + event.following;
+    if (event.type === 'import.succeeded') this.durations.push(event.seconds * 1000);
+    if (!isImportEvent(event)) return;
+    const entry = this.imports.get(event.key) ?? { phase: 'waiting', status: undefined, jobId: undefined, since: at };
+    this.imports.set(event.key, advance(entry, event, at));
+  }
+
+  counts(): Map<ImportPhase, number> {
+    const counts = new Map<ImportPhase, number>(PHASES.map((phase) => [phase, 0]));
+    for (const { phase } of this.imports.values()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    counts.set('waiting', (counts.get('waiting') ?? 0) + Math.max(0, this.planned - this.imports.size));
+    return counts;
+  }
+
+  /** The imports in flight, oldest first. */
+  active(): [string, Import][] {
+    return [...this.imports]
+      .filter(([, entry]) => ['submitting', 'running', 'settling'].includes(entry.phase))
+      .sort(([, a], [, b]) => a.since - b.since);
+  }
+
+  elapsed(at: number): number {
+    return at - (this.start ?? at);
+  }
+
+  /**
+   * The time left, roughly: the longest of the running imports' (from their percent, or from how
+   * long finished ones took), plus one import's time when some still wait. Undefined without a basis.
+   */
+  eta(at: number): number | undefined {
+    const typical =
+      this.durations.length > 0 ? this.durations.reduce((a, b) => a + b, 0) / this.durations.length : undefined;
+    let left: number | undefined;
+    for (const [, entry] of this.active()) {
+      const ran = at - entry.since;
+      const mine =
+        entry.percent !== undefined && entry.percent > 0
+          ? (ran * (100 - entry.percent)) / entry.percent
+          : typical === undefined
+            ? undefined
+            : Math.max(0, typical - ran);
+      if (mine === undefined) return undefined;
+      left = Math.max(left ?? 0, mine);
+    }
+    const waiting = this.counts().get('waiting') ?? 0;
+    if (waiting > 0) return typical === undefined ? undefined : (left ?? 0) + typical;
+    return left;
+  }
+}
+
+/** `elapsed 1m05s, about 40s left`, as far as known. */
+function timing(tally: Tally, at: number): string {
+  const eta = tally.eta(at);
+  return `elapsed ${elapsed(tally.elapsed(at))}${eta === undefined ? '' : `, about ${elapsed(eta)} left`}`;
+}
+
 function liveRenderer(output: Output, now: () => number, stream: NodeJS.WriteStream): ProgressRenderer {
   const { color } = output;
   const view = createLogUpdate(stream);
   const log = new EventLog(color);
-  const imports = new Map<string, Import>();
-  let planned = 0; // imports to make or follow, from apply.started: the ones not heard of yet are waiting
+  const tally = new Tally();
   let summary: ApplySummary | undefined;
   let started = false;
   let lastDraw = -Infinity;
   let trailing: NodeJS.Timeout | undefined;
   const ticker = setInterval(() => schedule(), TICK_MS).unref();
 
-  function track(event: ApplyEvent, at: number): void {
-    if (event.type === 'apply.started') planned = event.imports + event.following;
-    if (!isImportEvent(event)) return;
-    const entry = imports.get(event.key) ?? { phase: 'waiting', status: undefined, jobId: undefined, since: at };
-    imports.set(event.key, advance(entry, event, at));
-  }
-
   function frame(): string {
     const at = now();
-    const counts = new Map<ImportPhase, number>(PHASES.map((phase) => [phase, 0]));
-    for (const { phase } of imports.values()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    counts.set('waiting', (counts.get('waiting') ?? 0) + Math.max(0, planned - imports.size));
+    const counts = tally.counts();
     const paint = (phase: ImportPhase, text: string) =>
       phase === 'succeeded' ? color.green(text) : phase === 'failed' ? color.red(text) : text;
     const header = `${color.bold('Imports:')} ${PHASES.map((phase) => paint(phase, `${counts.get(phase)} ${phase}`)).join(', ')}`;
-    const active = [...imports]
-      .filter(([, entry]) => ['submitting', 'running', 'settling'].includes(entry.phase))
-      .sort(([, a], [, b]) => a.since - b.since);
+    const active = tally.active();
     const shown = active.slice(0, MAX_LINES);
     const width = Math.max(0, ...shown.map(([key]) => key.length));
     const lines = shown.map(([key, entry]) => {
       const job = entry.jobId ? `  job ${short(entry.jobId)}` : '';
-      return `  ${key.padEnd(width)}  ${label(entry).padEnd(10)}  ${elapsed(at - entry.since).padStart(6)}${job}`;
+      const status = entry.percent === undefined ? label(entry) : `${label(entry)} ${entry.percent}%`;
+      return `  ${key.padEnd(width)}  ${status.padEnd(10)}  ${elapsed(at - entry.since).padStart(6)}${job}`;
     });
     if (active.length > shown.length) lines.push(`  … and ${active.length - shown.length} more`);
-    return [header, ...lines].join('\n');
+    return [header, `  ${color.dim(timing(tally, at))}`, ...lines].join('\n');
   }
 
   function draw(): void {
@@ -350,7 +452,7 @@ function liveRenderer(output: Output, now: () => number, stream: NodeJS.WriteStr
   return {
     emit(event) {
       started = true;
-      track(event, now());
+      tally.track(event, now());
       const line = log.line(event);
       if (line !== undefined && !VIEW_ONLY.has(event.type)) {
         // Written past log-update, which would hard-wrap it: long ids must copy whole from the scrollback.

@@ -1,10 +1,13 @@
 // The project's private images and their import jobs. A job's progress is derived from the clock:
 // INIT for the first tenth of its time, RUNNING until the end, then SUCCESS or FAIL; its image is
 // queued, saving, then active or killed, and is settled into its final state when first seen after.
+// The realism switches (realism.ts) are played here too, from the same clock: an image is listed
+// only once its listing lag has passed, and a deleted one stays listed for the delete lag.
 import { ImsFailure, imsMessage } from './errors.js';
 import type { FileCheck, Obs } from './obs.js';
 import type { IdSource } from './random.js';
 import { applyPatch, type Attributes } from './patch.js';
+import type { ListTagsStyle, Realism } from './realism.js';
 import { MAX_TAGS, type ImportRequest, type Tag } from './validate.js';
 
 export type JobStatus = 'INIT' | 'RUNNING' | 'SUCCESS' | 'FAIL';
@@ -28,18 +31,28 @@ interface Image {
   attributes: Attributes;
   readonly tags: Map<string, string>;
   readonly job: Job;
+  /** When GET /v2/cloudimages and the tag query start to show it (the listing lag). */
+  readonly listedAt: number;
+}
+
+/** A deleted image that stays listed, and counts against the quota, until `goneAt` (the delete lag). */
+interface Deleting {
+  readonly image: Image;
+  readonly goneAt: number;
 }
 
 /** An image as GET /v2/cloudimages lists it. */
 export interface ImageInfo {
   readonly [field: string]: unknown;
-  /** `key=value`. */
+  /** `key=value` (or as the realism's listTags says). */
   readonly tags: readonly string[];
 }
 
 export interface ListedImage {
   readonly seq: number;
   readonly info: ImageInfo;
+  /** The image's tags as key/value pairs, whatever `info.tags` shows: the tag filter matches these. */
+  readonly tags: readonly Tag[];
 }
 
 export interface ImageStoreConfig {
@@ -49,7 +62,8 @@ export interface ImageStoreConfig {
   readonly clock: () => number;
   readonly jobMs: number;
   readonly imageQuota: number;
-  readonly maxConcurrentImports: number;
+  /** listingLagSeconds, listTags, deleteLagSeconds, obsErrors, unknownId, patchAddConflict, maxConcurrentImports. */
+  readonly realism: Realism;
 }
 
 const IMAGE_STATUS: Readonly<Record<JobStatus, string>> = {
@@ -64,6 +78,8 @@ export class ImageStore {
   private readonly jobs = new Map<string, Job>();
   /** Images whose job had not ended when last looked at. */
   private readonly unsettled = new Set<Image>();
+  /** Deleted images still listed, by id (empty without a delete lag). */
+  private readonly deleting = new Map<string, Deleting>();
   private seq = 0;
 
   constructor(private readonly config: ImageStoreConfig) {}
@@ -72,23 +88,28 @@ export class ImageStore {
     this.images.clear();
     this.jobs.clear();
     this.unsettled.clear();
+    this.deleting.clear();
     this.seq = 0;
   }
 
   /**
    * Creates the image (queued) and its job, or refuses with IMG.0015 when the private image quota
-   * is used up (every image counts, killed ones too) or IMG.0194 when the cap of running import
-   * jobs is reached. Returns the job id.
+   * is used up (every image counts, killed ones and deleted ones still listed too) or IMG.0194 when
+   * the cap of running import jobs is reached. With obsErrors `sync`, an OBS problem refuses the
+   * request first, with the code its job would fail with. Returns the job id.
    */
   submit(request: ImportRequest): string {
     const { config } = this;
-    if (this.images.size >= config.imageQuota) {
+    const { realism } = config;
+    const now = config.clock();
+    const outcome = config.obs.check(request.bucket, request.key);
+    if (!outcome.ok && realism.obsErrors === 'sync') throw new ImsFailure(outcome.code, outcome.reason);
+    if (this.quotaUsed(now) >= config.imageQuota) {
       throw new ImsFailure('IMG.0015', `the quota is ${config.imageQuota} private images`);
     }
-    if (this.runningJobs() >= config.maxConcurrentImports) {
-      throw new ImsFailure('IMG.0194', `at most ${config.maxConcurrentImports} import jobs run at once`);
+    if (this.runningJobs() >= realism.maxConcurrentImports) {
+      throw new ImsFailure('IMG.0194', `at most ${realism.maxConcurrentImports} import jobs run at once`);
     }
-    const now = config.clock();
     const id = config.ids.uuid();
     const job: Job = {
       id: config.ids.hex32(),
@@ -98,7 +119,7 @@ export class ImageStore {
       beginAt: now,
       runningAt: now + config.jobMs / 10,
       endAt: now + config.jobMs,
-      outcome: config.obs.check(request.bucket, request.key),
+      outcome,
     };
     const image: Image = {
       id,
@@ -106,6 +127,7 @@ export class ImageStore {
       attributes: newAttributes(id, request, config.projectId, isoSeconds(now)),
       tags: new Map(request.tags.map(({ key, value }) => [key, value])),
       job,
+      listedAt: now + realism.listingLagSeconds * 1000,
     };
     this.jobs.set(job.id, job);
     this.images.set(id, image);
@@ -120,21 +142,58 @@ export class ImageStore {
     return job && jobView(job, this.config.clock());
   }
 
+  /** The job as GET /v1/cloudimages/job/{id} shows it: the job, and in `entities` its percent and task. */
+  jobProgress(id: string): Record<string, unknown> | undefined {
+    const job = this.jobs.get(id);
+    return job && jobProgressView(job, this.config.clock());
+  }
+
   jobList(): Record<string, unknown>[] {
     const now = this.config.clock();
     return [...this.jobs.values()].map((job) => jobView(job, now));
   }
 
-  /** Every image, settled up to now. */
+  /**
+   * Every image GET /v2/cloudimages and the tag query show now, settled up to now: those past their
+   * listing lag, deleted ones still in their delete lag among them.
+   */
   list(): ListedImage[] {
     const now = this.config.clock();
-    return [...this.images.values()].map((image) => listed(this.settle(image, now)));
+    this.purge(now);
+    const shown = [...this.images.values()];
+    // In submission order, as the tag query pages by offset.
+    if (this.deleting.size > 0) {
+      shown.push(...[...this.deleting.values()].map(({ image }) => image));
+      shown.sort((x, y) => x.seq - y.seq);
+    }
+    return shown
+      .filter((image) => image.listedAt <= now)
+      .map((image) => listed(this.settle(image, now), this.config.realism.listTags));
   }
 
-  /** One image, settled up to now, or undefined. */
+  /** One image as list() would show it, or undefined. */
   find(id: string): ListedImage | undefined {
-    const image = this.images.get(id);
-    return image && listed(this.settle(image, this.config.clock()));
+    const now = this.config.clock();
+    this.purge(now);
+    const image = this.images.get(id) ?? this.deleting.get(id)?.image;
+    if (image === undefined || image.listedAt > now) return undefined;
+    return listed(this.settle(image, now), this.config.realism.listTags);
+  }
+
+  /**
+   * What the project holds, for inspection: every image (listed yet or not), tags as `key=value`;
+   * apart, deleted images still listed, with when they go.
+   */
+  snapshot(): { images: ImageInfo[]; deleting: (ImageInfo & { readonly gone_at: string })[] } {
+    const now = this.config.clock();
+    this.purge(now);
+    return {
+      images: [...this.images.values()].map((image) => listed(this.settle(image, now), 'k=v').info),
+      deleting: [...this.deleting.values()].map(({ image, goneAt }) => ({
+        ...listed(image, 'k=v').info,
+        gone_at: new Date(goneAt).toISOString(),
+      })),
+    };
   }
 
   /** PATCH /v2/cloudimages/{id}: only active images can be updated (IMG.0046 otherwise). */
@@ -146,17 +205,27 @@ export class ImageStore {
         `the image is ${String(image.attributes.status)}; only active images can be updated`,
       );
     }
-    image.attributes = { ...applyPatch(image.attributes, body), updated_at: isoSeconds(this.config.clock()) };
-    return listed(image).info;
+    const attributes = applyPatch(image.attributes, body, { addConflict: this.config.realism.patchAddConflict });
+    image.attributes = { ...attributes, updated_at: isoSeconds(this.config.clock()) };
+    return listed(image, this.config.realism.listTags).info;
   }
 
-  /** DELETE /v2/images/{id}: refused with IMG.0090 while the import job runs. */
+  /**
+   * DELETE /v2/images/{id}: refused with IMG.0090 while the import job runs. With a delete lag the
+   * image stays listed, unchanged, and uses its quota until the lag has passed; deleting it again
+   * meanwhile is accepted. The other per-image APIs no longer know it.
+   */
   delete(id: string): void {
+    const now = this.config.clock();
+    this.purge(now);
+    if (this.deleting.has(id)) return;
     const image = this.get(id);
     if (this.unsettled.has(image)) {
       throw new ImsFailure('IMG.0090', `the image is ${String(image.attributes.status)} until its import job ends`);
     }
     this.images.delete(id);
+    const lagMs = this.config.realism.deleteLagSeconds * 1000;
+    if (lagMs > 0) this.deleting.set(id, { image, goneAt: now + lagMs });
   }
 
   tags(id: string): Tag[] {
@@ -201,13 +270,30 @@ export class ImageStore {
 
   quota(): { type: string; used: number; quota: number; min: number; max: number } {
     const { imageQuota } = this.config;
-    return { type: 'image', used: this.images.size, quota: imageQuota, min: 1, max: Math.max(1000, imageQuota) };
+    const used = this.quotaUsed(this.config.clock());
+    return { type: 'image', used, quota: imageQuota, min: 1, max: Math.max(1000, imageQuota) };
+  }
+
+  /** The refusal of an unknown image or job id: IMG.0027 with the realism's status (404 or 400). */
+  unknownId(detail: string | undefined, base?: string): ImsFailure {
+    return new ImsFailure('IMG.0027', detail, this.config.realism.unknownId, base);
   }
 
   private get(id: string): Image {
     const image = this.images.get(id);
-    if (image === undefined) throw new ImsFailure('IMG.0027', `no image ${id}`, 404);
+    if (image === undefined) throw this.unknownId(`no image ${id}`);
     return this.settle(image, this.config.clock());
+  }
+
+  /** Images counted against the quota: those that exist and those deleted but not yet gone. */
+  private quotaUsed(now: number): number {
+    this.purge(now);
+    return this.images.size + this.deleting.size;
+  }
+
+  /** Forgets deleted images whose delete lag has passed. */
+  private purge(now: number): void {
+    for (const [id, { goneAt }] of this.deleting) if (goneAt <= now) this.deleting.delete(id);
   }
 
   private touch(image: Image): void {
@@ -264,9 +350,29 @@ function jobView(job: Job, now: number): Record<string, unknown> {
   };
 }
 
-function listed(image: Image): ListedImage {
-  const tags = [...image.tags].map(([key, value]) => `${key}=${value}`);
-  return { seq: image.seq, info: { ...image.attributes, tags } };
+/** How far a job is, in the progress API's terms: a percent that grows with the job's time, and a task. */
+function jobProgressView(job: Job, now: number): Record<string, unknown> {
+  const view = jobView(job, now);
+  const span = Math.max(1, job.endAt - job.beginAt);
+  const percent =
+    view.status === 'SUCCESS' ? 100 : Math.min(99, Math.floor((100 * Math.max(0, now - job.beginAt)) / span));
+  const task = view.status === 'INIT' ? 'WaitForImport' : view.status === 'RUNNING' ? 'ConvertImage' : '';
+  return {
+    ...view,
+    entities: {
+      ...(view.entities as object),
+      image_id: job.imageId,
+      image_name: job.imageName,
+      process_percent: percent,
+      current_task: task,
+    },
+  };
+}
+
+function listed(image: Image, style: ListTagsStyle): ListedImage {
+  const tags = [...image.tags].map(([key, value]) => ({ key, value }));
+  const shown = style === 'none' ? [] : tags.map(({ key, value }) => `${key}${style === 'k.v' ? '.' : '='}${value}`);
+  return { seq: image.seq, info: { ...image.attributes, tags: shown }, tags };
 }
 
 /** The attributes of a new image, in the documented ImageInfo fields (research/ims-api.md §7.2). */

@@ -11,10 +11,36 @@ import { inspection } from './inspect.js';
 import { RequestLog } from './log.js';
 import { Obs, type ObsObject } from './obs.js';
 import { IdSource, randomSeed } from './random.js';
+import {
+  REALISM_PRESETS,
+  resolveRealism,
+  type ListTagsStyle,
+  type MinDiskBounds,
+  type ObsErrorsMode,
+  type Realism,
+  type RealismPreset,
+  type UnknownIdStatus,
+} from './realism.js';
 import { apiRoutes, type Route } from './routes.js';
 
 export { parseFaults, type FaultSpec } from './faults.js';
 export { parseObjectsFile, type ObsObject, type StorageClass } from './obs.js';
+export {
+  describeRealism,
+  LIST_TAGS_STYLES,
+  MIN_DISK_BOUNDS,
+  OBS_ERRORS_MODES,
+  overriddenSwitches,
+  REALISM_PRESET_NAMES,
+  REALISM_PRESETS,
+  UNKNOWN_ID_STATUSES,
+  type ListTagsStyle,
+  type MinDiskBounds,
+  type ObsErrorsMode,
+  type Realism,
+  type RealismPreset,
+  type UnknownIdStatus,
+} from './realism.js';
 
 export interface EmulatorCredentials {
   readonly accessKey: string;
@@ -43,8 +69,28 @@ export interface EmulatorOptions {
   seed?: number;
   /** Private image quota; default 100. */
   imageQuota?: number;
-  /** Import jobs allowed to run at once (IMG.0194 beyond); default 20; `faults.jobcap` overrides it. */
+  /**
+   * The realism preset (research/ims-fidelity.md §2): `kind` (default) is the emulator's own
+   * behaviour, `strict` the harshest variant of everything the documentation leaves open. Each
+   * switch below, when given, replaces the preset's value (see realism.ts).
+   */
+  realism?: RealismPreset;
+  /** Seconds from an accepted import until its image is listed and found by the tag query; kind 0. */
+  listingLagSeconds?: number;
+  /** How list results show key/value tags; kind `k=v`. */
+  listTags?: ListTagsStyle;
+  /** Seconds a deleted image stays listed and counts against the quota; kind 0. */
+  deleteLagSeconds?: number;
+  /** OBS problems fail the job (kind) or refuse the POST at once (`sync`). */
+  obsErrors?: ObsErrorsMode;
+  /** The status of IMG.0027 for an unknown job or image id; kind 404. */
+  unknownId?: UnknownIdStatus;
+  /** PATCH `add` of an attribute the image has is IMG.0035; kind false. */
+  patchAddConflict?: boolean;
+  /** Import jobs allowed to run at once (IMG.0194 beyond); kind 20; `faults.jobcap` overrides it. */
   maxConcurrentImports?: number;
+  /** min_disk bounds of system images; kind `legacy` (1–1024). */
+  minDiskBounds?: MinDiskBounds;
   /** Milliseconds since the epoch; default Date.now. Drives jobs, the rate limit and signature skew. */
   clock?: () => number;
 }
@@ -58,6 +104,9 @@ export interface RunningEmulator {
   /** The first accepted token. */
   readonly token: string;
   readonly seed: number;
+  /** The preset and the settings in effect (`faults.jobcap` included). */
+  readonly realismPreset: RealismPreset;
+  readonly realism: Realism;
   close(): Promise<void>;
 }
 
@@ -70,7 +119,7 @@ export const EMULATOR_DEFAULTS = {
   token: 'imsync-emulator-token',
   jobSeconds: 5,
   imageQuota: 100,
-  maxConcurrentImports: 20,
+  maxConcurrentImports: REALISM_PRESETS.kind.maxConcurrentImports,
 } as const;
 
 /** Everything but the socket: the routes over the store, and what the server puts in front of them. */
@@ -83,6 +132,24 @@ export interface EmulatorCore extends ServerParts {
   /** The first accepted token. */
   readonly token: string;
   readonly seed: number;
+  readonly realismPreset: RealismPreset;
+  readonly realism: Realism;
+}
+
+/** The preset and the settings in effect: each switch given replaces the preset's, and `faults.jobcap` the cap. */
+export function emulatorRealism(options: EmulatorOptions = {}): { preset: RealismPreset; realism: Realism } {
+  const preset = options.realism ?? 'kind';
+  const realism = resolveRealism(preset, {
+    listingLagSeconds: options.listingLagSeconds,
+    listTags: options.listTags,
+    deleteLagSeconds: options.deleteLagSeconds,
+    obsErrors: options.obsErrors,
+    unknownId: options.unknownId,
+    patchAddConflict: options.patchAddConflict,
+    maxConcurrentImports: options.faults?.jobcap ?? options.maxConcurrentImports,
+    minDiskBounds: options.minDiskBounds,
+  });
+  return { preset, realism };
 }
 
 export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore {
@@ -96,6 +163,7 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
   const jobSeconds = options.jobSeconds ?? EMULATOR_DEFAULTS.jobSeconds;
   if (!(jobSeconds >= 0)) throw new Error(`jobSeconds must be zero or more, not ${jobSeconds}`);
   if (tokens.length === 0 && credentials.length === 0) throw new Error('the emulator needs credentials or tokens');
+  const { preset: realismPreset, realism } = emulatorRealism(options);
 
   // Separate streams, so that a fault decision never shifts an id and the reverse.
   const faults = new FaultInjector(faultSpec, seed, clock);
@@ -106,12 +174,12 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
     clock,
     jobMs: jobSeconds * 1000,
     imageQuota: options.imageQuota ?? EMULATOR_DEFAULTS.imageQuota,
-    maxConcurrentImports: faultSpec.jobcap ?? options.maxConcurrentImports ?? EMULATOR_DEFAULTS.maxConcurrentImports,
+    realism,
   });
   const log = new RequestLog();
   return {
     store,
-    routes: apiRoutes(store),
+    routes: apiRoutes(store, realism),
     faults,
     auth: {
       secrets: new Map(credentials.map(({ accessKey, secretKey }) => [accessKey, secretKey])),
@@ -122,12 +190,14 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
     requestIds: new IdSource((seed ^ 0x85ebca6b) >>> 0),
     log,
     clock,
-    inspect: inspection(store, log, faults),
+    inspect: inspection(store, log, faults, { preset: realismPreset, settings: realism }),
     projectId,
     region,
     credentials,
     token: tokens[0] ?? '',
     seed,
+    realismPreset,
+    realism,
   };
 }
 
@@ -146,6 +216,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     credentials: core.credentials,
     token: core.token,
     seed: core.seed,
+    realismPreset: core.realismPreset,
+    realism: core.realism,
     close: async () => {
       const closed = once(server, 'close');
       server.close();

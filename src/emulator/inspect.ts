@@ -2,19 +2,35 @@
 // faults, not logged, apart from the API's paths so that no client mistakes it for IMS.
 import type { FaultInjector } from './faults.js';
 import type { ImageStore } from './images.js';
+import { overriddenSwitches, type Realism, type RealismPreset } from './realism.js';
 import type { RequestLog } from './log.js';
 import type { ApiAnswer } from './routes.js';
 
-export function inspection(store: ImageStore, log: RequestLog, faults: FaultInjector) {
+export function inspection(
+  store: ImageStore,
+  log: RequestLog,
+  faults: FaultInjector,
+  realism: { readonly preset: RealismPreset; readonly settings: Realism },
+) {
   return (method: string, path: string): ApiAnswer => {
     const route = `${method} ${path}`;
     switch (route) {
       case 'GET /__emulator/requests':
         return { status: 200, body: { requests: log.all() } };
+      // Every image, listed yet or not (listing lag), tags as key=value; apart, deleted images still listed.
       case 'GET /__emulator/images':
-        return { status: 200, body: { images: store.list().map((image) => image.info) } };
+        return { status: 200, body: store.snapshot() };
       case 'GET /__emulator/jobs':
         return { status: 200, body: { jobs: store.jobList() } };
+      case 'GET /__emulator/realism':
+        return {
+          status: 200,
+          body: {
+            preset: realism.preset,
+            settings: realism.settings,
+            overridden: overriddenSwitches(realism.preset, realism.settings),
+          },
+        };
       // Image ids keep counting through a reset, so ids from before it never come back.
       case 'POST /__emulator/reset':
         store.clear();
@@ -25,7 +41,7 @@ export function inspection(store: ImageStore, log: RequestLog, faults: FaultInje
         return {
           status: 404,
           body: {
-            error: `no inspection route ${route}; there are GET /__emulator/requests, GET /__emulator/images, GET /__emulator/jobs and POST /__emulator/reset`,
+            error: `no inspection route ${route}; there are GET /__emulator/requests, GET /__emulator/images, GET /__emulator/jobs, GET /__emulator/realism and POST /__emulator/reset`,
           },
         };
     }

@@ -27,8 +27,8 @@ const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 1000;
 
 /**
- * One page of images. `tag=key=value` (repeatable, all must match) matches the `key=value` strings
- * of `tags`; `enterprise_project_id=all_granted_eps` matches every project. Parameters it does not
+ * One page of images. `tag=key=value` (repeatable, all must match) matches the image's key/value
+ * tags, however `tags` shows them; `enterprise_project_id=all_granted_eps` matches every project. Parameters it does not
  * know are ignored. A marker that names no image is IMG.0027; bad sort or limit values IMG.0001.
  */
 export function listImages(
@@ -61,19 +61,20 @@ export function listImages(
   const byId = id === null ? undefined : find(id);
   const candidates = id === null ? all() : byId === undefined ? [] : [byId];
   const selected = candidates
-    .filter((image) => matches(image.info, query) && (marker === undefined || order(image, marker) > 0))
+    .filter((image) => matches(image, query) && (marker === undefined || order(image, marker) > 0))
     .sort(order);
   return selected.slice(0, limit).map((image) => image.info);
 }
 
-function matches(info: ImageInfo, query: URLSearchParams): boolean {
+function matches({ info, tags }: ListedImage, query: URLSearchParams): boolean {
   for (const field of EQUALITY_FILTERS) {
     const wanted = query.get(field);
     if (wanted !== null && scalarText(info[field]) !== wanted) return false;
   }
   const project = query.get('enterprise_project_id');
   if (project !== null && project !== 'all_granted_eps' && info.enterprise_project_id !== project) return false;
-  return query.getAll('tag').every((tag) => info.tags.includes(tag));
+  const pairs = new Set(tags.map(({ key, value }) => `${key}=${value}`));
+  return query.getAll('tag').every((tag) => pairs.has(tag));
 }
 
 function compare(a: unknown, b: unknown): number {

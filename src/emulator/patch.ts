@@ -60,13 +60,21 @@ const PATCHABLE: Readonly<Record<string, Rule>> = {
 /** Every image has these; they can be replaced but not removed. */
 const REQUIRED = new Set(['name', 'min_ram', 'enterprise_project_id']);
 
+export interface PatchRules {
+  /**
+   * `add` of an attribute the image has is IMG.0035 (realism patchAddConflict); otherwise, as in
+   * JSON Patch, it replaces the value. The documentation does not say which IMS does.
+   */
+  readonly addConflict?: boolean;
+}
+
 /**
  * The attributes after the PATCH body's operations, applied in order and all or none. `replace`
  * or `remove` of an attribute the image lacks is IMG.0035, as IMS answers it (Terraform retries
  * with `add`); attributes outside the documented list are refused with IMG.0001 (the emulator does
  * not keep custom extension attributes). An empty description is no description.
  */
-export function applyPatch(attributes: Attributes, body: Buffer): Attributes {
+export function applyPatch(attributes: Attributes, body: Buffer, rules: PatchRules = {}): Attributes {
   const operations = parseJson(body);
   if (!Array.isArray(operations)) {
     throw new ImsFailure('IMG.0001', 'the body must be a JSON array of {op, path, value} operations');
@@ -90,6 +98,9 @@ export function applyPatch(attributes: Attributes, body: Buffer): Attributes {
     const present = Object.hasOwn(result, attribute);
     if (op !== 'add' && !present) {
       throw new ImsFailure('IMG.0035', `the image has no ${attribute} to ${op}; use op "add"`);
+    }
+    if (op === 'add' && present && rules.addConflict === true) {
+      throw new ImsFailure('IMG.0035', `the image has ${attribute} already; use op "replace"`);
     }
     if (op === 'remove') {
       if (REQUIRED.has(attribute)) throw new ImsFailure('IMG.0001', `${attribute} cannot be removed`);

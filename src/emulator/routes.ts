@@ -3,9 +3,9 @@
 import type { ImageStore } from './images.js';
 import { listImages } from './list.js';
 import { OS_PLATFORMS } from './os-versions.js';
+import type { Realism } from './realism.js';
 import { queryByTags } from './tag-query.js';
 import { validateQuickImport, validateTagBody, validateTagQuery, validateTagsAction } from './validate.js';
-import { ImsFailure } from './errors.js';
 
 export interface ApiCall {
   /** Path parameters, decoded. */
@@ -31,10 +31,10 @@ export interface Route {
 
 const NO_CONTENT: ApiAnswer = { status: 204 };
 
-export function apiRoutes(store: ImageStore): Route[] {
+export function apiRoutes(store: ImageStore, realism: Pick<Realism, 'minDiskBounds'>): Route[] {
   const quickImport = ({ body }: ApiCall): ApiAnswer => ({
     status: 200,
-    body: { job_id: store.submit(validateQuickImport(body)) },
+    body: { job_id: store.submit(validateQuickImport(body, { minDiskBounds: realism.minDiskBounds })) },
   });
   const quota = (): ApiAnswer => ({ status: 200, body: { quotas: { resources: [store.quota()] } } });
   const route = (method: string, path: string, handle: Route['handle'], logBody = false): Route => ({
@@ -49,10 +49,15 @@ export function apiRoutes(store: ImageStore): Route[] {
     route('POST', '/v2.1/cloudimages/quickimport/action', quickImport, true),
     route('GET', '/v1/{project_id}/jobs/{job_id}', ({ params }) => {
       const job = store.job(params.job_id ?? '');
-      // The docs do not say what an unknown job gives: 404 with an IMS body reusing IMG.0027.
-      if (job === undefined) {
-        throw new ImsFailure('IMG.0027', undefined, 404, 'The job ID in the request does not exist.');
-      }
+      // The docs do not say what an unknown job gives: an IMS body reusing IMG.0027, 404 (kind) or
+      // 400 as the error table lists IMG.0027 (realism unknownId).
+      if (job === undefined) throw store.unknownId(undefined, 'The job ID in the request does not exist.');
+      return { status: 200, body: job };
+    }),
+    // ShowJobProgress (research/ims-api.md §3.2): the job, with its percent and current task.
+    route('GET', '/v1/cloudimages/job/{job_id}', ({ params }) => {
+      const job = store.jobProgress(params.job_id ?? '');
+      if (job === undefined) throw store.unknownId(undefined, 'The job ID in the request does not exist.');
       return { status: 200, body: job };
     }),
     route('GET', '/v2/cloudimages', ({ query }) => ({

@@ -3,7 +3,7 @@
 import type { ImageStore } from './images.js';
 import type { Tag, TagCondition, TagQuery } from './validate.js';
 
-/** An image as the query sees it: the store's tag map is the source of its tags. */
+/** An image as the query sees it: its tags always as key/value pairs, however lists show them. */
 interface Candidate {
   readonly id: string;
   readonly name: string;
@@ -36,11 +36,11 @@ export function queryByTags(store: ImageStore, query: TagQuery): TagQueryAnswer 
   };
 }
 
+/** The images the list shows (the same listing and delete lags), with their key/value tags. */
 function candidates(store: ImageStore): Candidate[] {
-  return store.list().map(({ info }) => {
-    const id = String(info.id);
-    return { id, name: String(info.name), status: String(info.status), tags: store.tags(id) };
-  });
+  return store
+    .list()
+    .map(({ info, tags }) => ({ id: String(info.id), name: String(info.name), status: String(info.status), tags }));
 }
 
 /**

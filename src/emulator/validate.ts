@@ -2,6 +2,7 @@
 // §13.2). Each function throws an ImsFailure for the first problem it meets.
 import { ImsFailure } from './errors.js';
 import { findOsVersion, type OsVersion } from './os-versions.js';
+import type { MinDiskBounds } from './realism.js';
 
 /** A quick-import request that passed validation, with the API's defaults applied. */
 export interface ImportRequest {
@@ -70,7 +71,18 @@ const IMPORT_FIELDS: Readonly<Record<string, FieldType>> = {
   image_tags: 'tag objects',
 };
 
-export function validateQuickImport(body: Buffer): ImportRequest {
+/**
+ * The smallest min_disk of a system image under the `current` bounds (HW ims_03_0605, 2026-01):
+ * Linux 10 GB, Windows 20 GB. Data images and the `legacy` bounds take 1 GB (OTC and the SDK).
+ */
+const CURRENT_MIN_DISK: Readonly<Record<ImportRequest['osType'], number>> = { Linux: 10, Windows: 20 };
+
+export interface QuickImportRules {
+  /** min_disk of a system image: 1–1024 (`legacy`, the default) or the OS's floor to 1024 (`current`). */
+  readonly minDiskBounds?: MinDiskBounds;
+}
+
+export function validateQuickImport(body: Buffer, rules: QuickImportRules = {}): ImportRequest {
   const parsed = parseJson(body);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ImsFailure('IMG.0001', 'the request body must be a JSON object');
@@ -100,6 +112,12 @@ export function validateQuickImport(body: Buffer): ImportRequest {
   }
 
   const kind = type === 'DataImage' ? dataImageFields(get) : systemImageFields(get);
+  if (rules.minDiskBounds === 'current' && type !== 'DataImage' && minDisk < CURRENT_MIN_DISK[kind.osType]) {
+    throw new ImsFailure(
+      'IMG.0055',
+      `min_disk must be a whole number of GB from ${CURRENT_MIN_DISK[kind.osType]} to 1024 for a ${kind.osType} system image`,
+    );
+  }
   return {
     name,
     description,

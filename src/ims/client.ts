@@ -77,6 +77,8 @@ export class ImsClient {
   /** The pool made here, closed by close(); none when a dispatcher was given. */
   private readonly ownPool: Pool | undefined;
   private readonly clock: Clock;
+  /** Whether the endpoint serves the job progress API; learnt at the first job asked. */
+  private progressApi = true;
 
   constructor(private readonly options: ImsClientOptions) {
     this.endpoint = new URL(options.endpoint);
@@ -121,6 +123,18 @@ export class ImsClient {
   }
 
   async getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
+    if (this.progressApi) {
+      // The progress API answers what the job API does, and its percent too (research/ims-api.md §3.2).
+      const path = `/v1/cloudimages/job/${encodeURIComponent(jobId)}`;
+      try {
+        const call = { route: 'get_job_progress', method: 'GET' as const, path, idempotent: true, signal };
+        return decodeJob((await this.send(call)).json);
+      } catch (error) {
+        // An endpoint without it answers the gateway's "no such API": asked no more.
+        if (!(error instanceof ImsError && error.code === 'APIGW.0101')) throw error;
+        this.progressApi = false;
+      }
+    }
     const path = `/v1/${encodeURIComponent(this.options.projectId)}/jobs/${encodeURIComponent(jobId)}`;
     return decodeJob((await this.send({ route: 'get_job', method: 'GET', path, idempotent: true, signal })).json);
   }
@@ -428,6 +442,8 @@ function decodeJob(value: unknown): Job {
     error?: unknown;
     addition_error_code?: unknown;
     addition_error_msg?: unknown;
+    process_percent?: unknown;
+    current_task?: unknown;
   };
   const imageId = entities.image_id ?? entities.sub_jobs_result?.[0]?.entities?.image_id;
   const text = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
@@ -443,6 +459,10 @@ function decodeJob(value: unknown): Job {
     ...optional('failReason', failReason),
     ...optional('beginTime', text(job.begin_time)),
     ...optional('endTime', text(job.end_time)),
+    ...optional('currentTask', text(entities.current_task)),
+    ...(typeof entities.process_percent === 'number' && entities.process_percent >= 0 && entities.process_percent <= 100
+      ? { percent: entities.process_percent }
+      : {}),
   };
 }
 

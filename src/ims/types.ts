@@ -16,6 +16,10 @@ export interface Job {
   readonly failReason?: string;
   readonly beginTime?: string;
   readonly endTime?: string;
+  /** `entities.process_percent` of the progress API (GET /v1/cloudimages/job/{id}), 0–100. */
+  readonly percent?: number;
+  /** `entities.current_task` of the progress API. */
+  readonly currentTask?: string;
 }
 
 /** An image as GET /v2/cloudimages lists it; the fields imsync reads, the rest kept as sent. */

@@ -60,6 +60,12 @@ export function createMetrics(sources: MetricSources) {
     labelNames: ['code'] as const,
     registers,
   });
+  const jobPercent = new Gauge({
+    name: 'imsync_job_progress_percent',
+    help: 'Percent done of each running import job, by key, as the job progress API reports it.',
+    labelNames: ['key'] as const,
+    registers,
+  });
   let counted = 0;
   new Counter({
     name: 'imsync_state_writes_total',
@@ -83,9 +89,13 @@ export function createMetrics(sources: MetricSources) {
     error(code: string): void {
       errors.inc({ code });
     },
-    /** Counts what the executor reports as failed. */
+    /** Counts what the executor reports as failed; follows each running job's percent. */
     event(event: ApplyEvent): void {
       if (event.type === 'import.failed' || event.type === 'action.failed') errors.inc({ code: event.code });
+      if (event.type === 'job.progress' && event.percent !== undefined)
+        jobPercent.set({ key: event.key }, event.percent);
+      const ended = ['import.succeeded', 'import.failed', 'job.left-running'].includes(event.type);
+      if (ended && 'key' in event) jobPercent.remove({ key: event.key });
     },
   };
 }

@@ -158,6 +158,7 @@ describe('json mode', () => {
       key: 'cache-base',
       job_id: null,
       status: 'saving',
+      percent: null,
     });
     expect(objects[21]).toEqual({
       type: 'import.failed',
@@ -324,6 +325,7 @@ describe('live mode', () => {
     expect(last).toBe(
       [
         'Imports: 0 waiting, 0 submitting, 1 running, 0 settling, 3 succeeded, 1 failed',
+        '  elapsed 23s, about 0s left',
         '  legacy-win  RUNNING        23s  job …c6d50001',
         '',
       ].join('\n'),
@@ -355,6 +357,7 @@ describe('live mode', () => {
     expect(frames(chunks).at(-1)).toBe(
       [
         'Imports: 0 waiting, 0 submitting, 4 running, 1 settling, 0 succeeded, 0 failed',
+        '  elapsed 10s',
         '  legacy-win  RUNNING        10s  job …c6d50001',
         '  cache-base  looking up     10s',
         '  web-base    RUNNING         9s  job …2e8a0012',
@@ -398,12 +401,76 @@ describe('live mode', () => {
     const drawn = frames(chunks);
     const last = drawn.at(-1)?.split('\n') ?? [];
     expect(last[0]).toBe('Imports: 10 waiting, 0 submitting, 50 running, 0 settling, 0 succeeded, 0 failed');
-    expect(last.slice(1, 3)).toEqual([
+    expect(last[1]).toBe('  elapsed 0s');
+    expect(last.slice(2, 4)).toEqual([
       '  image-0   submitted       0s  job job-0',
       '  image-1   submitted       0s  job job-1',
     ]);
     expect(last.slice(-2)).toEqual(['  … and 35 more', '']);
-    expect(last).toHaveLength(1 + 15 + 1 + 1);
+    expect(last).toHaveLength(2 + 15 + 1 + 1);
+    renderer.close();
+  });
+});
+
+describe('progress: percent, time left and heartbeat', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  const progress: ApplyEvent[] = [
+    { type: 'apply.started', time: at(0), imports: 2, updates: 0, deletes: 0, following: 0, parallelism: 4 },
+    { type: 'import.submitting', time: at(0), key: 'web', attemptId: 'a-web' },
+    { type: 'import.submitted', time: at(0), key: 'web', jobId: JOB.web },
+    { type: 'import.submitting', time: at(0), key: 'db', attemptId: 'a-db' },
+    { type: 'import.submitted', time: at(0), key: 'db', jobId: JOB.db },
+    { type: 'job.progress', time: at(60), key: 'web', jobId: JOB.web, status: 'RUNNING', percent: 50 },
+    { type: 'job.progress', time: at(60), key: 'db', jobId: JOB.db, status: 'RUNNING', percent: 20 },
+  ];
+
+  it('live: each import with its percent; the time left from the slowest percent', () => {
+    const { output } = fakeOutput();
+    const { stream, chunks } = fakeTerminal();
+    let clock = T0;
+    const renderer = createProgressRenderer('live', output, () => clock, stream);
+    for (const event of progress) {
+      clock = Date.parse(event.time);
+      renderer.emit(event);
+    }
+    vi.advanceTimersByTime(100);
+    // db: 20% in 60 s, so 240 s left; web: 50%, 60 s left.
+    expect(frames(chunks).at(-1)).toBe(
+      [
+        'Imports: 0 waiting, 0 submitting, 2 running, 0 settling, 0 succeeded, 0 failed',
+        '  elapsed 1m00s, about 4m00s left',
+        `  web  RUNNING 50%   1m00s  job …2e8a0012`,
+        `  db   RUNNING 20%   1m00s  job …30c40014`,
+        '',
+      ].join('\n'),
+    );
+    renderer.close();
+  });
+
+  it('plain: a heartbeat line at least every 30 s while imports run, with percents and the time left', () => {
+    const { output, text } = fakeOutput();
+    let clock = T0;
+    const renderer = createProgressRenderer('plain', output, () => clock);
+    for (const event of progress) renderer.emit(event);
+    clock = T0 + 29_000;
+    vi.advanceTimersByTime(29_000);
+    expect(text()).not.toContain('running (');
+    clock = T0 + 61_000;
+    vi.advanceTimersByTime(2_000);
+    expect(
+      text()
+        .split('\n')
+        .filter((line) => line.includes('running (')),
+    ).toEqual(['  61.0s  2 running (web 50%, db 20%), 0 done; elapsed 1m01s, about 4m04s left']);
+    clock = T0 + 80_000;
+    vi.advanceTimersByTime(19_000);
+    expect(
+      text()
+        .split('\n')
+        .filter((line) => line.includes('running (')),
+    ).toHaveLength(1); // 30 s not yet up
     renderer.close();
   });
 });

@@ -239,10 +239,32 @@ describe('ImsClient', () => {
       errorCode: 'IMG.0057',
       failReason: 'The image file is empty.',
     });
+    expect(seen.map((r) => r.url)).toEqual(['/v1/cloudimages/job/a', '/v1/cloudimages/job/b', '/v1/cloudimages/job/c']);
+  });
+
+  it('reads jobs through the progress API, with their percent; an endpoint without it is asked the job API', async () => {
+    replies.push(
+      json(200, {
+        job_id: 'p',
+        status: 'RUNNING',
+        entities: { process_percent: 45, current_task: 'ConvertImage', image_name: 'web' },
+      }),
+    );
+    const ims = client();
+    expect(await ims.getJob('p')).toEqual({ jobId: 'p', status: 'RUNNING', percent: 45, currentTask: 'ConvertImage' });
+    replies.push(
+      json(404, { error_code: 'APIGW.0101', error_msg: 'The API does not exist or has not been published' }),
+      json(200, { job_id: 'q', status: 'RUNNING', entities: {} }),
+      json(200, { job_id: 'r', status: 'INIT', entities: {} }),
+    );
+    const old = client();
+    expect(await old.getJob('q')).toEqual({ jobId: 'q', status: 'RUNNING' });
+    expect(await old.getJob('r')).toEqual({ jobId: 'r', status: 'INIT' });
     expect(seen.map((r) => r.url)).toEqual([
-      `/v1/${projectId}/jobs/a`,
-      `/v1/${projectId}/jobs/b`,
-      `/v1/${projectId}/jobs/c`,
+      '/v1/cloudimages/job/p',
+      '/v1/cloudimages/job/q',
+      `/v1/${projectId}/jobs/q`,
+      `/v1/${projectId}/jobs/r`,
     ]);
   });
 

@@ -1,7 +1,6 @@
 // The in-memory IMS (test/support/in-memory-ims.ts): a real ImsClient served by the emulator's
 // routes in-process, on a fake clock, so that unit tests need no sockets and never sleep.
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMULATOR_DEFAULTS } from '../../src/emulator/index.js';
 import type { QuickImportBody } from '../../src/ims/types.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
@@ -37,10 +36,16 @@ describe('inMemoryIms', () => {
   it('imports, and the job goes INIT -> RUNNING -> SUCCESS as the fake clock moves', async () => {
     const { ims, clock } = open();
     const jobId = await ims.client.quickImport(spec('web'));
-    expect(await ims.client.getJob(jobId)).toMatchObject({ status: 'INIT' });
+    expect(await ims.client.getJob(jobId)).toMatchObject({ status: 'INIT', percent: 0 });
     await clock.advance(1000);
-    expect(await ims.client.getJob(jobId)).toMatchObject({ status: 'RUNNING' });
-    await clock.advance(9000);
+    expect(await ims.client.getJob(jobId)).toMatchObject({
+      status: 'RUNNING',
+      percent: 10,
+      currentTask: 'ConvertImage',
+    });
+    await clock.advance(4000);
+    expect(await ims.client.getJob(jobId)).toMatchObject({ status: 'RUNNING', percent: 50 });
+    await clock.advance(5000);
     const job = await ims.client.getJob(jobId);
     expect(job).toMatchObject({ status: 'SUCCESS', jobType: 'imsImportImageJob' });
     expect(await ims.client.getImage(job.imageId!)).toMatchObject({ name: 'web', status: 'active' });
@@ -102,7 +107,7 @@ describe('inMemoryIms', () => {
     expect(ims.requests()).toBe(3);
     expect(ims.requestLog.map(({ method, path }) => `${method} ${path}`)).toEqual([
       'POST /v2/cloudimages/quickimport/action',
-      `GET /v1/${EMULATOR_DEFAULTS.projectId}/jobs/${jobId}`,
+      `GET /v1/cloudimages/job/${jobId}`,
       'DELETE /v2/images/no-such-image',
     ]);
     expect(ims.requestLog[0]).toMatchObject({ query: '', body: spec('web') });

@@ -107,6 +107,7 @@ export function countBy<T>(items: readonly T[], keyOf: (item: T) => string | und
 export function routeOf(request: Pick<LoggedRequest, 'method' | 'path'>): string {
   const { method, path } = request;
   if (isImportPost(request as LoggedRequest)) return 'quick_import';
+  if (method === 'GET' && /^\/v1\/cloudimages\/job\/[^/]+$/.test(path)) return 'get_job_progress';
   if (method === 'GET' && /^\/v1\/[^/]+\/jobs\/[^/]+$/.test(path)) return 'get_job';
   if (method === 'GET' && path === '/v2/cloudimages') return 'list_images';
   if (method === 'PATCH' && /^\/v2\/cloudimages\/[^/]+$/.test(path)) return 'update_image';
