@@ -74,6 +74,10 @@ export interface ExecutorOptions {
 
 /** Private images per page when following by list. */
 const PAGE = 500;
+/** An image or job id IMS does not know (answered 400 by the error table, 404 by some endpoints). */
+const UNKNOWN_ID = 'IMG.0027';
+/** PATCH `replace` of a missing attribute, or `add` of one that exists. */
+const ATTRIBUTE_CONFLICT = 'IMG.0035';
 
 type Event = DistributiveOmit<ApplyEvent, 'time' | 'key'>;
 
@@ -451,15 +455,22 @@ class Run {
     // `replace` on a missing attribute and `add` on one that exists may both be refused (IMG.0035):
     // the image as it is now says which one each attribute takes.
     const image = values.length > 0 ? await ims.getImage(id, this.options.abort) : undefined;
-    if (values.length > 0 && image === undefined) {
-      throw new ImsError(`image ${id} is gone; the next plan imports it again`, 'IMAGE_NOT_FOUND', 'never');
+    const signal = this.options.abort;
+    if (image !== undefined) {
+      const op = (attribute: string) => (attribute in image ? ('replace' as const) : ('add' as const));
+      const operations = values.map(([attribute, value]) => ({ op: op(attribute), path: `/${attribute}`, value }));
+      await ims.updateImage(id, operations, signal);
+    } else {
+      // Not listed yet (IMS may list a new image late): each attribute on its own, `replace` first
+      // and `add` when IMS says the image has none, as the Terraform provider does.
+      for (const [attribute, value] of values) {
+        const path = `/${attribute}`;
+        await ims.updateImage(id, [{ op: 'replace', path, value }], signal).catch(async (error: unknown) => {
+          if (!(error instanceof ImsError && error.code === ATTRIBUTE_CONFLICT)) throw error;
+          await ims.updateImage(id, [{ op: 'add', path, value }], signal);
+        });
+      }
     }
-    const operations = values.map(([attribute, value]) => ({
-      op: image !== undefined && attribute in image ? ('replace' as const) : ('add' as const),
-      path: `/${attribute}`,
-      value,
-    }));
-    if (operations.length > 0) await ims.updateImage(id, operations, this.options.abort);
     if (fields.includes('tags') || fields.includes('ownership')) {
       const current = await ims.listImageTags(id, this.options.abort);
       // The attempt tag an image carries names the attempt that made it: kept as it is.
@@ -504,8 +515,12 @@ class Run {
   private async deleteImage(key: string, imageId: string): Promise<void> {
     const { ims } = this.deps;
     const signal = this.options.abort;
-    if ((await ims.getImage(imageId, signal)) !== undefined) {
-      const tags = await ims.listImageTags(imageId, signal);
+    // The per-image tag API knows an image at once (a list may show it late) and its tags as they are.
+    const tags = await ims.listImageTags(imageId, signal).catch((error: unknown) => {
+      if (error instanceof ImsError && error.code === UNKNOWN_ID) return undefined; // already gone
+      throw error;
+    });
+    if (tags !== undefined) {
       if (!tags.some((tag) => tag.key === KEY_TAG && tag.value === key)) {
         throw new ImsError(
           `image ${imageId} does not carry the tag ${KEY_TAG}=${key}; imsync leaves it alone`,

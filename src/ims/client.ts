@@ -59,6 +59,8 @@ interface Call {
   readonly signal?: AbortSignal | undefined;
   /** Statuses that are not errors besides 2xx (a DELETE's 404: already gone). */
   readonly alsoFine?: readonly number[];
+  /** Error codes that are no error either (a DELETE's IMG.0027, unknown id: already gone). */
+  readonly alsoFineCodes?: readonly string[];
   /** Error codes the caller handles itself: thrown at once, never retried here. */
   readonly handOver?: readonly string[];
 }
@@ -216,7 +218,15 @@ export class ImsClient {
   /** Deletes an image; one that is already gone counts as deleted. */
   async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
     const path = `/v2/images/${encodeURIComponent(id)}`;
-    await this.send({ route: 'delete_image', method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+    await this.send({
+      route: 'delete_image',
+      method: 'DELETE',
+      path,
+      idempotent: true,
+      signal,
+      alsoFine: [404],
+      alsoFineCodes: ['IMG.0027'],
+    });
   }
 
   async listImageTags(id: string, signal?: AbortSignal): Promise<ImageTag[]> {
@@ -268,7 +278,15 @@ export class ImsClient {
   /** Deletes one tag; a key that is not there (404) counts as deleted. */
   async deleteImageTag(id: string, key: string, signal?: AbortSignal): Promise<void> {
     const path = `${this.tagsPath(id)}/${encodeURIComponent(key)}`;
-    await this.send({ route: 'delete_image_tag', method: 'DELETE', path, idempotent: true, signal, alsoFine: [404] });
+    await this.send({
+      route: 'delete_image_tag',
+      method: 'DELETE',
+      path,
+      idempotent: true,
+      signal,
+      alsoFine: [404],
+      alsoFineCodes: ['IMG.0027'],
+    });
   }
 
   async getQuota(signal?: AbortSignal): Promise<Quota[]> {
@@ -382,6 +400,7 @@ export class ImsClient {
       }
     }
     const { code, message } = parseErrorBody(text);
+    if (code !== undefined && call.alsoFineCodes?.includes(code)) return { status, json: null };
     const retryAfterMs = parseRetryAfter(headerValue(responseHeaders['retry-after']), this.clock.now());
     throw new ImsError(
       `${what}: ${status} ${code ?? 'error'}: ${message ?? (text.slice(0, 200) || 'no message')}${requestId ? ` (request id ${requestId})` : ''}`,

@@ -658,3 +658,45 @@ describe('executePlan: what the refresh found', () => {
     expect(state.images.gone).toMatchObject({ phase: 'succeeded' });
   });
 });
+
+describe('executePlan under strict realism (research/ims-fidelity.md §2)', () => {
+  const strict = { realism: 'strict' as const, maxConcurrentImports: 20 };
+
+  it('deletes an image IMS does not list yet (listing lag), by the tag API, and waits out the delete lag', async () => {
+    const w = world(strict);
+    const id = (await imported(w, manifests(['gone', 'kept']))).images.gone!.imageId!;
+    expect(w.ims.store.find(id)).toBeUndefined(); // within the 40 s listing lag: not listed yet
+    const { summary, events, state } = await execute(w, await plan(w, [manifest('kept')], { prune: true }));
+    expect(summary).toMatchObject({ deleted: 1, failed: 0 });
+    expect(ofType(events, 'delete.succeeded')).toEqual([expect.objectContaining({ key: 'gone', imageId: id })]);
+    expect(Object.keys(state.images)).toEqual(['kept']);
+    await w.clock.advance(120_000);
+    expect(w.ims.store.list().map(({ info }) => info.id)).not.toContain(id);
+  });
+
+  it('updates an image IMS does not list yet: replace first, add where IMS says the attribute is missing', async () => {
+    const w = world(strict);
+    const id = (await imported(w, [manifest('web')])).images.web!.imageId!;
+    const wanted = [manifest('web', systemSpec('web', { name: 'web-2', description: 'described' }))];
+    const watched = edge(w);
+    const { summary } = await execute(w, await plan(w, wanted), { ims: watched.api });
+    expect(summary).toMatchObject({ updated: 1, failed: 0 });
+    const patches = watched.calls.filter((call) => call.method === 'updateImage').map((call) => call.args[1]);
+    expect(patches).toEqual([
+      [{ op: 'replace', path: '/name', value: 'web-2' }],
+      [{ op: 'replace', path: '/__description', value: 'described' }],
+      [{ op: 'add', path: '/__description', value: 'described' }],
+    ]);
+    await w.clock.advance(60_000);
+    expect(w.ims.store.find(id)?.info).toMatchObject({ name: 'web-2', __description: 'described' });
+  });
+
+  it('takes an unknown id answered 400 IMG.0027 for an image already gone: deleted, no failure', async () => {
+    const w = world(strict);
+    const id = (await imported(w, manifests(['gone', 'kept']))).images.gone!.imageId!;
+    w.ims.store.delete(id);
+    await w.clock.advance(60_000); // past the delete lag: IMS knows the id no more
+    const { summary } = await execute(w, await plan(w, [manifest('kept')], { prune: true }));
+    expect(summary).toMatchObject({ deleted: 1, failed: 0 });
+  });
+});
