@@ -59,7 +59,15 @@ export async function emulatorCommand(
   env: NodeJS.ProcessEnv,
   output: Output,
 ): Promise<number> {
-  const emulator = await startEmulator(await emulatorOptions(options, env));
+  const settings = await emulatorOptions(options, env);
+  const emulator = await startEmulator(settings).catch((error: NodeJS.ErrnoException) => {
+    const why = { EADDRINUSE: 'the address is in use', EACCES: 'not allowed', EADDRNOTAVAIL: 'no such address here' };
+    const reason = why[error.code as keyof typeof why];
+    if (reason === undefined) throw error;
+    throw new UsageError(
+      `--port ${settings.port}: cannot listen on ${settings.host ?? '127.0.0.1'}:${settings.port} (${reason})`,
+    );
+  });
   // Listen before announcing: whoever reads the announcement may signal at once.
   const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   const fromEnvironment = Boolean(env.HW_ACCESS_KEY);

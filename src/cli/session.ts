@@ -1,6 +1,7 @@
 // A command's connection to IMS: the target (configured endpoint or embedded emulator), a client,
 // and the state's account checked against it. Every command that talks to IMS opens one.
 import { ImsClient, type ImsClientOptions } from '../ims/client.js';
+import { ImsError } from '../ims/errors.js';
 import { claimAccount } from '../state/account.js';
 import type { Account, State } from '../state/model.js';
 import type { Target } from './connect.js';
@@ -35,11 +36,15 @@ export async function openSession(
       projectId: connection.projectId,
       auth: connection.auth,
     });
-    if (verify)
+    if (verify) {
       await client.listImages({ __imagetype: 'private', limit: 1 }).catch(async (error: unknown) => {
+        // Refused (credentials, project) or unreachable: said once, before anything is sent. An
+        // outage answering 5xx is no verdict on either: the imports handle what it does to them.
+        if (error instanceof ImsError && error.retry === 'ambiguous') return;
         await client.close();
         throw error;
       });
+    }
     return {
       client,
       target,

@@ -34,8 +34,11 @@ const FAST_JOBS = ['--job-seconds', '0.3'];
 const NO_LAG = ['--settle-grace', '0s'];
 
 /** Manifests applied to a new emulator: keys with their default spec, or specs by key. */
-async function applied(manifests: readonly string[] | Record<string, Record<string, unknown>>) {
-  const emulator = await startEmulator(FAST_JOBS);
+async function applied(
+  manifests: readonly string[] | Record<string, Record<string, unknown>>,
+  emulatorArgs: readonly string[] = [],
+) {
+  const emulator = await startEmulator([...FAST_JOBS, ...emulatorArgs]);
   const workspace = await Workspace.create('imsync-day2-');
   const specs: Record<string, Record<string, unknown>> = Array.isArray(manifests)
     ? Object.fromEntries(manifests.map((key: string) => [key, specFor(key)]))
@@ -396,20 +399,22 @@ describe('safety', () => {
     expect((await emulatorImages(emulator)).map((image) => image.name)).toEqual(['image-p00']);
   });
 
-  it('deletions wait until the image is gone from the list', async () => {
-    const { emulator, workspace } = await applied(['stays', 'goes']);
+  it('deletions wait until the image is gone from the list (here IMS keeps it listed 2 s)', async () => {
+    const { emulator, workspace } = await applied(['stays', 'goes'], ['--delete-lag', '2']);
     const goes = await imageOf(emulator, 'goes');
     await workspace.remove('goes');
     const run = expectExit(await workspace.run(applyArgs(workspace, '--prune', '--json'), emulator), 0);
-    const events = jsonLines(run.stdout);
-    expect(events.find((e) => e.type === 'delete.succeeded')).toMatchObject({ key: 'goes', image_id: goes.id });
-    const lookups = (await emulatorRequests(emulator)).filter(
-      (r) => r.method === 'GET' && r.query.includes(`id=${goes.id}`),
+    const done = jsonLines(run.stdout).find((e) => e.type === 'delete.succeeded');
+    expect(done).toMatchObject({ key: 'goes', image_id: goes.id });
+    const requests = await emulatorRequests(emulator);
+    const deleted = requests.find((r) => r.method === 'DELETE' && r.path.endsWith(goes.id))!;
+    const lookups = requests.filter(
+      (r) => r.method === 'GET' && r.query.includes(`id=${goes.id}`) && r.time > deleted.time,
     );
-    const deletion = (await emulatorRequests(emulator)).findIndex((r) => r.method === 'DELETE');
-    // Looked up before (it exists) and after (it is gone) the DELETE.
+    // Said deleted only once the list no longer shows it, after looking more than once.
+    expect(Date.parse(done!.time as string) - Date.parse(deleted.time)).toBeGreaterThanOrEqual(2000);
     expect(lookups.length).toBeGreaterThanOrEqual(2);
-    expect(deletion).toBeGreaterThan(0);
+    expect((await emulatorImages(emulator)).map((image) => image.id)).not.toContain(goes.id);
   });
 
   it('a replacement that is not allowed asks nothing, does nothing, and says why', async () => {

@@ -147,6 +147,14 @@ describe('imsync emulator', () => {
     expect(emulator.stdout()).toContain('imsync emulator stopped');
   });
 
+  it('a port in use: exit 1 with a plain error, not a stack trace', async () => {
+    const first = await startCli();
+    const port = new URL(first.url).port;
+    const result = runCli(['emulator', '--port', port]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`imsync: --port ${port}: cannot listen on 127.0.0.1:${port} (the address is in use)\n`);
+  });
+
   it.each([
     [['--faults', 'rate=fast'], {}, '--faults: invalid fault "rate=fast"'],
     [['--faults', '429=2'], {}, '429 must be a probability from 0 to 1'],
