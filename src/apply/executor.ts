@@ -28,7 +28,7 @@ import type { StateRecorder } from '../state/recorder.js';
 import type { ApplyEvent, ApplySummary, EmitEvent } from './events.js';
 import { observe, type Observation, type Observed } from './observe.js';
 import { ImportSlots } from './slots.js';
-import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, listedAttempt, ownershipTags } from '../ims/ownership.js';
+import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, ownershipTags } from '../ims/ownership.js';
 
 /** The IMS calls the executor makes; ImsClient has them all. */
 export type ImsApi = Pick<
@@ -36,7 +36,7 @@ export type ImsApi = Pick<
   | 'quickImport'
   | 'getJob'
   | 'listImages'
-  | 'listAllImages'
+  | 'listTaggedImages'
   | 'getImage'
   | 'updateImage'
   | 'deleteImage'
@@ -72,8 +72,8 @@ export interface ExecutorOptions {
   readonly abort?: AbortSignal;
 }
 
-/** Private images per page when following by list. */
-const PAGE = 500;
+/** Images per page of the tag query that following uses. */
+const TAG_PAGE = 1000;
 /** An image or job id IMS does not know (answered 400 by the error table, 404 by some endpoints). */
 const UNKNOWN_ID = 'IMG.0027';
 /** PATCH `replace` of a missing attribute, or `add` of one that exists. */
@@ -297,7 +297,12 @@ class Run {
     const followed = await Promise.all(
       keys.map((key) => {
         const image = listed?.get(this.inFlight(key).attemptId);
-        return image ? this.see(key, { kind: 'image', image }) : this.look(key);
+        if (image) return this.see(key, { kind: 'image', image });
+        // Not in the tag query yet: IMS may list a new image late. Its job is asked only once the
+        // image has had the settle grace to appear, so that a listing lag costs no request per job.
+        const since = this.following.get(key) ?? 0;
+        if (listed && this.deps.clock.now() - since < this.options.settleGraceMs) return false;
+        return this.look(key);
       }),
     );
     return [...settled, ...followed].some(Boolean);
@@ -320,19 +325,22 @@ class Run {
     }
   }
 
-  /** imsync's images by attempt, as far as the list shows tags: a saving, never a proof of absence. */
+  /**
+   * imsync's images by attempt, with their status, from the tag query (it shows tags as key/value
+   * in every variant of IMS, which lists need not). A saving of requests, never a proof of absence:
+   * an import not found here (not listed yet) is asked directly.
+   */
   private async listByAttempt(): Promise<Map<string, Image>> {
     const byAttempt = new Map<string, Image>();
     let count = 0;
-    for await (const image of this.deps.ims.listAllImages(
-      { __imagetype: 'private', limit: PAGE },
-      this.options.abort,
-    )) {
+    for await (const image of this.deps.ims.listTaggedImages(ATTEMPT_TAG, this.options.abort)) {
       count++;
-      const attempt = listedAttempt(image);
-      if (attempt) byAttempt.set(attempt, image);
+      const attempt = image.tags.find((tag) => tag.key === ATTEMPT_TAG)?.value;
+      if (attempt !== undefined && image.status !== undefined) {
+        byAttempt.set(attempt, { id: image.id, name: image.name, status: image.status, tags: [] });
+      }
     }
-    this.pages = Math.max(1, Math.ceil(count / PAGE));
+    this.pages = Math.max(1, Math.ceil(count / TAG_PAGE));
     return byAttempt;
   }
 

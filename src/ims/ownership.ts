@@ -2,7 +2,7 @@
 // again (DESIGN.md §5) and so that imsync only ever changes images it made.
 import { specTags } from '../manifest/spec.js';
 import type { ImageSpec, ImageTag } from '../manifest/types.js';
-import type { Image, QuickImportBody } from './types.js';
+import type { QuickImportBody } from './types.js';
 
 export const KEY_TAG = 'imsync-key';
 export const ATTEMPT_TAG = 'imsync-attempt';
@@ -27,18 +27,4 @@ export function ownershipTags(key: string, attemptId: string): ImageTag[] {
 /** `imsync-attempt=<id>`, the list filter that finds an attempt's image. */
 export function attemptFilter(attemptId: string): string {
   return `${ATTEMPT_TAG}=${attemptId}`;
-}
-
-/**
- * The attempt tag of a listed image, when the list shows it. How lists show key/value tags is
- * not documented (`k=v`, `k.v`, or not at all), so this is a hint to save requests, never proof
- * that an image is not imsync's.
- */
-export function listedAttempt(image: Image): string | undefined {
-  for (const tag of image.tags) {
-    for (const separator of ['=', '.']) {
-      if (tag.startsWith(`${ATTEMPT_TAG}${separator}`)) return tag.slice(ATTEMPT_TAG.length + 1);
-    }
-  }
-  return undefined;
 }

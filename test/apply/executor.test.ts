@@ -114,7 +114,7 @@ const METHODS = [
   'quickImport',
   'getJob',
   'listImages',
-  'listAllImages',
+  'listTaggedImages',
   'getImage',
   'updateImage',
   'deleteImage',
