@@ -292,10 +292,10 @@ class Run {
     const settled = await Promise.all([...this.settling].map((key) => this.look(key)));
     this.stopWaitingForLongJobs();
     const keys = [...this.following.keys()];
-    // One list of all private images costs `pages` requests; a job query costs one per import.
+    // The tag query costs `pages` requests for all of imsync's images; a job query one per import.
     const listed = keys.length > this.pages ? await this.listByAttempt() : undefined;
     const followed = await Promise.all(
-      keys.map((key) => {
+      keys.map(async (key) => {
         const image = listed?.get(this.inFlight(key).attemptId);
         if (image) return this.see(key, { kind: 'image', image });
         // Not in the tag query yet: IMS may list a new image late. Its job is asked only once the
