@@ -74,6 +74,8 @@ export interface ExecutorOptions {
 
 /** Images per page of the tag query that following uses. */
 const TAG_PAGE = 1000;
+/** Up to this many running jobs are asked one by one (with their percent) rather than by the tag query. */
+const JOBS_ASKED_FOR_PERCENT = 20;
 /** An image or job id IMS does not know (answered 400 by the error table, 404 by some endpoints). */
 const UNKNOWN_ID = 'IMG.0027';
 /** PATCH `replace` of a missing attribute, or `add` of one that exists. */
@@ -292,8 +294,9 @@ class Run {
     const settled = await Promise.all([...this.settling].map((key) => this.look(key)));
     this.stopWaitingForLongJobs();
     const keys = [...this.following.keys()];
-    // The tag query costs `pages` requests for all of imsync's images; a job query one per import.
-    const listed = keys.length > this.pages ? await this.listByAttempt() : undefined;
+    // The tag query costs `pages` requests for all of imsync's images; a job query one per import,
+    // and tells its percent: with few jobs running, that is worth it to whoever watches.
+    const listed = keys.length > Math.max(this.pages, JOBS_ASKED_FOR_PERCENT) ? await this.listByAttempt() : undefined;
     const followed = await Promise.all(
       keys.map(async (key) => {
         const image = listed?.get(this.inFlight(key).attemptId);

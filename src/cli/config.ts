@@ -60,6 +60,8 @@ export interface Connection {
   readonly auth: Authentication;
   /** The region of the endpoint, when known: manifests of other regions are left alone. */
   readonly region?: string;
+  /** How long an answer may take before the request counts as unanswered (IMSYNC_REQUEST_TIMEOUT). */
+  readonly requestTimeoutMs?: number;
 }
 
 /**

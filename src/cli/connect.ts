@@ -2,6 +2,7 @@
 import { startEmulator } from '../emulator/index.js';
 import type { RegionAccount } from '../state/model.js';
 import { resolveConnection, type Connection, type ConnectionOptions } from './config.js';
+import { parseDuration } from './flags.js';
 
 /** The embedded emulator's jobs are short, so that a demo finishes in seconds. */
 const EMULATOR_JOB_SECONDS = 2;
@@ -19,8 +20,11 @@ export function resolveTarget(
   env: NodeJS.ProcessEnv,
   region: string | undefined,
 ): () => Promise<Target> {
+  const timeout = env.IMSYNC_REQUEST_TIMEOUT;
+  const requestTimeout =
+    timeout === undefined ? {} : { requestTimeoutMs: parseDuration(timeout, 'IMSYNC_REQUEST_TIMEOUT') };
   if (!options.emulator) {
-    const connection = resolveConnection(options, env);
+    const connection = { ...resolveConnection(options, env), ...requestTimeout };
     const account = { endpoint: connection.endpoint, projectId: connection.projectId };
     return () => Promise.resolve({ connection, account, close: () => Promise.resolve() });
   }
@@ -33,6 +37,7 @@ export function resolveTarget(
         projectId: emulator.projectId,
         auth: { kind: 'aksk', credentials: credentials! },
         region: emulator.region,
+        ...requestTimeout,
       },
       account: { endpoint: 'embedded-emulator', projectId: emulator.projectId },
       close: () => emulator.close(),

@@ -35,6 +35,9 @@ export async function openSession(
       endpoint: connection.endpoint,
       projectId: connection.projectId,
       auth: connection.auth,
+      ...(connection.requestTimeoutMs === undefined
+        ? {}
+        : { headersTimeoutMs: connection.requestTimeoutMs, bodyTimeoutMs: connection.requestTimeoutMs }),
     });
     if (verify) {
       await client.listImages({ __imagetype: 'private', limit: 1 }).catch(async (error: unknown) => {

@@ -5,7 +5,7 @@ import { mulberry32 } from './random.js';
 
 const GRAMMAR =
   'name=value items separated by commas, each name at most once: rate=N (API requests per second), ' +
-  '429=P, 500=P, 503=P, reset=P, lost=P (probabilities from 0 to 1; 429+500+503 at most 1), ' +
+  '429=P, 500=P, 503=P, reset=P, lost=P, hang=P (probabilities from 0 to 1; 429+500+503 at most 1, lost+hang at most 1), ' +
   'latency=MS or latency=MIN-MAX (milliseconds), jobcap=N (concurrent import jobs)';
 
 /**
@@ -16,6 +16,8 @@ const GRAMMAR =
  * - `latency=MS` or `latency=MIN-MAX`: a delay before answering, uniform in the range.
  * - `reset=P`: the probability that the connection is destroyed before any work.
  * - `lost=P`: the probability that the work is done and the connection destroyed without an answer.
+ * - `hang=P`: the probability that the work is done and no answer ever comes, the connection left
+ *   open: the client's request timeout ends it.
  * - `jobcap=N`: import jobs allowed to run at once (overrides maxConcurrentImports).
  */
 export interface FaultSpec {
@@ -26,6 +28,7 @@ export interface FaultSpec {
   readonly latencyMs?: readonly [min: number, max: number];
   readonly reset?: number;
   readonly lost?: number;
+  readonly hang?: number;
   readonly jobcap?: number;
 }
 
@@ -35,6 +38,7 @@ const PROBABILITIES = {
   '503': 'error503',
   reset: 'reset',
   lost: 'lost',
+  hang: 'hang',
 } as const;
 
 export function parseFaults(spec: string): FaultSpec {
@@ -76,6 +80,9 @@ export function parseFaults(spec: string): FaultSpec {
   if ((result.error429 ?? 0) + (result.error500 ?? 0) + (result.error503 ?? 0) > 1) {
     throw new Error(`invalid faults "${spec}": 429, 500 and 503 add up to more than 1. Expected ${GRAMMAR}`);
   }
+  if ((result.lost ?? 0) + (result.hang ?? 0) > 1) {
+    throw new Error(`invalid faults "${spec}": lost and hang add up to more than 1. Expected ${GRAMMAR}`);
+  }
   return result;
 }
 
@@ -86,10 +93,18 @@ export interface FaultDecision {
   readonly reset: boolean;
   readonly status: 429 | 500 | 503 | undefined;
   readonly lost: boolean;
+  readonly hang: boolean;
   readonly latencyMs: number;
 }
 
-const NONE: FaultDecision = { throttled: false, reset: false, status: undefined, lost: false, latencyMs: 0 };
+const NONE: FaultDecision = {
+  throttled: false,
+  reset: false,
+  status: undefined,
+  lost: false,
+  hang: false,
+  latencyMs: 0,
+};
 const THROTTLED: FaultDecision = { ...NONE, throttled: true };
 
 export class FaultInjector {
@@ -129,6 +144,8 @@ export class FaultInjector {
       reset: resetDraw < (this.spec.reset ?? 0),
       status,
       lost: lostDraw < (this.spec.lost ?? 0),
+      // The same draw as lost: switching hang on shifts no other fault.
+      hang: lostDraw >= (this.spec.lost ?? 0) && lostDraw < (this.spec.lost ?? 0) + (this.spec.hang ?? 0),
       latencyMs: min + Math.floor(latencyDraw * (max - min + 1)),
     };
   }

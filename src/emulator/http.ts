@@ -140,6 +140,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     req.socket.destroy();
     return;
   }
+  if (decision.hang) {
+    // Done, and never answered: the connection stays open until the client gives up on it.
+    entry.status = result.status;
+    entry.fault = 'hang';
+    return;
+  }
   answer(result);
 }
 

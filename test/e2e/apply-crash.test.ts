@@ -28,10 +28,11 @@ async function converge(
   emulator: EmulatorProcess,
   max: number,
   extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<CliRun[]> {
   const runs: CliRun[] = [];
   while (runs.length < max) {
-    const run = await workspace.run(applyArgs(workspace, '--json', ...extra), emulator);
+    const run = await workspace.run(applyArgs(workspace, '--json', ...extra), emulator, env);
     runs.push(run);
     if (run.code === 0) break;
   }
@@ -66,21 +67,28 @@ const NO_INTERRUPTIONS: Interruptions = {
 /** How a kill -9 run is set up: the emulator's realism, the applies' extra flags, how many kills. */
 interface KillSetting {
   readonly kills: number;
+  /** Faults besides the kind run's. */
+  readonly faults: string;
   readonly emulator: readonly string[];
   readonly apply: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
 }
 
-const KIND: KillSetting = { kills: 30, emulator: [], apply: [] };
+const KIND: KillSetting = { kills: 30, faults: '', emulator: [], apply: [], env: {} };
 /**
  * The harshest IMS the emulator plays, with lags short enough for a test: a new image listed 3 s
- * late (the settle grace, 5 s, must outlast it), deletions listed 2 s on, tags hidden from lists,
+ * late, longer than the client waits for an answer (1 s) and shorter than the settle grace (5 s),
+ * answers that never come, deletions listed 2 s on, tags hidden from lists,
  * synchronous OBS errors, 400 for unknown ids, add conflicts. (The fault spec's jobcap lifts the
  * import cap here, as for the kind emulator: jobs of killed runs keep running; the cap has its own tests.)
  */
 const STRICT: KillSetting = {
   kills: 12,
+  // Some answers never come (hang): the client gives up after 1 s, and the image is listed 3 s late.
+  faults: ',hang=0.05',
   emulator: ['--realism', 'strict', '--listing-lag', '3', '--delete-lag', '2'],
   apply: ['--settle-grace', '5s'],
+  env: { IMSYNC_REQUEST_TIMEOUT: '1s' },
 };
 
 describe('imsync apply under kill -9', () => {
@@ -113,7 +121,7 @@ describe('imsync apply under kill -9', () => {
             '--job-seconds',
             '1',
             '--faults',
-            'latency=20-120,lost=0.1,reset=0.05,jobcap=1000',
+            `latency=20-120,lost=0.1,reset=0.05,jobcap=1000${setting.faults}`,
             '--seed',
             String(episodes),
             '--quota',
@@ -140,7 +148,11 @@ describe('imsync apply under kill -9', () => {
             const aimed = round % 2 === 1;
             await addKeys(aimed ? 20 : 2); // fresh imports besides what the last run left
             const wide = aimed ? ['--parallelism', '40'] : [];
-            const apply = workspace.start(applyArgs(workspace, '--json', ...wide, ...setting.apply), emulator);
+            const apply = workspace.start(
+              applyArgs(workspace, '--json', ...wide, ...setting.apply),
+              emulator,
+              setting.env,
+            );
             const delay = aimed ? Math.floor(random() * 150) : 50 + Math.floor(random() * 1750);
             delays.push(delay);
             const firstIntent = aimed
@@ -173,7 +185,7 @@ describe('imsync apply under kill -9', () => {
             if (interrupted.imageAnswerInFlight + interrupted.imageAnswerLost > 0) killsThat.cameBetweenPostAndAnswer++;
           }
 
-          const runs = await converge(workspace, emulator, 8, setting.apply);
+          const runs = await converge(workspace, emulator, 8, setting.apply, setting.env);
           runsToConverge.push(runs.length);
           const last = runs.at(-1)!;
           expect(last.code, last.stderr).toBe(0);

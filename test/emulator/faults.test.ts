@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseFaults } from '../../src/emulator/index.js';
+import { ImsClient } from '../../src/ims/client.js';
 import { inspect, systemImage, testEmulator, type TestEmulator } from './support.js';
 
 describe('parseFaults', () => {
@@ -30,6 +31,7 @@ describe('parseFaults', () => {
     ['toString=0.1', 'unknown fault "toString"'],
     ['rate=1,rate=2', 'rate is given twice'],
     ['429=0.5,500=0.6', 'add up to more than 1'],
+    ['lost=0.6,hang=0.5', 'lost and hang add up to more than 1'],
   ])('refuses %s, naming the bad part and the grammar', (spec, reason) => {
     expect(() => parseFaults(spec)).toThrow(reason);
     expect(() => parseFaults(spec)).toThrow('Expected name=value items separated by commas');
@@ -117,6 +119,20 @@ describe('injected faults', () => {
     expect(images).toEqual([expect.objectContaining({ name: 'a', status: 'queued' })]);
     const [entry] = await inspect(t, 'requests');
     expect(entry).toMatchObject({ status: 200, fault: 'lost' });
+  });
+
+  it('holds a hung answer back, the work done: the client gives up on it (an ambiguous timeout)', async () => {
+    const t = await testEmulator({ faults: parseFaults('hang=1') });
+    const { url, projectId, token } = t.emulator;
+    const client = new ImsClient({ endpoint: url, projectId, auth: { kind: 'token', token }, headersTimeoutMs: 300 });
+    await expect(client.quickImport(systemImage('a') as never)).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      retry: 'ambiguous',
+    });
+    await client.close();
+    expect(await inspect(t, 'images')).toEqual([expect.objectContaining({ name: 'a' })]);
+    const [entry] = await inspect(t, 'requests');
+    expect(entry).toMatchObject({ status: 200, fault: 'hang' });
   });
 
   it('delays answers by the latency', async () => {
