@@ -375,7 +375,8 @@ class Tally {
 
   /**
    * The time left, roughly: the longest of the running imports' (from their percent, or from how
-   * long finished ones took), plus one import's time when some still wait. Undefined without a basis.
+   * long finished ones took), plus the rounds the waiting ones need at the pace of those running.
+   * Undefined without a basis.
    */
   eta(at: number): number | undefined {
     const typical =
@@ -392,9 +393,11 @@ class Tally {
       if (mine === undefined) return undefined;
       left = Math.max(left ?? 0, mine);
     }
+    // Those waiting go as those running end, as many at a time as run now.
     const waiting = this.counts().get('waiting') ?? 0;
-    if (waiting > 0) return typical === undefined ? undefined : (left ?? 0) + typical;
-    return left;
+    if (waiting === 0) return left;
+    if (typical === undefined) return undefined;
+    return (left ?? 0) + Math.ceil(waiting / Math.max(1, this.active().length)) * typical;
   }
 }
 
