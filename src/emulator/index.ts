@@ -95,18 +95,13 @@ export interface EmulatorOptions {
   clock?: () => number;
 }
 
-export interface RunningEmulator {
+/** A started emulator: its core's identity and settings, where it listens, and how to stop it. */
+export interface RunningEmulator extends Pick<
+  EmulatorCore,
+  'projectId' | 'region' | 'credentials' | 'token' | 'seed' | 'realismPreset' | 'realism'
+> {
   /** `http://host:port`, no trailing slash. */
   readonly url: string;
-  readonly projectId: string;
-  readonly region: string;
-  readonly credentials: readonly EmulatorCredentials[];
-  /** The first accepted token. */
-  readonly token: string;
-  readonly seed: number;
-  /** The preset and the settings in effect (`faults.jobcap` included). */
-  readonly realismPreset: RealismPreset;
-  readonly realism: Realism;
   close(): Promise<void>;
 }
 
@@ -132,6 +127,7 @@ export interface EmulatorCore extends ServerParts {
   /** The first accepted token. */
   readonly token: string;
   readonly seed: number;
+  /** The preset and the settings in effect (`faults.jobcap` included). */
   readonly realismPreset: RealismPreset;
   readonly realism: Realism;
 }

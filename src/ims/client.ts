@@ -217,16 +217,7 @@ export class ImsClient {
 
   /** Deletes an image; one that is already gone counts as deleted. */
   async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
-    const path = `/v2/images/${encodeURIComponent(id)}`;
-    await this.send({
-      route: 'delete_image',
-      method: 'DELETE',
-      path,
-      idempotent: true,
-      signal,
-      alsoFine: [404],
-      alsoFineCodes: ['IMG.0027'],
-    });
+    await this.sendDelete('delete_image', `/v2/images/${encodeURIComponent(id)}`, signal);
   }
 
   async listImageTags(id: string, signal?: AbortSignal): Promise<ImageTag[]> {
@@ -277,16 +268,7 @@ export class ImsClient {
 
   /** Deletes one tag; a key that is not there (404) counts as deleted. */
   async deleteImageTag(id: string, key: string, signal?: AbortSignal): Promise<void> {
-    const path = `${this.tagsPath(id)}/${encodeURIComponent(key)}`;
-    await this.send({
-      route: 'delete_image_tag',
-      method: 'DELETE',
-      path,
-      idempotent: true,
-      signal,
-      alsoFine: [404],
-      alsoFineCodes: ['IMG.0027'],
-    });
+    await this.sendDelete('delete_image_tag', `${this.tagsPath(id)}/${encodeURIComponent(key)}`, signal);
   }
 
   async getQuota(signal?: AbortSignal): Promise<Quota[]> {
@@ -321,6 +303,19 @@ export class ImsClient {
         osType: v.os_type,
       })),
     );
+  }
+
+  /** A DELETE of something that may be gone already: 404, or IMG.0027 (unknown id), counts as done. */
+  private async sendDelete(route: string, path: string, signal: AbortSignal | undefined): Promise<void> {
+    await this.send({
+      route,
+      method: 'DELETE',
+      path,
+      idempotent: true,
+      signal,
+      alsoFine: [404],
+      alsoFineCodes: ['IMG.0027'],
+    });
   }
 
   private tagsPath(id: string): string {
