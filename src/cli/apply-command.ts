@@ -11,7 +11,7 @@ import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
 import { StateError } from '../state/store.js';
-import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
+import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
@@ -69,7 +69,7 @@ export async function applyCommand(
 ): Promise<number> {
   // Flags and environment first: a mistake there reads and sends nothing.
   const settings = resolveSettings(options, env);
-  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags({ settleGrace: DEFAULT_GRACE, ...options });
+  const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const flags = parsePlanFlags(options);
   const waitTimeoutMs = parseDuration(options.waitTimeout ?? DEFAULT_WAIT_TIMEOUT, '--wait-timeout');
   if (options.plan && paths.length > 0) throw new UsageError('give manifest paths or --plan FILE, not both');

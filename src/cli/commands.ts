@@ -38,6 +38,3 @@ export async function loadOrReport(
   else renderDiagnostics(loaded.diagnostics, output);
   return undefined;
 }
-
-/** How long a recorded image may stay unlisted before a refresh calls it deleted (`--settle-grace`). */
-export const DEFAULT_GRACE = '2m';

@@ -26,9 +26,22 @@ export function parseExecutorFlags(flags: ExecutorFlags): {
 } {
   return {
     parallelism: parseParallelism(flags.parallelism),
-    lockWaitMs: flags.lockTimeout === undefined ? 0 : parseDuration(flags.lockTimeout, '--lock-timeout'),
-    settleGraceMs: parseDuration(flags.settleGrace ?? '2m', '--settle-grace'),
+    lockWaitMs: parseLockTimeout(flags.lockTimeout),
+    settleGraceMs: parseSettleGrace(flags.settleGrace),
   };
+}
+
+/** `--lock-timeout`: how long to wait for the state lock (default: not at all). */
+export function parseLockTimeout(value: string | undefined): number {
+  return value === undefined ? 0 : parseDuration(value, '--lock-timeout');
+}
+
+/**
+ * `--settle-grace` (default 2m): how long IMS may take to list a new image. An unanswered import
+ * is sent again, and a recorded image missing from the list called deleted, only after it.
+ */
+export function parseSettleGrace(value: string | undefined): number {
+  return parseDuration(value ?? '2m', '--settle-grace');
 }
 
 /** Import requests in flight at once (default 10). */

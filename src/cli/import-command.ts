@@ -12,7 +12,7 @@ import { withChanges } from '../state/model.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parseDuration } from './flags.js';
+import { parseLockTimeout } from './flags.js';
 import type { Output } from './output.js';
 import { openSession } from './session.js';
 
@@ -37,7 +37,7 @@ export async function importCommand(
 ): Promise<number> {
   const settings = resolveSettings(options, env);
   const startTarget = resolveTarget(options, env, settings.region);
-  const lockWaitMs = options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
+  const lockWaitMs = parseLockTimeout(options.lockTimeout);
   const manifests = await loadOrReport(paths, false, output);
   if (!manifests) return EXIT.error;
   const manifest = manifests.find((m) => m.metadata.name === key);

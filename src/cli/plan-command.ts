@@ -4,10 +4,10 @@ import { systemClock } from '../clock.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
 import { planOnce } from '../reconcile/reconcile.js';
-import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
+import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parseDuration, parsePlanFlags, type PlanFlags } from './flags.js';
+import { parsePlanFlags, parseSettleGrace, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { renderPlan } from './render-plan.js';
 import { openSession } from './session.js';
@@ -39,7 +39,7 @@ export async function planCommand(
       ...flags,
       manifests,
       ...(region === undefined ? {} : { region }),
-      graceMs: parseDuration(options.settleGrace ?? DEFAULT_GRACE, '--settle-grace'),
+      graceMs: parseSettleGrace(options.settleGrace),
     });
     const document = JSON.stringify(encodePlan(planned.plan));
     if (options.json) output.out(`${document}\n`);

@@ -7,10 +7,10 @@ import { refresh } from '../refresh/refresh.js';
 import { encodeState } from '../state/codec.js';
 import { emptyState, STATE_VERSION, withChanges, type ImageRecord, type State } from '../state/model.js';
 import { StateError, type StateStore } from '../state/store.js';
-import { DEFAULT_GRACE, EXIT, loadOrReport } from './commands.js';
+import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parseDuration } from './flags.js';
+import { parseLockTimeout, parseSettleGrace } from './flags.js';
 import type { Output } from './output.js';
 import { plural } from './render-diagnostics.js';
 import { openSession } from './session.js';
@@ -136,7 +136,7 @@ export async function stateRebuildCommand(
   const manifests = await loadOrReport(paths, false, output);
   if (!manifests) return EXIT.error;
   const { store } = settings;
-  const lock = await store.lock('imsync state rebuild', lockWait(options));
+  const lock = await store.lock('imsync state rebuild', parseLockTimeout(options.lockTimeout));
   try {
     // A state that cannot be read is what rebuild is for; one that can still names its account.
     const old = await store.read().catch((error: unknown) => {
@@ -177,7 +177,7 @@ async function rebuiltRecords(
   const empty = emptyState();
   const found = refresh(empty, manifests, await observeAccount(ims, empty), {
     now: new Date(systemClock.now()),
-    graceMs: parseDuration(DEFAULT_GRACE, '--settle-grace'),
+    graceMs: parseSettleGrace(undefined),
     ...(region === undefined ? {} : { defaultRegion: region }),
   });
   const records = new Map<string, ImageRecord>();
@@ -191,16 +191,12 @@ async function withLock(
   options: StateCommandOptions,
   run: (state: State) => Promise<number>,
 ): Promise<number> {
-  const lock = await store.lock(command, lockWait(options));
+  const lock = await store.lock(command, parseLockTimeout(options.lockTimeout));
   try {
     return await run(await store.read());
   } finally {
     await lock.release();
   }
-}
-
-function lockWait(options: StateCommandOptions): number {
-  return options.lockTimeout === undefined ? 0 : parseDuration(options.lockTimeout, '--lock-timeout');
 }
 
 function unknownKey(store: StateStore, key: string): UsageError {

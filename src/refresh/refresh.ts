@@ -5,10 +5,9 @@
 // Nothing is concluded from what the API may simply not show (research/ims-fidelity.md §2): an
 // image is deleted only once looked up by id and not found, and only after the listing grace.
 import { effectiveSpec, specHash, specTags, tagList } from '../manifest/spec.js';
-import type { ImageSpec, ImageTag, Manifest } from '../manifest/types.js';
 import { ATTEMPT_TAG, isOwnershipTag, KEY_TAG } from '../ims/ownership.js';
 import { validateAgainst } from '../manifest/schema.js';
-import { API_VERSION, KIND } from '../manifest/types.js';
+import { API_VERSION, KIND, type ImageSpec, type ImageTag, type Manifest } from '../manifest/types.js';
 import { adoptedRecord, foundRecord, intentRecord, type ImageRecord, type State } from '../state/model.js';
 
 /** An image as refresh saw it: attributes from the image list, tags from the tag API. */
