@@ -18,6 +18,7 @@ import { parseDuration, parseExecutorFlags, parsePlanFlags, type ExecutorFlags, 
 import type { Output } from './output.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
 import { renderPlan } from './render-plan.js';
+import { listenForInterrupts } from './interrupt.js';
 import { openSession, type Session } from './session.js';
 
 export const EXIT_INTERRUPTED = 130;
@@ -89,14 +90,9 @@ export async function applyCommand(
     : await loadOrReport(paths.length > 0 ? paths : ['manifests/'], Boolean(options.json), output);
   if (!manifests) return EXIT.error;
 
-  const stop = new AbortController();
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) abort.abort(signal);
-    else stop.abort(signal);
-  };
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  // Interrupted while waiting for the lock, apply has done nothing: the signal's default ends it.
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
+  const { stop, abort, dispose } = listenForInterrupts();
   let session: Session | undefined;
   try {
     const state = await settings.store.read();
@@ -116,7 +112,7 @@ export async function applyCommand(
     let blocked = 0;
     let answer = 'yes' as 'yes' | 'no' | 'interrupted';
     try {
-      const { summary } = await reconcileOnce(
+      const reconciled = await reconcileOnce(
         {
           ims: client,
           recorder,
@@ -134,7 +130,7 @@ export async function applyCommand(
             blocked = blockedEntries(planned.plan).length;
           },
           confirm: async () => {
-            if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop.signal);
+            if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop);
             // The state learns its account with its first change, so that a plan that changes nothing writes nothing.
             if (answer === 'yes' && accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
             return answer === 'yes';
@@ -147,15 +143,24 @@ export async function applyCommand(
           pollMaxMs: 15_000,
           deleteTimeoutMs: 10 * 60_000,
           waitTimeoutMs,
-          stop: stop.signal,
-          abort: abort.signal,
+          stop,
+          abort,
         },
-      );
+      ).catch((error: unknown) => {
+        // Cut off by the interruption (in a refresh, say): what was sent is recorded.
+        if (abort.aborted && !(error instanceof StateError)) return undefined;
+        throw error;
+      });
+      if (reconciled === undefined) {
+        output.err(`imsync: interrupted (${String(abort.reason)}); the state is saved\n`);
+        return EXIT_INTERRUPTED;
+      }
+      const { summary } = reconciled;
       if (refusal !== undefined) {
         output.err(`imsync: ${refusal}; nothing was sent\n`);
         return EXIT.error;
       }
-      if (stop.signal.aborted) return EXIT_INTERRUPTED;
+      if (stop.aborted) return EXIT_INTERRUPTED;
       if (answer === 'no') {
         output.err('Apply cancelled; nothing was sent.\n');
         return EXIT.error;
@@ -169,7 +174,7 @@ export async function applyCommand(
   } finally {
     await session?.close();
     await lock.release();
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    dispose();
   }
 }
 
