@@ -154,7 +154,8 @@ describe('imsync plan', () => {
     expect(validateAgainst('plan', plan)).toEqual([]);
     expect(plan).toMatchObject({
       type: 'plan',
-      format_version: '2',
+      format_version: '3',
+      checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as string,
       basis: { serial: 1 },
       policy: { allow_replace: false, prune: false, retry_failed: true },
       summary: { import: 0, update: 0, replace: 0, 'replace-blocked': 1, 'keep-orphan': 0, follow: 0, none: 7 },
@@ -168,6 +169,20 @@ describe('imsync plan', () => {
     });
     expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
     expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a saved plan edited after it was written is refused by apply --plan, before anything is read or sent', async () => {
+    expect(runCli(['plan', offline, '--out', 'saved.plan.json'], { cwd: dir }).status).toBe(0);
+    const saved = await readFile(join(dir, 'saved.plan.json'), 'utf8');
+    await writeFile(join(dir, 'saved.plan.json'), saved.replace('web-base-2026.11.zvhd2', 'web-base-2027.01.zvhd2'));
+    const result = runCli(['apply', '--plan', 'saved.plan.json', '--auto-approve'], { cwd: dir });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr:
+        'imsync: --plan saved.plan.json: the plan was changed after it was written (its checksum does not match); make a new one with `imsync plan --out`\n',
+    });
+    await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
   });
 
   it('reads the state named by IMSYNC_STATE, and --state over it', async () => {
