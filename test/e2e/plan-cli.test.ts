@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -183,6 +183,34 @@ describe('imsync plan', () => {
         'imsync: --plan saved.plan.json: the plan was changed after it was written (its checksum does not match); make a new one with `imsync plan --out`\n',
     });
     await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
+  });
+
+  it.each([
+    ['a missing directory', 'nowhere/saved.plan.json', 'the directory nowhere does not exist'],
+    ['a directory', 'manifests', 'it is a directory'],
+    [
+      'a path through a file',
+      'manifests/web/web-base.yaml/saved.plan.json',
+      'manifests/web/web-base.yaml is not a directory',
+    ],
+    // Nobody may create files in /sys, root included.
+    ['a place nobody may write', '/sys/saved.plan.json', 'EACCES: permission denied'],
+  ])('plan --out to %s exits 1, names the path and says why, and leaves nothing behind', async (_name, out, why) => {
+    const before = await readdir(dir, { recursive: true });
+    const result = runCli(['plan', offline, '--out', out], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('Plan: 8 to import');
+    expect(result.stderr).toBe(`imsync: --out ${out}: the plan cannot be saved there (${why}); nothing was written\n`);
+    expect(await readdir(dir, { recursive: true })).toEqual(before);
+  });
+
+  it('plan --out replaces a file already there whole, with mode 0600', async () => {
+    await writeFile(join(dir, 'saved.plan.json'), 'an older plan', { mode: 0o644 });
+    const result = runCli(['plan', offline, '--json', '--out', 'saved.plan.json'], { cwd: dir });
+    expect(result.status).toBe(0);
+    expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
+    expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
+    expect((await readdir(dir)).sort()).toEqual(['manifests', 'saved.plan.json']);
   });
 
   it('reads the state named by IMSYNC_STATE, and --state over it', async () => {
