@@ -10,6 +10,7 @@ import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
+import type { State } from '../state/model.js';
 import { StateError } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
@@ -100,12 +101,7 @@ export async function applyCommand(
   let session: Session | undefined;
   try {
     const state = await settings.store.read();
-    if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
-      throw new StateError(
-        'STATE_CONFLICT',
-        `the saved plan ${options.plan} was made against serial ${saved.basis.serial} of the state, which is now at serial ${state.serial}; make a new plan`,
-      );
-    }
+    if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
     // Without a refresh, nothing would try the credentials before the first import is sent.
     const verify = saved !== undefined || flags.refresh === 'skip';
     session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
@@ -190,6 +186,27 @@ async function confirm(terminal: Terminal, signal: AbortSignal): Promise<'yes' |
     .catch(() => '');
   if (signal.aborted) return 'interrupted';
   return answer.trim() === 'yes' ? 'yes' : 'no';
+}
+
+/**
+ * A saved plan applies only to the state it was made against, as it was then. A plan made before
+ * there was a state (no lineage yet) has only its serial to go by.
+ */
+function checkBasis(saved: Plan, path: string, state: State, location: string): void {
+  const { lineage, serial } = saved.basis;
+  if (lineage !== '' && lineage !== state.lineage) {
+    const now = state.lineage === '' ? 'there is none' : `lineage ${state.lineage}`;
+    throw new StateError(
+      'STATE_CONFLICT',
+      `the saved plan ${path} was made against another state (lineage ${lineage}) than ${location} holds (${now}); make a new plan`,
+    );
+  }
+  if (serial !== state.serial) {
+    throw new StateError(
+      'STATE_CONFLICT',
+      `the saved plan ${path} was made against serial ${serial} of the state, which is now at serial ${state.serial}; make a new plan`,
+    );
+  }
 }
 
 async function readSavedPlan(path: string): Promise<Plan> {

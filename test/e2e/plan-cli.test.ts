@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -183,6 +183,30 @@ describe('imsync plan', () => {
         'imsync: --plan saved.plan.json: the plan was changed after it was written (its checksum does not match); make a new one with `imsync plan --out`\n',
     });
     await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
+  });
+
+  it('apply --plan says a saved plan was made against another state, not that its serial moved', async () => {
+    await saveState(await importedState());
+    const made = (await new FileStateStore(join(dir, 'imsync.state.json')).read()).lineage;
+    expect(runCli(['plan', offline, '--out', 'saved.plan.json'], { cwd: dir }).status).toBe(0);
+    // The same serial of a state made anew (a rebuild, say): another lineage.
+    await rm(join(dir, 'imsync.state.json'));
+    await saveState(await importedState());
+    const now = (await new FileStateStore(join(dir, 'imsync.state.json')).read()).lineage;
+    // Somewhere nothing listens: the plan is refused before anything is sent.
+    const env = {
+      IMSYNC_ENDPOINT: 'http://127.0.0.1:9',
+      HW_REGION_NAME: 'ap-southeast-1',
+      HW_PROJECT_ID: 'p',
+      HW_ACCESS_KEY: 'ak',
+      HW_SECRET_KEY: 'sk',
+    };
+    const result = runCli(['apply', '--plan', 'saved.plan.json', '--auto-approve'], { cwd: dir, env });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: `imsync: the saved plan saved.plan.json was made against another state (lineage ${made}) than imsync.state.json holds (lineage ${now}); make a new plan\n`,
+    });
   });
 
   it.each([
