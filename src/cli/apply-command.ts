@@ -2,9 +2,10 @@
 // be checked is checked before anything is sent, and the state lock is held from planning to the
 // last write.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { systemClock } from '../clock.js';
+import { specialFileKind } from '../manifest/load.js';
 import { decodePlan, encodePlan, PlanFileError } from '../plan/codec.js';
 import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
@@ -210,8 +211,16 @@ function checkBasis(saved: Plan, path: string, state: State, location: string): 
 }
 
 async function readSavedPlan(path: string): Promise<Plan> {
+  const unreadable = (why: string) => new PlanFileError(`--plan ${path}: cannot be read (${why})`);
+  // Reading a FIFO (or a device) would wait for ever: only a regular file is opened.
+  const info = await stat(path).catch((error: Error) => {
+    throw unreadable(error.message);
+  });
+  if (!info.isFile()) {
+    throw unreadable(info.isDirectory() ? 'a directory' : `${specialFileKind(info)}, not a regular file`);
+  }
   const text = await readFile(path, 'utf8').catch((error: Error) => {
-    throw new PlanFileError(`--plan ${path}: cannot be read (${error.message})`);
+    throw unreadable(error.message);
   });
   return decodePlan(text, path);
 }

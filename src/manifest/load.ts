@@ -202,17 +202,17 @@ function byText(a: string, b: string): number {
 }
 
 function notRegular(path: string, info: Stats | Dirent): Diagnostic {
-  const what = info.isFIFO()
-    ? 'a FIFO'
-    : info.isSocket()
-      ? 'a socket'
-      : info.isCharacterDevice() || info.isBlockDevice()
-        ? 'a device'
-        : 'a special file';
   return {
     code: 'FILE_NOT_REGULAR',
-    message: `${path}: ${what}, not a regular file or a directory; manifests are read from regular files`,
+    message: `${path}: ${specialFileKind(info)}, not a regular file or a directory; manifests are read from regular files`,
   };
+}
+
+/** What a path that is neither a regular file nor a directory is, in words: "a FIFO". */
+export function specialFileKind(info: Stats | Dirent): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  return info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'a special file';
 }
 
 function unreadable(path: string, error: Error): Diagnostic {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +184,16 @@ describe('imsync plan', () => {
         'imsync: --plan saved.plan.json: the plan was changed after it was written (its checksum does not match); make a new one with `imsync plan --out`\n',
     });
     await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
+  });
+
+  it('apply --plan refuses a FIFO without waiting on it', () => {
+    execFileSync('mkfifo', [join(dir, 'plan.fifo')]);
+    const result = runCli(['apply', '--plan', 'plan.fifo', '--auto-approve'], { cwd: dir, timeoutMs: 10_000 });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: 'imsync: --plan plan.fifo: cannot be read (a FIFO, not a regular file)\n',
+    });
   });
 
   it('apply --plan says a saved plan was made against another state, not that its serial moved', async () => {
