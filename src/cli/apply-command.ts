@@ -2,14 +2,16 @@
 // be checked is checked before anything is sent, and the state lock is held from planning to the
 // last write.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { systemClock } from '../clock.js';
+import { specialFileKind } from '../manifest/load.js';
 import { decodePlan, encodePlan, PlanFileError } from '../plan/codec.js';
 import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
+import type { State } from '../state/model.js';
 import { StateError } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
@@ -96,12 +98,7 @@ export async function applyCommand(
   let session: Session | undefined;
   try {
     const state = await settings.store.read();
-    if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
-      throw new StateError(
-        'STATE_CONFLICT',
-        `the saved plan ${options.plan} was made against serial ${saved.basis.serial} of the state, which is now at serial ${state.serial}; make a new plan`,
-      );
-    }
+    if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
     // Without a refresh, nothing would try the credentials before the first import is sent.
     const verify = saved !== undefined || flags.refresh === 'skip';
     session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
@@ -197,9 +194,38 @@ async function confirm(terminal: Terminal, signal: AbortSignal): Promise<'yes' |
   return answer.trim() === 'yes' ? 'yes' : 'no';
 }
 
+/**
+ * A saved plan applies only to the state it was made against, as it was then. A plan made before
+ * there was a state (no lineage yet) has only its serial to go by.
+ */
+function checkBasis(saved: Plan, path: string, state: State, location: string): void {
+  const { lineage, serial } = saved.basis;
+  if (lineage !== '' && lineage !== state.lineage) {
+    const now = state.lineage === '' ? 'there is none' : `lineage ${state.lineage}`;
+    throw new StateError(
+      'STATE_CONFLICT',
+      `the saved plan ${path} was made against another state (lineage ${lineage}) than ${location} holds (${now}); make a new plan`,
+    );
+  }
+  if (serial !== state.serial) {
+    throw new StateError(
+      'STATE_CONFLICT',
+      `the saved plan ${path} was made against serial ${serial} of the state, which is now at serial ${state.serial}; make a new plan`,
+    );
+  }
+}
+
 async function readSavedPlan(path: string): Promise<Plan> {
+  const unreadable = (why: string) => new PlanFileError(`--plan ${path}: cannot be read (${why})`);
+  // Reading a FIFO (or a device) would wait for ever: only a regular file is opened.
+  const info = await stat(path).catch((error: Error) => {
+    throw unreadable(error.message);
+  });
+  if (!info.isFile()) {
+    throw unreadable(info.isDirectory() ? 'a directory' : `${specialFileKind(info)}, not a regular file`);
+  }
   const text = await readFile(path, 'utf8').catch((error: Error) => {
-    throw new PlanFileError(`--plan ${path}: cannot be read (${error.message})`);
+    throw unreadable(error.message);
   });
   return decodePlan(text, path);
 }

@@ -1,5 +1,7 @@
 // `imsync plan`: load, refresh, plan, show; nothing is written but the saved plan (`--out`).
-import { chmod, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { systemClock } from '../clock.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
@@ -49,8 +51,11 @@ export async function planCommand(
       return EXIT.error;
     }
     if (options.out) {
-      await writeFile(options.out, `${document}\n`, { mode: 0o600 });
-      await chmod(options.out, 0o600);
+      const failure = await savePlan(options.out, `${document}\n`);
+      if (failure !== undefined) {
+        output.err(`imsync: --out ${options.out}: the plan cannot be saved there (${failure}); nothing was written\n`);
+        return EXIT.error;
+      }
       if (!options.json)
         output.out(
           `\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`,
@@ -60,5 +65,32 @@ export async function planCommand(
     return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
   } finally {
     await session?.close();
+  }
+}
+
+/**
+ * Writes the plan file whole or not at all (a temporary file beside it, renamed over it), mode
+ * 0600 whatever was there before; or says why it cannot be written.
+ */
+async function savePlan(path: string, text: string): Promise<string | undefined> {
+  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    const file = await open(temporary, 'wx', 0o600);
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+    return undefined;
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return `the directory ${dirname(path)} does not exist`;
+    if (code === 'ENOTDIR') return `${dirname(path)} is not a directory`;
+    if (code === 'EISDIR') return 'it is a directory';
+    // Node's message goes on to name the temporary file: keep "EACCES: permission denied".
+    return message.split(',')[0]!;
   }
 }

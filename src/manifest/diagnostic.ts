@@ -12,6 +12,9 @@ export interface Diagnostic {
 
 export type DiagnosticCode =
   | 'PATH_NOT_FOUND'
+  | 'LINK_DANGLING'
+  | 'LINK_LOOP'
+  | 'FILE_NOT_REGULAR'
   | 'FILE_UNREADABLE'
   | 'FILE_ENCODING'
   | 'NO_MANIFESTS'

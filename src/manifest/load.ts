@@ -1,6 +1,7 @@
 // Reads manifest files and directories. The only I/O of manifest loading; parsing and validation
 // are pure (parse.ts).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { open, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatLocation, type Diagnostic } from './diagnostic.js';
 import { parseManifestFile } from './parse.js';
@@ -15,24 +16,32 @@ export interface LoadResult {
 
 const MANIFEST_FILE = /\.ya?ml$/;
 
-/** Loads every manifest under `paths` (files, or directories read recursively in sorted order). */
+/**
+ * Loads every manifest under `paths` (files, or directories read recursively in sorted order,
+ * symbolic links followed). A file reached by more than one path is read once, under the first.
+ */
 export async function loadManifests(paths: readonly string[]): Promise<LoadResult> {
   const diagnostics: Diagnostic[] = [];
   const files: string[] = [];
+  const realPaths = new Set<string>();
   for (const path of paths) {
-    const found = await listManifestFiles(path);
-    if (typeof found === 'string') diagnostics.push({ code: 'PATH_NOT_FOUND', message: found });
-    else if (found.length === 0)
+    const listing = await listManifestFiles(path);
+    diagnostics.push(...listing.diagnostics);
+    if (listing.files.length === 0 && listing.diagnostics.length === 0)
       diagnostics.push({ code: 'NO_MANIFESTS', message: `${path}: no *.yaml or *.yml files` });
-    else files.push(...found.filter((file) => !files.includes(file)));
+    for (const file of listing.files) {
+      if (realPaths.has(file.real)) continue;
+      realPaths.add(file.real);
+      files.push(file.path);
+    }
   }
 
-  const contents = await Promise.all(files.map((file) => readFile(file).catch((error: Error) => error)));
+  const contents = await Promise.all(files.map(readRegularFile));
   const manifests: Manifest[] = [];
   files.forEach((file, index) => {
     const bytes = contents[index]!;
-    if (bytes instanceof Error) {
-      diagnostics.push({ code: 'FILE_UNREADABLE', message: `${file}: cannot be read (${bytes.message})` });
+    if (!Buffer.isBuffer(bytes)) {
+      diagnostics.push(bytes);
       return;
     }
     const text = decodeUtf8(file, bytes);
@@ -46,6 +55,24 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
   });
   diagnostics.push(...findDuplicateNames(manifests));
   return { manifests: diagnostics.length > 0 ? [] : manifests, diagnostics, files };
+}
+
+/**
+ * The file's bytes. It is opened without waiting and looked at again, so that whatever took its
+ * place since it was listed (a FIFO nobody writes to) is refused rather than waited on.
+ */
+async function readRegularFile(file: string): Promise<Buffer | Diagnostic> {
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await handle.stat();
+      return info.isFile() ? await handle.readFile() : notRegular(file, info);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    return unreadable(file, error as Error);
+  }
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -102,16 +129,94 @@ function firstInvalidByte(bytes: Buffer): number {
   return Math.max(0, bytes.length - 1);
 }
 
-/** The manifest files a path names, sorted; or why it names none. */
-async function listManifestFiles(path: string): Promise<string[] | string> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) return `${path}: no such file or directory`;
-  if (!info.isDirectory()) return [path];
-  const entries = await readdir(path, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && MANIFEST_FILE.test(entry.name))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
+/** A manifest file as a path reached it, and where it really is. */
+interface Reached {
+  readonly path: string;
+  readonly real: string;
+}
+
+interface Listing {
+  readonly files: Reached[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/**
+ * The manifest files a path names, sorted, and what is wrong on the way. A link leading nowhere
+ * is an error (it may have led to manifests, whose images would look orphaned); anything but a
+ * regular file or a directory is refused unopened.
+ */
+async function listManifestFiles(path: string): Promise<Listing> {
+  const listing: Listing = { files: [], diagnostics: [] };
+  const found = await follow(path);
+  if (!('real' in found)) listing.diagnostics.push(found);
+  else if (found.info.isDirectory()) await walk(path, found.real, new Set([found.real]), listing);
+  else if (found.info.isFile()) listing.files.push({ path, real: found.real });
+  else listing.diagnostics.push(notRegular(path, found.info));
+  listing.files.sort((a, b) => byText(a.path, b.path));
+  return listing;
+}
+
+/** Lists the directory `dir` (really at `real`) into `listing`, each directory once: a loop ends. */
+async function walk(dir: string, real: string, walked: Set<string>, listing: Listing): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: Error) => error);
+  if (entries instanceof Error) {
+    listing.diagnostics.push(unreadable(dir, entries));
+    return;
+  }
+  for (const entry of entries.sort((a, b) => byText(a.name, b.name))) {
+    const path = join(dir, entry.name);
+    // Emacs marks a file being edited with a link `.#name` to nowhere: a lock, not a manifest.
+    if (entry.isSymbolicLink() && entry.name.startsWith('.#')) continue;
+    const found = entry.isSymbolicLink() ? await follow(path) : { real: join(real, entry.name), info: entry };
+    if (!('real' in found)) listing.diagnostics.push(found);
+    else if (found.info.isDirectory()) {
+      if (walked.has(found.real)) continue;
+      walked.add(found.real);
+      await walk(path, found.real, walked, listing);
+    } else if (!MANIFEST_FILE.test(entry.name)) continue;
+    else if (found.info.isFile()) listing.files.push({ path, real: found.real });
+    else listing.diagnostics.push(notRegular(path, found.info));
+  }
+}
+
+/** Where `path` leads once every link is followed, and what is there; or why it leads nowhere. */
+async function follow(path: string): Promise<{ real: string; info: Stats } | Diagnostic> {
+  try {
+    const real = await realpath(path);
+    return { real, info: await stat(real) };
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ELOOP')
+      return { code: 'LINK_LOOP', message: `${path}: a loop of symbolic links, leading to no file` };
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return unreadable(path, error as Error);
+    const target = await readlink(path).catch(() => undefined);
+    return target === undefined
+      ? { code: 'PATH_NOT_FOUND', message: `${path}: no such file or directory` }
+      : { code: 'LINK_DANGLING', message: `${path}: a symbolic link to ${target}, which does not exist` };
+  }
+}
+
+/** The order of `Array.prototype.sort`, as manifests have always been read in. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function notRegular(path: string, info: Stats | Dirent): Diagnostic {
+  return {
+    code: 'FILE_NOT_REGULAR',
+    message: `${path}: ${specialFileKind(info)}, not a regular file or a directory; manifests are read from regular files`,
+  };
+}
+
+/** What a path that is neither a regular file nor a directory is, in words: "a FIFO". */
+export function specialFileKind(info: Stats | Dirent): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  return info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'a special file';
+}
+
+function unreadable(path: string, error: Error): Diagnostic {
+  return { code: 'FILE_UNREADABLE', message: `${path}: cannot be read (${error.message})` };
 }
 
 function findDuplicateNames(manifests: readonly Manifest[]): Diagnostic[] {

@@ -1,6 +1,7 @@
 // The plan's wire form: `plan --json` prints it, `plan --out` saves it, `apply --plan` reads it
-// back. schemas/plan.schema.json describes it; a saved plan is refused unless it validates, so
-// apply carries out exactly the decisions that were shown.
+// back. schemas/plan.schema.json describes it; a saved plan is refused unless it validates and its
+// checksum fits, so apply carries out exactly the decisions that were shown.
+import { createHash } from 'node:crypto';
 import { validateAgainst } from '../manifest/schema.js';
 import { describeSchemaErrors } from '../manifest/schema-errors.js';
 import { API_VERSION, KIND, type Manifest } from '../manifest/types.js';
@@ -8,7 +9,9 @@ import type { Drift, Refreshed } from '../refresh/refresh.js';
 import type { ImageRecord } from '../state/model.js';
 import { summarize, type FieldChange, type Plan, type PlanEntry } from './plan.js';
 
-export const PLAN_FORMAT_VERSION = '2';
+export const PLAN_FORMAT_VERSION = '3';
+/** The last format without a checksum: refused, since nothing shows it unchanged. */
+const UNCHECKED_FORMAT_VERSION = '2';
 
 /** A saved plan that cannot be applied; nothing has been read from the state or sent. */
 export class PlanFileError extends Error {
@@ -17,7 +20,7 @@ export class PlanFileError extends Error {
 
 export function encodePlan(plan: Plan): object {
   const summary = summarize(plan);
-  return {
+  const document = {
     type: 'plan',
     format_version: PLAN_FORMAT_VERSION,
     basis: plan.basis,
@@ -34,6 +37,25 @@ export function encodePlan(plan: Plan): object {
     summary,
     entries: plan.entries.map(encodeEntry),
   };
+  return { ...document, checksum: checksumOf(document) };
+}
+
+/**
+ * sha256 of the document's canonical JSON: every object's keys sorted, no spaces, absent fields
+ * left out as JSON.stringify leaves them. It shows a saved plan was not edited by mistake since it
+ * was written; anyone can write a new one, so it is no signature.
+ */
+function checksumOf(document: object): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(document)).digest('hex')}`;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const fields = Object.entries(value)
+    .filter(([, field]) => field !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${fields.map(([name, field]) => `${JSON.stringify(name)}:${canonicalJson(field)}`).join(',')}}`;
 }
 
 function encodeEntry(entry: PlanEntry): object {
@@ -83,6 +105,7 @@ interface DriftJson {
 }
 
 interface PlanJson {
+  checksum: string;
   basis: Plan['basis'];
   policy: { allow_replace: boolean; prune: boolean; retry_failed: boolean };
   refresh: {
@@ -103,12 +126,26 @@ export function decodePlan(text: string, path: string): Plan {
     throw bad('not a plan file (not JSON)');
   }
   const version = (document as { format_version?: unknown } | null)?.format_version;
+  if (version === UNCHECKED_FORMAT_VERSION) {
+    throw bad(`plan format "${version}" is from an earlier imsync and has no checksum to show it unchanged`);
+  }
   if (version !== PLAN_FORMAT_VERSION) {
     throw bad(`plan format ${JSON.stringify(version) ?? 'missing'}, expected "${PLAN_FORMAT_VERSION}"`);
   }
   const [problem] = describeSchemaErrors(validateAgainst('plan', document));
   if (problem) throw bad(`not a valid plan: ${problem.message}`);
   const json = document as PlanJson;
+  const { checksum, ...written } = json;
+  if (checksum !== checksumOf(written)) {
+    throw bad('the plan was changed after it was written (its checksum does not match)');
+  }
+  const firstEntry = new Map<string, number>();
+  json.entries.forEach(({ key }, index) => {
+    const first = firstEntry.get(key);
+    if (first !== undefined)
+      throw bad(`entries ${first} and ${index} are both for key "${key}"; a plan decides once for each key`);
+    firstEntry.set(key, index);
+  });
   const refresh: Refreshed = {
     changes: new Map(Object.entries(json.refresh.records)),
     drift: new Map(Object.entries(json.refresh.drift).map(([key, drift]) => [key, decodeDrift(drift)])),

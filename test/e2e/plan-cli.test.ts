@@ -1,4 +1,5 @@
-import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -154,7 +155,8 @@ describe('imsync plan', () => {
     expect(validateAgainst('plan', plan)).toEqual([]);
     expect(plan).toMatchObject({
       type: 'plan',
-      format_version: '2',
+      format_version: '3',
+      checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as string,
       basis: { serial: 1 },
       policy: { allow_replace: false, prune: false, retry_failed: true },
       summary: { import: 0, update: 0, replace: 0, 'replace-blocked': 1, 'keep-orphan': 0, follow: 0, none: 7 },
@@ -168,6 +170,82 @@ describe('imsync plan', () => {
     });
     expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
     expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a saved plan edited after it was written is refused by apply --plan, before anything is read or sent', async () => {
+    expect(runCli(['plan', offline, '--out', 'saved.plan.json'], { cwd: dir }).status).toBe(0);
+    const saved = await readFile(join(dir, 'saved.plan.json'), 'utf8');
+    await writeFile(join(dir, 'saved.plan.json'), saved.replace('web-base-2026.11.zvhd2', 'web-base-2027.01.zvhd2'));
+    const result = runCli(['apply', '--plan', 'saved.plan.json', '--auto-approve'], { cwd: dir });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr:
+        'imsync: --plan saved.plan.json: the plan was changed after it was written (its checksum does not match); make a new one with `imsync plan --out`\n',
+    });
+    await expect(stat(join(dir, 'imsync.state.json'))).rejects.toThrow();
+  });
+
+  it('apply --plan refuses a FIFO without waiting on it', () => {
+    execFileSync('mkfifo', [join(dir, 'plan.fifo')]);
+    const result = runCli(['apply', '--plan', 'plan.fifo', '--auto-approve'], { cwd: dir, timeoutMs: 10_000 });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: 'imsync: --plan plan.fifo: cannot be read (a FIFO, not a regular file)\n',
+    });
+  });
+
+  it('apply --plan says a saved plan was made against another state, not that its serial moved', async () => {
+    await saveState(await importedState());
+    const made = (await new FileStateStore(join(dir, 'imsync.state.json')).read()).lineage;
+    expect(runCli(['plan', offline, '--out', 'saved.plan.json'], { cwd: dir }).status).toBe(0);
+    // The same serial of a state made anew (a rebuild, say): another lineage.
+    await rm(join(dir, 'imsync.state.json'));
+    await saveState(await importedState());
+    const now = (await new FileStateStore(join(dir, 'imsync.state.json')).read()).lineage;
+    // Somewhere nothing listens: the plan is refused before anything is sent.
+    const env = {
+      IMSYNC_ENDPOINT: 'http://127.0.0.1:9',
+      HW_REGION_NAME: 'ap-southeast-1',
+      HW_PROJECT_ID: 'p',
+      HW_ACCESS_KEY: 'ak',
+      HW_SECRET_KEY: 'sk',
+    };
+    const result = runCli(['apply', '--plan', 'saved.plan.json', '--auto-approve'], { cwd: dir, env });
+    expect(result).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: `imsync: the saved plan saved.plan.json was made against another state (lineage ${made}) than imsync.state.json holds (lineage ${now}); make a new plan\n`,
+    });
+  });
+
+  it.each([
+    ['a missing directory', 'nowhere/saved.plan.json', 'the directory nowhere does not exist'],
+    ['a directory', 'manifests', 'it is a directory'],
+    [
+      'a path through a file',
+      'manifests/web/web-base.yaml/saved.plan.json',
+      'manifests/web/web-base.yaml is not a directory',
+    ],
+    // Nobody may create files in /sys, root included.
+    ['a place nobody may write', '/sys/saved.plan.json', 'EACCES: permission denied'],
+  ])('plan --out to %s exits 1, names the path and says why, and leaves nothing behind', async (_name, out, why) => {
+    const before = await readdir(dir, { recursive: true });
+    const result = runCli(['plan', offline, '--out', out], { cwd: dir });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('Plan: 8 to import');
+    expect(result.stderr).toBe(`imsync: --out ${out}: the plan cannot be saved there (${why}); nothing was written\n`);
+    expect(await readdir(dir, { recursive: true })).toEqual(before);
+  });
+
+  it('plan --out replaces a file already there whole, with mode 0600', async () => {
+    await writeFile(join(dir, 'saved.plan.json'), 'an older plan', { mode: 0o644 });
+    const result = runCli(['plan', offline, '--json', '--out', 'saved.plan.json'], { cwd: dir });
+    expect(result.status).toBe(0);
+    expect(await readFile(join(dir, 'saved.plan.json'), 'utf8')).toBe(result.stdout);
+    expect((await stat(join(dir, 'saved.plan.json'))).mode & 0o777).toBe(0o600);
+    expect((await readdir(dir)).sort()).toEqual(['manifests', 'saved.plan.json']);
   });
 
   it('reads the state named by IMSYNC_STATE, and --state over it', async () => {

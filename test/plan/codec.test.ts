@@ -1,6 +1,8 @@
 // The saved plan's wire form: what `plan --out` writes, `apply --plan` reads back as the same
 // decisions, and every written plan is valid against schemas/plan.schema.json; a saved plan that
-// is not one is refused with a PlanFileError that names the file and says what is wrong.
+// is not one, or was changed after it was written, is refused with a PlanFileError that names the
+// file and says what is wrong.
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateAgainst } from '../../src/manifest/schema.js';
@@ -283,7 +285,7 @@ interface SavedRecord {
 interface SavedEntry {
   action: string;
   recorded: SavedRecord | null;
-  manifest?: { spec: { min_disk: number } };
+  manifest?: { spec: { min_disk: number; image_url: string } };
   changes?: unknown[];
 }
 interface SavedPlan {
@@ -292,23 +294,75 @@ interface SavedPlan {
   [field: string]: unknown;
 }
 
+/** JSON with every object's keys sorted and no spaces: what the checksum is taken of. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const fields = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${fields.map(([name, field]) => `${JSON.stringify(name)}:${canonical(field)}`).join(',')}}`;
+}
+
+/** The plan as a writer would have written it: its checksum taken again, as README describes it. */
+function sealed(plan: Record<string, unknown>): string {
+  const { checksum, ...rest } = plan;
+  return JSON.stringify({ ...rest, checksum: `sha256:${createHash('sha256').update(canonical(rest)).digest('hex')}` });
+}
+
 const broken: Record<string, { text: () => string; why: RegExp }> = {
   'not JSON': { text: () => '{"type": "plan", "format_version": ', why: /not a plan file \(not JSON\)/ },
-  'JSON, but null': { text: () => 'null', why: /plan format missing, expected "2"/ },
+  'JSON, but null': { text: () => 'null', why: /plan format missing, expected "3"/ },
   'format_version "1"': {
     text: () => JSON.stringify({ ...savedPlan(), format_version: '1' }),
-    why: /plan format "1", expected "2"/,
+    why: /plan format "1", expected "3"/,
+  },
+  'format_version "2", written before plans had a checksum': {
+    text: () => {
+      const { checksum, ...rest } = savedPlan();
+      return JSON.stringify({ ...rest, format_version: '2' });
+    },
+    why: /plan format "2" is from an earlier imsync and has no checksum to show it unchanged/,
   },
   'format_version missing': {
     text: () => {
       const { format_version, ...rest } = savedPlan();
       return JSON.stringify(rest);
     },
-    why: /plan format missing, expected "2"/,
+    why: /plan format missing, expected "3"/,
   },
   'format_version as a number': {
-    text: () => JSON.stringify({ ...savedPlan(), format_version: 2 }),
-    why: /plan format 2, expected "2"/,
+    text: () => JSON.stringify({ ...savedPlan(), format_version: 3 }),
+    why: /plan format 3, expected "3"/,
+  },
+  'the checksum missing': {
+    text: () => {
+      const { checksum, ...rest } = savedPlan();
+      return JSON.stringify(rest);
+    },
+    why: /not a valid plan: the document is missing "checksum"/,
+  },
+  'an image_url changed after the plan was written': {
+    text: () => {
+      const plan = savedPlan() as SavedPlan;
+      plan.entries[2]!.manifest!.spec.image_url = 'golden-images:other.zvhd2';
+      return JSON.stringify(plan);
+    },
+    why: /the plan was changed after it was written \(its checksum does not match\)/,
+  },
+  'the policy changed after the plan was written': {
+    text: () => JSON.stringify({ ...savedPlan(), policy: { allow_replace: true, prune: true, retry_failed: true } }),
+    why: /the plan was changed after it was written/,
+  },
+  'an entry left out after the plan was written': {
+    text: () => {
+      const plan = savedPlan() as SavedPlan;
+      plan.entries.pop();
+      return JSON.stringify(plan);
+    },
+    why: /the plan was changed after it was written/,
+  },
+  'the same key twice': {
+    text: () => edit((_, entries) => entries.push(entries[2]!)),
+    why: /entries 2 and 4 are both for key "c"; a plan decides once for each key/,
   },
   'an unknown action': {
     text: () => edit((_, [a]) => (a!.action = 'explode')),
@@ -352,15 +406,19 @@ const broken: Record<string, { text: () => string; why: RegExp }> = {
   },
 };
 
+/** A saved plan with a mistake made by whatever wrote it (so its checksum fits). */
 function edit(change: (plan: SavedPlan, entries: SavedEntry[]) => unknown): string {
   const plan = savedPlan() as SavedPlan;
   change(plan, plan.entries);
-  return JSON.stringify(plan);
+  return sealed(plan);
 }
 
 describe('decodePlan refuses a saved plan that is not one', () => {
-  it('reads the unbroken saved plan', () => {
-    expect(decodePlan(JSON.stringify(savedPlan()), PATH).entries).toHaveLength(4);
+  it('reads the unbroken saved plan, pretty-printed or not, its checksum as README describes it', () => {
+    const plan = savedPlan();
+    expect(decodePlan(JSON.stringify(plan), PATH).entries).toHaveLength(4);
+    expect(decodePlan(JSON.stringify(plan, null, 2), PATH).entries).toHaveLength(4);
+    expect(sealed(plan)).toBe(JSON.stringify(plan));
   });
 
   it.each(Object.entries(broken))('%s', (_name, row) => {

@@ -10,9 +10,20 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the built CLI (npm test builds it first) as a user would, in `cwd`. */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+/**
+ * Runs the built CLI (npm test builds it first) as a user would, in `cwd`; killed after
+ * `timeoutMs`, if given, for a test of something that might hang.
+ */
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): CliResult {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NO_COLOR: '1', ...options.env };
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd: options.cwd ?? repoRoot, env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env,
+    encoding: 'utf8',
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
