@@ -12,6 +12,7 @@ import type { ImsApi } from '../../src/apply/executor.js';
 import { ImsError } from '../../src/ims/errors.js';
 import type { Image } from '../../src/ims/types.js';
 import type { RefreshApi } from '../../src/refresh/observe.js';
+import type { ImageSpec } from '../../src/manifest/types.js';
 import type { ImageRecord } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
 import { Daemon, type DaemonOptions } from '../../src/watch/daemon.js';
@@ -22,8 +23,11 @@ import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 import { specFor, type SpecFields } from '../support/specs.js';
 import { at, ofType } from '../support/events.js';
+import { emptyState, imported } from '../support/states.js';
 
 const INTERVAL_MS = 60_000;
+/** The in-memory IMS's region. */
+const REGION = 'ap-southeast-1';
 const JOB_MS = 10_000;
 
 interface LogLine {
@@ -83,8 +87,9 @@ async function world(manifests: Record<string, SpecFields>): Promise<World> {
   return w;
 }
 
-async function writeManifest(dir: string, key: string, fields: SpecFields = {}): Promise<void> {
-  const document = { apiVersion: 'imsync/v1', kind: 'Image', metadata: { name: key }, spec: specFor(key, fields) };
+async function writeManifest(dir: string, key: string, fields: SpecFields = {}, region?: string): Promise<void> {
+  const metadata = { name: key, ...(region === undefined ? {} : { region }) };
+  const document = { apiVersion: 'imsync/v1', kind: 'Image', metadata, spec: specFor(key, fields) };
   await writeFile(join(dir, `${key}.yaml`), stringify(document));
 }
 
@@ -268,6 +273,23 @@ describe('Daemon', () => {
     expect(posts(rig, 'image-web')).toBe(2);
     const images = rig.ims.store.list();
     expect(images.map((image) => image.info.id)).toEqual([stored(rig, 'web')!.imageId]);
+  });
+
+  it("leaves the records of another region alone at every resync: this region's listing says nothing of them", async () => {
+    const w = await world({ web: {} });
+    await writeManifest(w.dir, 'far', {}, 'cn-north-4');
+    await w.store.write(imported(emptyState(), 'far', specFor('far') as unknown as ImageSpec, 'cn-north-4', 'img-far'));
+    const far = stored(w, 'far');
+    const rig = await start(w, { options: { region: REGION } });
+    await until(rig, 'two resyncs', () => rig.results.length === 3);
+    expect(rig.results).toEqual(['applied', 'applied', 'applied']);
+    expect(stored(rig, 'far')).toEqual(far);
+    expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded', region: REGION });
+    expect(logged(rig, 'image deleted out of band')).toEqual([]);
+    expect(rig.errors).not.toContain('DRIFT_DELETED');
+    // Not even looked up here: its image is in another region.
+    expect(rig.ims.requestLog.filter((request) => request.query.includes('img-far'))).toEqual([]);
+    expect(posts(rig, 'image-far')).toBe(0);
   });
 
   it('holds a failed import on a trigger with an unchanged manifest, and retries it on the resync', async () => {
