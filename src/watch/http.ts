@@ -1,5 +1,6 @@
-// The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed
-// and the daemon is not shutting down), /metrics (Prometheus text), /status (JSON).
+// The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed,
+// the state can be written and the daemon is not shutting down; else 503 and why), /metrics
+// (Prometheus text), /status (JSON).
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -7,13 +8,11 @@ import { formatLocation } from '../manifest/diagnostic.js';
 import { encodeDrift } from '../plan/codec.js';
 import type { PlanEntry } from '../plan/plan.js';
 import type { Planned } from '../reconcile/reconcile.js';
-import type { StateRecorder } from '../state/recorder.js';
 import type { Daemon } from './daemon.js';
 import type { Metrics } from './metrics.js';
 
 export interface StatusSources {
   readonly daemon: Daemon;
-  readonly recorder: StateRecorder;
   readonly metrics: Metrics;
   readonly paths: readonly string[];
   readonly stateLocation: string;
@@ -34,8 +33,12 @@ export async function startStatusServer(
     switch (path) {
       case '/healthz':
         return reply(200, 'text/plain', 'ok\n');
-      case '/readyz':
-        return sources.daemon.ready ? reply(200, 'text/plain', 'ready\n') : reply(503, 'text/plain', 'not ready\n');
+      case '/readyz': {
+        const unready = sources.daemon.unready;
+        return unready === undefined
+          ? reply(200, 'text/plain', 'ready\n')
+          : reply(503, 'text/plain', `not ready: ${unready}\n`);
+      }
       case '/metrics':
         void sources.metrics.registry.metrics().then(
           (text) => reply(200, sources.metrics.registry.contentType, text),
@@ -59,7 +62,7 @@ function status(sources: StatusSources): object {
   const { daemon } = sources;
   const last = daemon.lastReconcile;
   const images = Object.fromEntries(
-    [...sources.recorder.entries()]
+    [...daemon.recorder.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([key, record]) => [
         key,
