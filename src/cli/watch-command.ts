@@ -18,8 +18,11 @@ import { accountChanged } from '../state/account.js';
 import { StateError } from '../state/store.js';
 import { applyEventToJson } from './render-apply.js';
 
-/** A burst of file events (a git checkout, an editor's save) settles within this. */
-const DEBOUNCE_MS = 300;
+/**
+ * A burst of file events (a git checkout, an editor's save) settles within 300 ms; files that keep
+ * changing (a generator rewriting them) are reconciled every 2 s all the same.
+ */
+const DEBOUNCE = { quietMs: 300, maxWaitMs: 2_000 };
 
 export interface WatchCommandOptions extends Omit<
   ApplyCommandOptions,
@@ -115,7 +118,7 @@ export async function watchCommand(
     let watcher: ManifestWatcher | undefined;
     // Whatever ends the daemon, nothing it opened keeps the process alive.
     try {
-      watcher = await watchManifests(manifests, DEBOUNCE_MS, (what) => daemon.trigger(what));
+      watcher = await watchManifests(manifests, DEBOUNCE, (what) => daemon.trigger(what));
       process.on('SIGHUP', onHangup);
       const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
         log('info', 'shutting down', { signal: String(signal) });
