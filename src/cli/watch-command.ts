@@ -30,6 +30,7 @@ export interface WatchCommandOptions extends Omit<
 > {
   interval?: string;
   listen?: string;
+  allowedHost?: string[];
 }
 
 /**
@@ -46,6 +47,7 @@ export async function watchCommand(
   const intervalMs = parseDuration(options.interval ?? '5m', '--interval');
   if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const allowedHosts = (options.allowedHost ?? []).map(parseAllowedHost);
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const { policy, maxPrune, force } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
@@ -105,12 +107,17 @@ export async function watchCommand(
         settleGraceMs,
       },
     );
-    const http = await startStatusServer(listen.host, listen.port, {
-      daemon,
-      metrics,
-      paths: manifests,
-      stateLocation: settings.store.location,
-    }).catch((error: NodeJS.ErrnoException) => {
+    const http = await startStatusServer(
+      listen.host,
+      listen.port,
+      {
+        daemon,
+        metrics,
+        paths: manifests,
+        stateLocation: settings.store.location,
+      },
+      { allowedHosts },
+    ).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
       throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
     });
@@ -152,6 +159,14 @@ export async function watchCommand(
     await session?.close();
     await lock.release();
   }
+}
+
+/** `--allowed-host`: a DNS name, as a Host header carries it without its port. */
+function parseAllowedHost(name: string): string {
+  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*\.?$/i.test(name)) {
+    throw new UsageError(`--allowed-host "${name}" must be a host name such as imsync.example.com, without a port`);
+  }
+  return name;
 }
 
 function parseListen(value: string): { host: string; port: number } {

@@ -1,9 +1,14 @@
 // The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed,
 // the state can be written and the daemon is not shutting down; else 503 and why), /metrics
 // (Prometheus text), /status (JSON).
+//
+// Only its own names are answered: a web page whose name was made to resolve to the daemon (DNS
+// rebinding) sends that name as Host and reads nothing. Its own are IP addresses (a page can only
+// reach one under the address itself, so probes and scrapes by pod IP work), localhost, the listen
+// host and --allowed-host names.
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { formatLocation } from '../manifest/diagnostic.js';
 import { encodeDrift } from '../plan/codec.js';
 import type { PlanEntry } from '../plan/plan.js';
@@ -18,17 +23,33 @@ export interface StatusSources {
   readonly stateLocation: string;
 }
 
+export interface ServerOptions {
+  /** Host names answered besides IP addresses, localhost and the listen host (--allowed-host). */
+  readonly allowedHosts?: readonly string[];
+}
+
 /** Listens on host:port and resolves with the address actually bound. */
 export async function startStatusServer(
   host: string,
   port: number,
   sources: StatusSources,
+  { allowedHosts = [] }: ServerOptions = {},
 ): Promise<{ server: Server; address: string }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+      res
+        .writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+        .end(body);
     };
+    if (!servesHost(req.headers.host, host, allowedHosts)) {
+      const name = JSON.stringify(req.headers.host ?? '');
+      return reply(
+        403,
+        'text/plain',
+        `host ${name} is not this daemon's: ask for its IP address or localhost, or start it with --allowed-host NAME\n`,
+      );
+    }
     if (req.method !== 'GET') return reply(405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/healthz':
@@ -55,6 +76,23 @@ export async function startStatusServer(
   await once(server, 'listening');
   const bound = server.address() as AddressInfo;
   return { server, address: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` };
+}
+
+/**
+ * Whether a request's Host header (`name`, `name:port`, `[v6]:port`) names this daemon: an IP
+ * address, localhost, the listen host, or one of `allowedHosts` (case and a final dot aside).
+ */
+export function servesHost(header: string | undefined, listenHost: string, allowedHosts: readonly string[]): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::\d+)?$/.exec(header ?? '');
+  if (!match) return false;
+  if (match[1] !== undefined) return isIP(match[1]) === 6;
+  const name = canonicalHost(match[2]!);
+  if (isIP(name) !== 0 || name === 'localhost') return true;
+  return [listenHost, ...allowedHosts].some((allowed) => canonicalHost(allowed) === name);
+}
+
+function canonicalHost(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
 }
 
 /** The documented /status document (README, "watch"). */
