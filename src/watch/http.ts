@@ -5,7 +5,7 @@
 // Only its own names are answered: a web page whose name was made to resolve to the daemon (DNS
 // rebinding) sends that name as Host and reads nothing. Its own are IP addresses (a page can only
 // reach one under the address itself, so probes and scrapes by pod IP work), localhost, the listen
-// host and --allowed-host names.
+// host and --allowed-host names. Connections are bounded in number and in idle time.
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
@@ -23,9 +23,22 @@ export interface StatusSources {
   readonly stateLocation: string;
 }
 
+export interface ServerLimits {
+  /** Connections open at once; more are closed as they come. */
+  readonly maxConnections: number;
+  /** A connection that sends nothing for this long (before a request, or after an answer) is closed. */
+  readonly idleMs: number;
+  /** A request must have arrived whole within this. */
+  readonly requestMs: number;
+}
+
+/** Probes and scrapers are a few clients, each answered at once. */
+export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 64, idleMs: 10_000, requestMs: 10_000 };
+
 export interface ServerOptions {
   /** Host names answered besides IP addresses, localhost and the listen host (--allowed-host). */
   readonly allowedHosts?: readonly string[];
+  readonly limits?: ServerLimits;
 }
 
 /** Listens on host:port and resolves with the address actually bound. */
@@ -33,9 +46,17 @@ export async function startStatusServer(
   host: string,
   port: number,
   sources: StatusSources,
-  { allowedHosts = [] }: ServerOptions = {},
+  { allowedHosts = [], limits = DEFAULT_LIMITS }: ServerOptions = {},
 ): Promise<{ server: Server; address: string }> {
-  const server = createServer((req, res) => {
+  const options = {
+    // Node's default, said here: enough for a browser's cookies for localhost, and bounded.
+    maxHeaderSize: 16 * 1024,
+    headersTimeout: limits.requestMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.idleMs,
+    connectionsCheckingInterval: Math.min(1000, limits.requestMs),
+  };
+  const server = createServer(options, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string) => {
       res
@@ -72,6 +93,9 @@ export async function startStatusServer(
         return reply(404, 'text/plain', 'not found: try /healthz, /readyz, /metrics or /status\n');
     }
   });
+  server.maxConnections = limits.maxConnections;
+  // A connection that never sends a request is not timed by the parser: the socket's own timeout closes it.
+  server.timeout = limits.idleMs;
   server.listen(port, host);
   await once(server, 'listening');
   const bound = server.address() as AddressInfo;

@@ -1,9 +1,11 @@
 // The daemon's HTTP server, for real on 127.0.0.1 (port 0): which Host names it answers (a page
-// of another name that resolves to the daemon, DNS rebinding, must read nothing). Its daemon is
-// never started.
+// of another name that resolves to the daemon, DNS rebinding, must read nothing), and the limits
+// that keep idle connections from using up its file handles. Its daemon is never started.
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { emptyState } from '../../src/state/model.js';
@@ -14,7 +16,9 @@ import { createMetrics } from '../../src/watch/metrics.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 
 const servers: Server[] = [];
+const sockets: Socket[] = [];
 afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
   await Promise.all(
     servers.splice(0).map((server) => {
       server.closeAllConnections();
@@ -117,5 +121,25 @@ describe('the status server', () => {
     expect((await get(port, '/status', `localhost:${port}`)).status).toBe(200);
     expect((await get(port, '/metrics', `imsync.example.com:${port}`)).status).toBe(200);
     expect((await get(port, '/healthz', `10.0.3.7:${port}`)).body).toBe('ok\n');
+  });
+
+  it('refuses connections beyond its limit at once, closes idle ones, and answers a fresh one after', async () => {
+    const port = await serve({ limits: { maxConnections: 4, idleMs: 300, requestMs: 300 } });
+    const closed = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('close', () => closed.add(i));
+      socket.resume(); // reading, so that the server's end of the connection is seen
+      sockets.push(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+    }
+    await delay(100);
+    // Four held, idle; the six beyond the limit closed by the server.
+    expect(closed.size).toBe(6);
+    await delay(1_000);
+    // The idle ones closed after their 300 ms.
+    expect(closed.size).toBe(10);
+    expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
   });
 });
