@@ -75,6 +75,7 @@ export class Daemon {
   private readonly stopped = new AbortController();
   private failures = 0;
   private completed = 0;
+  private recording: StateRecorder;
   /** Set while the last reconcile failed because the state could not be written. */
   private unwritable: string | undefined;
   lastReconcile: LastReconcile | undefined;
@@ -83,8 +84,6 @@ export class Daemon {
   lastPlan: Planned | undefined;
   /** The blocked entries of the last plan, as `action key`. */
   private blocked = new Set<string>();
-
-  private recording: StateRecorder;
 
   constructor(
     private readonly deps: DaemonDeps,
