@@ -80,7 +80,7 @@ export async function emulatorCommand(
       : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}`,
     `  seed         ${emulator.seed} (--seed ${emulator.seed} repeats this run's faults and ids)`,
     ...realismLines(emulator.realismPreset, emulator.realism),
-    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism; POST /__emulator/reset`,
+    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism; POST /__emulator/reset (header X-Imsync-Emulator: 1)`,
     '',
     'To point imsync at it:',
     `  export IMSYNC_ENDPOINT=${emulator.url} HW_PROJECT_ID=${emulator.projectId} HW_REGION_NAME=${emulator.region}`,

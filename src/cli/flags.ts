@@ -1,15 +1,25 @@
 // Flag values shared by commands, checked before anything is read or sent.
+import { MAX_TIMER_MS } from '../clock.js';
 import type { Policy } from '../plan/plan.js';
 import type { RefreshMode } from '../reconcile/reconcile.js';
 import { UsageError } from './config.js';
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** `500ms`, `30s`, `5m`, `1.5h` in milliseconds; a bare number is seconds. */
+/**
+ * `500ms`, `30s`, `5m`, `1.5h` in milliseconds; a bare number is seconds. At most what one timer
+ * holds: every duration ends up waited for, and Node fires a longer timer at once.
+ */
 export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new UsageError(`${flag} "${text}" is not a duration such as 500ms, 30s, 5m or 1h`);
-  return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
+  const ms = Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(
+      `${flag} "${text}" is too long: at most ${Math.floor(MAX_TIMER_MS / UNITS.h!)}h (about 24 days)`,
+    );
+  }
+  return ms;
 }
 
 /** The executor's flags, shared by `apply` and `watch`. */

@@ -113,6 +113,12 @@ program
   .argument('[paths...]', 'manifest files or directories (default manifests/)')
   .option('--interval <duration>', 'full resync interval (default 5m)')
   .option('--listen <host:port>', `address of /healthz, /readyz, /metrics and /status (default ${DEFAULT_LISTEN})`)
+  .addOption(
+    new Option(
+      '--allowed-host <name>',
+      'a host name the HTTP endpoints answer to besides IP addresses and localhost (repeatable)',
+    ).argParser((name, names: string[] = []) => [...names, name]),
+  )
   .option('--parallelism <n>', 'import requests in flight at once (default 10)')
   .option('--allow-replace', 'carry out replacements')
   .option('--prune', 'delete the images of manifests that are gone')

@@ -178,7 +178,7 @@ async function rebuiltRecords(
   const found = refresh(empty, manifests, await observeAccount(ims, empty), {
     now: new Date(systemClock.now()),
     graceMs: parseSettleGrace(undefined),
-    ...(region === undefined ? {} : { defaultRegion: region }),
+    ...(region === undefined ? {} : { region }),
   });
   const records = new Map<string, ImageRecord>();
   for (const [key, record] of found.changes) if (record) records.set(key, record);

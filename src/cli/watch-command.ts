@@ -8,17 +8,21 @@ import type { Phase } from '../state/model.js';
 import { Daemon } from '../watch/daemon.js';
 import { startStatusServer } from '../watch/http.js';
 import { createMetrics } from '../watch/metrics.js';
-import { watchManifests } from '../watch/watcher.js';
+import { watchManifests, type ManifestWatcher } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget } from './connect.js';
 import { openSession, type Session } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
 import { accountChanged } from '../state/account.js';
+import { StateError } from '../state/store.js';
 import { applyEventToJson } from './render-apply.js';
 
-/** A burst of file events (a git checkout, an editor's save) settles within this. */
-const DEBOUNCE_MS = 300;
+/**
+ * A burst of file events (a git checkout, an editor's save) settles within 300 ms; files that keep
+ * changing (a generator rewriting them) are reconciled every 2 s all the same.
+ */
+const DEBOUNCE = { quietMs: 300, maxWaitMs: 2_000 };
 
 export interface WatchCommandOptions extends Omit<
   ApplyCommandOptions,
@@ -26,9 +30,13 @@ export interface WatchCommandOptions extends Omit<
 > {
   interval?: string;
   listen?: string;
+  allowedHost?: string[];
 }
 
-/** Runs until SIGINT or SIGTERM; returns 0 after a graceful shutdown. */
+/**
+ * Runs until SIGINT or SIGTERM; returns 0 after a graceful shutdown, and throws (exit 1) when the
+ * state could not be saved.
+ */
 export async function watchCommand(
   paths: string[],
   options: WatchCommandOptions,
@@ -39,6 +47,7 @@ export async function watchCommand(
   const intervalMs = parseDuration(options.interval ?? '5m', '--interval');
   if (intervalMs < 1000) throw new UsageError('--interval must be at least 1s');
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const allowedHosts = (options.allowedHost ?? []).map(parseAllowedHost);
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const { policy, maxPrune, force } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
@@ -60,7 +69,7 @@ export async function watchCommand(
     const metrics = createMetrics({
       phases: () => {
         const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
-        for (const [, record] of recorder.entries()) phases[record.phase]++;
+        for (const [, record] of daemon.recorder.entries()) phases[record.phase]++;
         return phases;
       },
       stateStats: () => settings.store.stats(),
@@ -98,42 +107,66 @@ export async function watchCommand(
         settleGraceMs,
       },
     );
-    const http = await startStatusServer(listen.host, listen.port, {
-      daemon,
-      recorder,
-      metrics,
-      paths: manifests,
-      stateLocation: settings.store.location,
-    }).catch((error: NodeJS.ErrnoException) => {
+    const http = await startStatusServer(
+      listen.host,
+      listen.port,
+      {
+        daemon,
+        metrics,
+        paths: manifests,
+        stateLocation: settings.store.location,
+      },
+      { allowedHosts },
+    ).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
       throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
     });
-    const watcher = await watchManifests(manifests, DEBOUNCE_MS, (what) => daemon.trigger(what));
     const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);
-    process.on('SIGHUP', onHangup);
-    const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
-      log('info', 'shutting down', { signal: String(signal) });
-      daemon.stop();
-    });
-    log('info', 'watching', {
-      paths: manifests,
-      state: settings.store.location,
-      endpoint: connection.endpoint,
-      listen: `http://${http.address}`,
-      interval: options.interval ?? '5m',
-    });
-    await daemon.run();
-    await stopped;
-    process.off('SIGHUP', onHangup);
-    await watcher.close();
-    http.server.close();
-    http.server.closeAllConnections();
+    let watcher: ManifestWatcher | undefined;
+    // Whatever ends the daemon, nothing it opened keeps the process alive.
+    try {
+      watcher = await watchManifests(manifests, DEBOUNCE, (what) => daemon.trigger(what));
+      process.on('SIGHUP', onHangup);
+      const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
+        log('info', 'shutting down', { signal: String(signal) });
+        daemon.stop();
+      });
+      log('info', 'watching', {
+        paths: manifests,
+        state: settings.store.location,
+        endpoint: connection.endpoint,
+        listen: `http://${http.address}`,
+        interval: options.interval ?? '5m',
+      });
+      await daemon.run().catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        log('error', 'stopped; the state could not be saved', { error: why });
+        throw new StateError(
+          'STATE_UNWRITABLE',
+          `the state could not be written (${why}); the state last written stands, and the next start follows or settles what it lacks`,
+        );
+      });
+      await stopped;
+    } finally {
+      process.off('SIGHUP', onHangup);
+      await watcher?.close();
+      http.server.close();
+      http.server.closeAllConnections();
+    }
     log('info', 'stopped; state saved');
     return 0;
   } finally {
     await session?.close();
     await lock.release();
   }
+}
+
+/** `--allowed-host`: a DNS name, as a Host header carries it without its port. */
+function parseAllowedHost(name: string): string {
+  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*\.?$/i.test(name)) {
+    throw new UsageError(`--allowed-host "${name}" must be a host name such as imsync.example.com, without a port`);
+  }
+  return name;
 }
 
 function parseListen(value: string): { host: string; port: number } {

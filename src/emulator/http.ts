@@ -3,7 +3,13 @@
 // A request goes: read body (413) -> route (404) -> rate limit (429) -> injected faults -> auth
 // (401) -> project (403) -> handler -> answer, or a lost answer. The steps that need no socket are
 // exported, so that tests serving the routes in-process answer exactly as the server does.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate, type AuthConfig } from './auth.js';
 import { gatewayBody, ImsFailure, type GatewayCode } from './errors.js';
@@ -23,7 +29,7 @@ export interface ServerParts {
   readonly log: RequestLog;
   readonly clock: () => number;
   /** The /__emulator/ routes: no auth, no faults, not logged. */
-  readonly inspect: (method: string, path: string) => ApiAnswer;
+  readonly inspect: (method: string, path: string, headers: IncomingHttpHeaders) => ApiAnswer;
 }
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
@@ -57,7 +63,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
 
   if (path === '/__emulator' || path.startsWith('/__emulator/')) {
     req.resume();
-    send(res, requestId, parts.inspect(method, path));
+    send(res, requestId, parts.inspect(method, path, req.headers));
     return;
   }
 

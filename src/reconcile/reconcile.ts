@@ -48,18 +48,18 @@ export async function planOnce(
   input: PlanInput,
   signal?: AbortSignal,
 ): Promise<Planned> {
-  const defaultRegion = input.region === undefined ? {} : { defaultRegion: input.region };
+  const region = input.region === undefined ? {} : { region: input.region };
   const refreshed =
     input.refresh === 'skip' || deps.ims === undefined
       ? undefined
-      : refresh(state, input.manifests, await observeAccount(deps.ims, state, signal), {
+      : refresh(state, input.manifests, await observeAccount(deps.ims, state, { ...region, signal }), {
           now: new Date(deps.clock.now()),
           graceMs: input.graceMs,
-          ...defaultRegion,
+          ...region,
         });
   const full = planChanges(input.manifests, state, {
     policy: input.policy,
-    ...defaultRegion,
+    ...(input.region === undefined ? {} : { defaultRegion: input.region }),
     ...(refreshed ? { refresh: refreshed } : {}),
   });
   const { plan, elsewhere } = forRegion(full, input.region);

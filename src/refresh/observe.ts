@@ -1,20 +1,31 @@
 // Refresh, the I/O half: one look at the account for the whole state. Attributes come from the
 // list of private images, tags from the tag API (how lists show tags is not documented), and a
-// recorded image missing from both is looked up by id before anyone calls it deleted. Cost:
+// recorded image missing from both is looked up by id before anyone calls it deleted (records of
+// other regions are not: their images are not this region's to see). Cost:
 // ⌈images / 1000⌉ + 1 list pages, ⌈imsync images / 1000⌉ tag pages, and two lookups per recorded
 // image the tag API did not return.
 import { KEY_TAG } from '../ims/ownership.js';
 import type { ImsClient } from '../ims/client.js';
 import type { Image } from '../ims/types.js';
 import type { State } from '../state/model.js';
-import type { Observations, ObservedImage } from './refresh.js';
+import { observedHere, type Observations, type ObservedImage } from './refresh.js';
 
 export type RefreshApi = Pick<ImsClient, 'listAllImages' | 'listTaggedImages' | 'getImage' | 'listImageTags'>;
 
 /** The largest page asked for; a server that serves fewer is paged through all the same. */
 const PAGE = 1000;
 
-export async function observeAccount(ims: RefreshApi, state: State, signal?: AbortSignal): Promise<Observations> {
+export interface ObserveOptions {
+  /** The connection's region: the account is looked at there only. */
+  readonly region?: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export async function observeAccount(
+  ims: RefreshApi,
+  state: State,
+  { region, signal }: ObserveOptions = {},
+): Promise<Observations> {
   const images = new Map<string, ObservedImage>();
   const tagged = new Set<string>();
   const [, owned] = await Promise.all([
@@ -40,7 +51,9 @@ export async function observeAccount(ims: RefreshApi, state: State, signal?: Abo
   // ownership tags are rare), so that neither is concluded from what a list does not show.
   const absent = new Set<string>();
   const untagged = Object.values(state.images).flatMap((record) =>
-    record.phase === 'succeeded' && !tagged.has(record.imageId) ? [record.imageId] : [],
+    record.phase === 'succeeded' && !tagged.has(record.imageId) && observedHere(record.region, region)
+      ? [record.imageId]
+      : [],
   );
   await Promise.all(
     untagged.map(async (id) => {

@@ -3,7 +3,8 @@
 // imports again. Name, description, tags or firmware edited: the record takes what was seen, so
 // the plan updates them back. An image carrying imsync's tag for a key with no record: adopted.
 // Nothing is concluded from what the API may simply not show (research/ims-fidelity.md §2): an
-// image is deleted only once looked up by id and not found, and only after the listing grace.
+// image is deleted only once looked up by id and not found, and only after the listing grace; and
+// the cloud is one region's, so records of other regions are left as they are.
 import { effectiveSpec, specHash, specTags, tagList } from '../manifest/spec.js';
 import { ATTEMPT_TAG, isOwnershipTag, KEY_TAG } from '../ims/ownership.js';
 import { validateAgainst } from '../manifest/schema.js';
@@ -51,8 +52,16 @@ export interface RefreshOptions {
   readonly now: Date;
   /** How long after its last change a recorded image may stay unlisted before it counts as deleted. */
   readonly graceMs: number;
-  /** The region of manifests that name none. */
-  readonly defaultRegion?: string;
+  /**
+   * The connection's region: the only one the observations describe (records of others are left
+   * alone, images of manifests for others are not adopted), and the region of manifests that name none.
+   */
+  readonly region?: string;
+}
+
+/** Whether a record or manifest in `region` is observed by a connection to `connected` (unknown: every one). */
+export function observedHere(region: string | undefined, connected: string | undefined): boolean {
+  return region === undefined || connected === undefined || region === connected;
 }
 
 export function refresh(
@@ -71,6 +80,7 @@ export function refresh(
 
   for (const [key, record] of Object.entries(state.images)) {
     if (record.phase !== 'succeeded') continue; // imports in flight are the executor's to follow
+    if (!observedHere(record.region, options.region)) continue;
     const image = observations.images.get(record.imageId);
     if (image === undefined || image.status === 'deleted') {
       const confirmed = image !== undefined || observations.absent.has(record.imageId);
@@ -108,8 +118,10 @@ export function refresh(
         imageId: image.id,
         why: `the key already has a record (${state.images[key]?.imageId ?? 'no image'})`,
       });
+    } else if (!observedHere(manifest.metadata.region, options.region)) {
+      unadopted.push({ key, imageId: image.id, why: `its manifest is for region ${manifest.metadata.region!}` });
     } else {
-      const region = manifest.metadata.region ?? options.defaultRegion;
+      const region = manifest.metadata.region ?? options.region;
       changes.set(key, adopt(key, image, manifest.spec, region, options.now));
       drift.set(key, { kind: 'adopted', imageId: image.id });
     }

@@ -40,6 +40,20 @@ export class StateRecorder {
     return this.durable;
   }
 
+  /** Why a write failed, once one has: from then on every change is refused. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * A new recorder over what the store holds now, for a writer that goes on after a failed write:
+   * this one's memory may claim changes the store lacks, and it refuses every change (so that
+   * whatever of the failed run still runs can send nothing unrecorded).
+   */
+  async reopen(): Promise<StateRecorder> {
+    return new StateRecorder(this.store, await this.store.read());
+  }
+
   /** What the store has written so far. */
   stats(): StoreStats {
     return this.store.stats();

@@ -2,6 +2,8 @@
 // SIGHUP all mean only "reconcile now", and each reconcile plans everything again. One reconcile
 // runs at a time; a new reason to reconcile stops the current one from waiting for its jobs (they
 // stay recorded and the next reconcile follows them), so edits are acted on while imports run.
+// A state that could not be written fails the reconcile; the next one starts again from what the
+// store holds, with a recorder of its own.
 import { randomUUID } from 'node:crypto';
 import type { ApplyEvent, ApplySummary } from '../apply/events.js';
 import type { ImsApi } from '../apply/executor.js';
@@ -46,6 +48,7 @@ export interface DaemonOptions {
 
 export interface DaemonDeps {
   readonly ims: ImsApi & RefreshApi;
+  /** The state as read at start; replaced by a new one after a failed write. */
   readonly recorder: StateRecorder;
   readonly clock: Clock;
   readonly metrics: Metrics;
@@ -72,6 +75,9 @@ export class Daemon {
   private readonly stopped = new AbortController();
   private failures = 0;
   private completed = 0;
+  private recording: StateRecorder;
+  /** Set while the last reconcile failed because the state could not be written. */
+  private unwritable: string | undefined;
   lastReconcile: LastReconcile | undefined;
   diagnostics: readonly Diagnostic[] = [];
   /** The last plan made, with what its refresh found. */
@@ -82,11 +88,26 @@ export class Daemon {
   constructor(
     private readonly deps: DaemonDeps,
     private readonly options: DaemonOptions,
-  ) {}
+  ) {
+    this.recording = deps.recorder;
+  }
 
-  /** True once a reconcile has completed, until shutdown. */
+  /** The recorder reconciles use: the state as last read, and what they recorded since. */
+  get recorder(): StateRecorder {
+    return this.recording;
+  }
+
+  /** True once a reconcile has completed, until shutdown, except while the state cannot be written. */
   get ready(): boolean {
-    return this.completed > 0 && !this.stopped.signal.aborted;
+    return this.unready === undefined;
+  }
+
+  /** Why the daemon is not ready; undefined when it is. */
+  get unready(): string | undefined {
+    if (this.stopped.signal.aborted) return 'shutting down';
+    if (this.unwritable !== undefined) return `the state cannot be written (${this.unwritable}); retrying`;
+    if (this.completed === 0) return 'no reconcile has completed yet';
+    return undefined;
   }
 
   get reconciling(): boolean {
@@ -101,7 +122,10 @@ export class Daemon {
     this.wake?.();
   }
 
-  /** Runs reconciles until `stop`; resolves once the last one has saved its state. */
+  /**
+   * Runs reconciles until `stop`; resolves once the last one has saved its state, and rejects when
+   * it could not be saved.
+   */
   async run(): Promise<void> {
     const resyncing = new AbortController();
     const resyncs = this.resyncs(resyncing.signal);
@@ -111,7 +135,7 @@ export class Daemon {
       resyncing.abort('shutdown');
       await resyncs;
     }
-    await this.deps.recorder.flush();
+    await this.recorder.flush();
   }
 
   private async loop(): Promise<void> {
@@ -166,6 +190,11 @@ export class Daemon {
     let error: string | undefined;
     try {
       if (interrupt.signal.aborted) return true;
+      if (this.recorder.failed !== undefined) {
+        // What the failed recorder holds may not be durable: the store says what is.
+        this.recording = await this.recording.reopen();
+        this.deps.log('info', 'state read again after a failed write', { serial: this.recorder.state.serial });
+      }
       const loaded = await loadManifests(this.options.paths);
       this.diagnostics = loaded.diagnostics;
       if (loaded.diagnostics.length > 0) {
@@ -178,7 +207,7 @@ export class Daemon {
       const reconciled = await reconcileOnce(
         {
           ims: this.deps.ims,
-          recorder: this.deps.recorder,
+          recorder: this.recorder,
           clock: this.deps.clock,
           newAttemptId: () => randomUUID().replaceAll('-', ''),
           emit: this.deps.onEvent,
@@ -219,6 +248,8 @@ export class Daemon {
       result = interrupt.signal.aborted ? 'interrupted' : 'applied';
       return true;
     } catch (caught) {
+      // Whatever of it still runs stops waiting and submitting: it can record nothing more.
+      interrupt.abort('reconcile failed');
       error = caught instanceof Error ? caught.message : String(caught);
       this.deps.metrics.error((caught as { code?: string }).code ?? 'RECONCILE_FAILED');
       this.deps.log('error', 'reconcile failed; retrying with backoff', { error });
@@ -228,6 +259,7 @@ export class Daemon {
       const finished = this.deps.clock.now();
       this.deps.metrics.reconciled(result, (finished - started) / 1000);
       if (result !== 'error') this.completed++;
+      this.unwritable = result === 'error' ? this.recorder.failed?.message : undefined;
       this.lastReconcile = {
         startedAt: new Date(started).toISOString(),
         finishedAt: new Date(finished).toISOString(),

@@ -1,22 +1,44 @@
-// The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed
-// and the daemon is not shutting down), /metrics (Prometheus text), /status (JSON).
+// The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed,
+// the state can be written and the daemon is not shutting down; else 503 and why), /metrics
+// (Prometheus text), /status (JSON).
+//
+// Only its own names are answered: a web page whose name was made to resolve to the daemon (DNS
+// rebinding) sends that name as Host and reads nothing. Its own are IP addresses (a page can only
+// reach one under the address itself, so probes and scrapes by pod IP work), localhost, the listen
+// host and --allowed-host names. Connections are bounded in number and in idle time.
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { formatLocation } from '../manifest/diagnostic.js';
 import { encodeDrift } from '../plan/codec.js';
 import type { PlanEntry } from '../plan/plan.js';
 import type { Planned } from '../reconcile/reconcile.js';
-import type { StateRecorder } from '../state/recorder.js';
 import type { Daemon } from './daemon.js';
 import type { Metrics } from './metrics.js';
 
 export interface StatusSources {
   readonly daemon: Daemon;
-  readonly recorder: StateRecorder;
   readonly metrics: Metrics;
   readonly paths: readonly string[];
   readonly stateLocation: string;
+}
+
+export interface ServerLimits {
+  /** Connections open at once; more are closed as they come. */
+  readonly maxConnections: number;
+  /** A connection that sends nothing for this long (before a request, or after an answer) is closed. */
+  readonly idleMs: number;
+  /** A request must have arrived whole within this. */
+  readonly requestMs: number;
+}
+
+/** Probes and scrapers are a few clients, each answered at once. */
+export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 64, idleMs: 10_000, requestMs: 10_000 };
+
+export interface ServerOptions {
+  /** Host names answered besides IP addresses, localhost and the listen host (--allowed-host). */
+  readonly allowedHosts?: readonly string[];
+  readonly limits?: ServerLimits;
 }
 
 /** Listens on host:port and resolves with the address actually bound. */
@@ -24,18 +46,41 @@ export async function startStatusServer(
   host: string,
   port: number,
   sources: StatusSources,
+  { allowedHosts = [], limits = DEFAULT_LIMITS }: ServerOptions = {},
 ): Promise<{ server: Server; address: string }> {
-  const server = createServer((req, res) => {
+  const options = {
+    // Node's default, said here: enough for a browser's cookies for localhost, and bounded.
+    maxHeaderSize: 16 * 1024,
+    headersTimeout: limits.requestMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.idleMs,
+    connectionsCheckingInterval: Math.min(1000, limits.requestMs),
+  };
+  const server = createServer(options, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+      res
+        .writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+        .end(body);
     };
+    if (!servesHost(req.headers.host, host, allowedHosts)) {
+      const name = JSON.stringify(req.headers.host ?? '');
+      return reply(
+        403,
+        'text/plain',
+        `host ${name} is not this daemon's: ask for its IP address or localhost, or start it with --allowed-host NAME\n`,
+      );
+    }
     if (req.method !== 'GET') return reply(405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/healthz':
         return reply(200, 'text/plain', 'ok\n');
-      case '/readyz':
-        return sources.daemon.ready ? reply(200, 'text/plain', 'ready\n') : reply(503, 'text/plain', 'not ready\n');
+      case '/readyz': {
+        const unready = sources.daemon.unready;
+        return unready === undefined
+          ? reply(200, 'text/plain', 'ready\n')
+          : reply(503, 'text/plain', `not ready: ${unready}\n`);
+      }
       case '/metrics':
         void sources.metrics.registry.metrics().then(
           (text) => reply(200, sources.metrics.registry.contentType, text),
@@ -48,10 +93,30 @@ export async function startStatusServer(
         return reply(404, 'text/plain', 'not found: try /healthz, /readyz, /metrics or /status\n');
     }
   });
+  server.maxConnections = limits.maxConnections;
+  // A connection that never sends a request is not timed by the parser: the socket's own timeout closes it.
+  server.timeout = limits.idleMs;
   server.listen(port, host);
   await once(server, 'listening');
   const bound = server.address() as AddressInfo;
   return { server, address: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` };
+}
+
+/**
+ * Whether a request's Host header (`name`, `name:port`, `[v6]:port`) names this daemon: an IP
+ * address, localhost, the listen host, or one of `allowedHosts` (case and a final dot aside).
+ */
+export function servesHost(header: string | undefined, listenHost: string, allowedHosts: readonly string[]): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::\d+)?$/.exec(header ?? '');
+  if (!match) return false;
+  if (match[1] !== undefined) return isIP(match[1]) === 6;
+  const name = canonicalHost(match[2]!);
+  if (isIP(name) !== 0 || name === 'localhost') return true;
+  return [listenHost, ...allowedHosts].some((allowed) => canonicalHost(allowed) === name);
+}
+
+function canonicalHost(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
 }
 
 /** The documented /status document (README, "watch"). */
@@ -59,7 +124,7 @@ function status(sources: StatusSources): object {
   const { daemon } = sources;
   const last = daemon.lastReconcile;
   const images = Object.fromEntries(
-    [...sources.recorder.entries()]
+    [...daemon.recorder.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([key, record]) => [
         key,

@@ -1,6 +1,6 @@
 // Watches the manifest tree. Every change (add, edit, delete, rename, an editor's atomic save, a
-// git checkout touching many files) is only a reason to reconcile; a quiet spell of `debounceMs`
-// turns a burst of them into one.
+// git checkout touching many files) is only a reason to reconcile; a quiet spell turns a burst of
+// them into one, and changes that never stop are reported all the same after a longest wait.
 import { watch, type FSWatcher } from 'chokidar';
 
 const MANIFEST = /\.ya?ml$/;
@@ -9,13 +9,19 @@ export interface ManifestWatcher {
   close(): Promise<void>;
 }
 
+export interface Debounce {
+  /** Changes are reported once none came for this long... */
+  readonly quietMs: number;
+  /** ...or at the latest this long after the first of them. */
+  readonly maxWaitMs: number;
+}
+
 export async function watchManifests(
   paths: readonly string[],
-  debounceMs: number,
+  debounce: Debounce,
   onChange: (what: string) => void,
 ): Promise<ManifestWatcher> {
-  let timer: NodeJS.Timeout | undefined;
-  let changed: string[] = [];
+  const changes = debounceChanges(debounce, onChange);
   const watcher: FSWatcher = watch([...paths], {
     ignoreInitial: true,
     // Directories are walked; of the files, only manifests count.
@@ -23,13 +29,7 @@ export async function watchManifests(
   });
   watcher.on('all', (event, path) => {
     if (!MANIFEST.test(path) && event !== 'unlinkDir' && event !== 'addDir') return;
-    changed.push(`${event} ${path}`);
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const what = changed.length === 1 ? changed[0]! : `${changed.length} changes (${changed[0]!}, ...)`;
-      changed = [];
-      onChange(what);
-    }, debounceMs);
+    changes.add(`${event} ${path}`);
   });
   await new Promise<void>((resolve, reject) => {
     watcher.once('ready', resolve);
@@ -37,8 +37,38 @@ export async function watchManifests(
   });
   return {
     close: async () => {
-      clearTimeout(timer);
+      changes.cancel();
       await watcher.close();
     },
+  };
+}
+
+/** lodash's `debounce` with `maxWait`, for change descriptions: one report per burst. */
+export function debounceChanges(
+  { quietMs, maxWaitMs }: Debounce,
+  onChange: (what: string) => void,
+): { add(change: string): void; cancel(): void } {
+  let quiet: NodeJS.Timeout | undefined;
+  let longest: NodeJS.Timeout | undefined;
+  let changed: string[] = [];
+  const cancel = () => {
+    clearTimeout(quiet);
+    clearTimeout(longest);
+    longest = undefined;
+  };
+  const report = () => {
+    cancel();
+    const what = changed.length === 1 ? changed[0]! : `${changed.length} changes (${changed[0]!}, ...)`;
+    changed = [];
+    onChange(what);
+  };
+  return {
+    add(change) {
+      changed.push(change);
+      clearTimeout(quiet);
+      quiet = setTimeout(report, quietMs);
+      longest ??= setTimeout(report, maxWaitMs);
+    },
+    cancel,
   };
 }

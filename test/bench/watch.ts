@@ -13,7 +13,7 @@ import { ms, ROOT, type BenchSection } from './bench.js';
 
 const EDITS = 50;
 const IDLE_SECONDS = 60;
-/** The daemon's debounce (src/cli/watch-command.ts DEBOUNCE_MS), for the report. */
+/** The daemon's quiet spell (src/cli/watch-command.ts DEBOUNCE.quietMs), for the report. */
 const DEBOUNCE_MS = 300;
 const POLL_MS = 5;
 

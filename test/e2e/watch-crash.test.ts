@@ -1,7 +1,7 @@
 // `imsync watch` through kill -9, a second writer and SIGTERM (issue 5). The daemon and the
 // emulator each run in a process of their own; emulator latency keeps import requests in flight
 // when the signal comes.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rmdir, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import {
@@ -16,6 +16,7 @@ import {
 import {
   allDaemonOutput,
   cleanup,
+  sleep,
   waitUntil,
   SECRET_KEY,
   startEmulator,
@@ -194,6 +195,51 @@ describe('imsync watch: crashes, locks and signals', () => {
         expect(restarted.logsWith('import.submitting').some((line) => line.key === key)).toBe(false);
       }
       expect(await exactlyOnceProblems(emulator, workspace, keys)).toEqual([]);
+    },
+  );
+
+  it(
+    'the state cannot be written: /readyz says why, SIGTERM exits 1 within 10 s; once it can, a restart imports exactly once',
+    { timeout: 60_000 },
+    async () => {
+      const emulator = await startEmulator();
+      const workspace = await Workspace.create();
+      await workspace.put('web');
+      const daemon = workspace.watch(emulator);
+      await daemon.waitForPhase(['web'], 'succeeded');
+
+      // The journal's place taken by a directory: every write of the state fails from now on.
+      const journal = `${workspace.statePath}.journal`;
+      const aside = `${journal}.aside`;
+      const journalled = await rename(journal, aside).then(
+        () => true,
+        () => false,
+      );
+      await mkdir(journal);
+      await workspace.put('api');
+      await daemon.waitForLog('a failed reconcile', (line) => line.msg === 'reconcile failed; retrying with backoff');
+      const ready = await daemon.get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatch(/^not ready: the state cannot be written \(/);
+
+      const signalled = Date.now();
+      daemon.kill('SIGTERM');
+      const run = await Promise.race([daemon.exited, sleep(10_000).then(() => undefined)]);
+      expect(run, 'still running 10 s after SIGTERM').toBeDefined();
+      expect(run!.code).toBe(1);
+      expect((Date.now() - signalled) / 1000).toBeLessThan(10);
+      expect(run!.stderr).toMatch(/^imsync: /);
+      expect(run!.stderr).not.toContain('this is a bug');
+      await expect(stat(`${workspace.statePath}.lock`)).rejects.toThrow(/ENOENT/);
+
+      // The state as last written loads; api, never recorded, was never sent.
+      await rmdir(journal);
+      if (journalled) await rename(aside, journal);
+      expect((await workspace.state()).images.web).toMatchObject({ phase: 'succeeded' });
+      expect(countBy(importPosts(await emulatorRequests(emulator)), (post) => post.key).get('api')).toBeUndefined();
+      const restarted = workspace.watch(emulator);
+      await restarted.waitForPhase(['web', 'api'], 'succeeded');
+      expect(await exactlyOnceProblems(emulator, workspace, ['web', 'api'])).toEqual([]);
     },
   );
 

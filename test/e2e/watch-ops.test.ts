@@ -3,6 +3,7 @@
 // lines (JSON off a terminal, never a secret). Daemon and emulator run in processes of their own.
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -216,6 +217,26 @@ describe('imsync watch: metrics, resync, address and logs', () => {
     expect(daemon.stdout() + daemon.stderr()).not.toContain(SECRET_KEY);
   });
 
+  it('answers only its own names: a Host of another name gets 403, --allowed-host adds one; a bad one exits 1', async () => {
+    const emulator = await startEmulator();
+    const workspace = await Workspace.create();
+    await workspace.put('one');
+    const bad = await workspace.watch(emulator, ['--allowed-host', 'imsync.test:9464']).exited;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'imsync: --allowed-host "imsync.test:9464" must be a host name such as imsync.example.com, without a port\n',
+    );
+    expect(await emulatorRequests(emulator)).toEqual([]);
+
+    const daemon = workspace.watch(emulator, ['--allowed-host', 'imsync.test', '--allowed-host', 'status.imsync.test']);
+    const { port } = new URL(await daemon.url());
+    const withHost = (host: string) => getWithHost(Number(port), '/status', host);
+    expect(await withHost(`rebound.example:${port}`)).toBe(403);
+    expect(await withHost(`imsync.test:${port}`)).toBe(200);
+    expect(await withHost(`status.imsync.test`)).toBe(200);
+    expect(await withHost(`localhost:${port}`)).toBe(200);
+  });
+
   it('a --listen address in use: exits 1 at once with a plain error, releasing the lock, having sent nothing', async () => {
     const { port, close } = await occupyPort();
     try {
@@ -242,4 +263,16 @@ async function occupyPort(): Promise<{ port: number; close: () => Promise<void> 
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The status of GET `path` on 127.0.0.1:`port` with `host` as the Host header (fetch cannot set it). */
+function getWithHost(port: number, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -148,7 +148,8 @@ describe('injected faults', () => {
     const t = await testEmulator({ seed: 5, faults: parseFaults('500=0.5,rate=4') });
     const before = await statuses(t, 6);
     for (let i = 0; i < 10; i++) expect((await t.call('GET', '/__emulator/jobs', { auth: 'none' })).status).toBe(200);
-    expect((await t.call('POST', '/__emulator/reset', { auth: 'none' })).status).toBe(204);
+    const reset = await t.call('POST', '/__emulator/reset', { auth: 'none', headers: { 'x-imsync-emulator': '1' } });
+    expect(reset.status).toBe(204);
     expect(await statuses(t, 6)).toEqual(before);
   });
 });

@@ -3,6 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
 import { inspect, START, systemImage, testEmulator, type TestEmulator } from './support.js';
 
+/** The header a reset needs: no HTML form can send it. */
+const RESET_HEADER = { 'x-imsync-emulator': '1' };
+
 async function stillServes(t: TestEmulator): Promise<void> {
   expect((await t.call('GET', '/v1/cloudimages/quota')).status).toBe(200);
 }
@@ -187,11 +190,22 @@ describe('/__emulator/ inspection', () => {
     expect(await inspect(t, 'images')).toEqual([expect.objectContaining({ name: 'img', status: 'active' })]);
     expect(await inspect(t, 'jobs')).toEqual([expect.objectContaining({ job_id: jobId, status: 'SUCCESS' })]);
 
-    expect((await t.call('POST', '/__emulator/reset', { auth: 'none' })).status).toBe(204);
+    expect((await t.call('POST', '/__emulator/reset', { auth: 'none', headers: RESET_HEADER })).status).toBe(204);
     expect(await inspect(t, 'images')).toEqual([]);
     expect(await inspect(t, 'jobs')).toEqual([]);
     expect(await inspect(t, 'requests')).toEqual([]);
     expect((await t.call('GET', `/v1/${t.emulator.projectId}/jobs/${jobId}`)).status).toBe(404);
+  });
+
+  it('refuses a reset without its header, as a form on another site would send it: 403, nothing cleared', async () => {
+    const t = await testEmulator({ jobSeconds: 1 });
+    await t.submit(systemImage('img'));
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const refused = await t.call('POST', '/__emulator/reset', { auth: 'none', headers: form, body: 'reset=1' });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('X-Imsync-Emulator: 1');
+    expect(await inspect(t, 'images')).toEqual([expect.objectContaining({ name: 'img' })]);
+    expect(await inspect(t, 'requests')).toHaveLength(1);
   });
 
   it('answers an unknown inspection route with 404 listing the routes', async () => {

@@ -30,7 +30,8 @@ import { at, failed, imported, set, submitted, submitting } from '../support/sta
 const GRACE_MS = 10 * 60_000;
 /** An hour after the records were last written: past the grace. */
 const NOW = new Date(at.getTime() + 3_600_000);
-const OPTIONS: RefreshOptions = { now: NOW, graceMs: GRACE_MS, defaultRegion: 'ap-southeast-1' };
+/** Connected to ap-southeast-1: the observations are of that region alone. */
+const OPTIONS: RefreshOptions = { now: NOW, graceMs: GRACE_MS, region: 'ap-southeast-1' };
 
 /** The image of a succeeded record as the cloud shows it when nobody touched it. */
 function asRecorded(key: string, record: ImageRecord, overrides: Partial<ObservedImage> = {}): ObservedImage {
@@ -142,6 +143,21 @@ const recordedRows: Record<string, RecordedRow> = {
     seen: observations([], { absent: ['image-web'] }),
     now: new Date(at.getTime() + GRACE_MS - 1),
     expected: NONE,
+  },
+  "of another region, looked up here and not found: nothing (not this region's to judge)": {
+    state: imported(emptyState(), 'web', WEB_SPEC, 'cn-north-4'),
+    seen: observations([], { absent: ['image-web'] }),
+    expected: NONE,
+  },
+  'of another region, listed here as deleted: nothing': {
+    state: imported(emptyState(), 'web', WEB_SPEC, 'cn-north-4'),
+    seen: observations([asRecorded('web', web, { status: 'deleted' })]),
+    expected: NONE,
+  },
+  'of no recorded region, absent: removed (a record without a region is taken as this one)': {
+    state: imported(emptyState(), 'web', WEB_SPEC),
+    seen: observations([], { absent: ['image-web'] }),
+    expected: deleted,
   },
   'only missing from the list (not looked up by id): nothing': {
     state: WEB,
@@ -390,6 +406,7 @@ const adoptionRows: Record<string, AdoptionRow> = {
   'active, its key has a manifest and no record: adopted as succeeded with what was seen': {
     manifests: [manifest('web', DESIRED, 'cn-north-4')],
     seen: observations([found('img-x', 'web')]),
+    options: { ...OPTIONS, region: 'cn-north-4' },
     adopted: {
       web: {
         phase: 'succeeded',
@@ -412,6 +429,11 @@ const adoptionRows: Record<string, AdoptionRow> = {
     seen: observations([found('img-x', 'web')]),
     options: { now: NOW, graceMs: GRACE_MS },
     adopted: { web: { phase: 'succeeded', imageId: 'img-x', region: undefined } },
+  },
+  "its manifest is for another region: unadopted (an image found here is not that region's)": {
+    manifests: [manifest('web', DESIRED, 'cn-north-4')],
+    seen: observations([found('img-x', 'web')]),
+    unadopted: [{ key: 'web', imageId: 'img-x', why: 'its manifest is for region cn-north-4' }],
   },
   'still saving: adopted as submitted with its image id, to follow': {
     manifests: [manifest('web', DESIRED)],

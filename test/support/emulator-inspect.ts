@@ -35,7 +35,10 @@ export async function emulatorRequests(emulator: EmulatorProcess): Promise<Logge
 
 /** Forgets every image, job and logged request (POST /__emulator/reset). */
 export async function emulatorReset(emulator: EmulatorProcess): Promise<void> {
-  const response = await fetch(`${emulator.url}/__emulator/reset`, { method: 'POST' });
+  const response = await fetch(`${emulator.url}/__emulator/reset`, {
+    method: 'POST',
+    headers: { 'x-imsync-emulator': '1' },
+  });
   await response.arrayBuffer();
   if (response.status !== 204) throw new Error(`POST /__emulator/reset answered ${response.status}`);
 }

@@ -12,7 +12,8 @@ import type { ImsApi } from '../../src/apply/executor.js';
 import { ImsError } from '../../src/ims/errors.js';
 import type { Image } from '../../src/ims/types.js';
 import type { RefreshApi } from '../../src/refresh/observe.js';
-import type { ImageRecord } from '../../src/state/model.js';
+import type { ImageSpec } from '../../src/manifest/types.js';
+import type { ImageRecord, RecordChanges, State } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
 import { Daemon, type DaemonOptions } from '../../src/watch/daemon.js';
 import { createMetrics, type ReconcileResult } from '../../src/watch/metrics.js';
@@ -22,8 +23,11 @@ import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 import { specFor, type SpecFields } from '../support/specs.js';
 import { at, ofType } from '../support/events.js';
+import { emptyState, imported } from '../support/states.js';
 
 const INTERVAL_MS = 60_000;
+/** The in-memory IMS's region. */
+const REGION = 'ap-southeast-1';
 const JOB_MS = 10_000;
 
 interface LogLine {
@@ -38,7 +42,7 @@ interface LogLine {
 interface Rig {
   readonly clock: FakeClock;
   readonly ims: InMemoryIms;
-  readonly store: MemoryStateStore;
+  readonly store: FailingStore;
   readonly dir: string;
   readonly daemon: Daemon;
   readonly logs: LogLine[];
@@ -68,8 +72,27 @@ afterEach(async () => {
 interface World {
   readonly clock: FakeClock;
   readonly ims: InMemoryIms;
-  readonly store: MemoryStateStore;
+  readonly store: FailingStore;
   readonly dir: string;
+}
+
+/** A state store whose commits can be made to fail, as a full disk or a process out of file handles fails them. */
+class FailingStore extends MemoryStateStore {
+  private failing: { count: number; when: (changes: RecordChanges) => boolean } = { count: 0, when: () => true };
+
+  /** The next `count` commits of changes for which `when` holds fail with EMFILE. */
+  failCommits(count: number, when: (changes: RecordChanges) => boolean = () => true): void {
+    this.failing = { count, when };
+  }
+
+  override commit(base: State, changes: RecordChanges): Promise<State> {
+    if (this.failing.count === 0 || !this.failing.when(changes)) return super.commit(base, changes);
+    this.failing.count--;
+    const error = Object.assign(new Error(`EMFILE: too many open files, open '${this.location}.journal'`), {
+      code: 'EMFILE',
+    });
+    return Promise.reject(error);
+  }
 }
 
 /** An account, an empty state and a manifest directory holding `manifests` (key: spec fields). */
@@ -77,14 +100,15 @@ async function world(manifests: Record<string, SpecFields>): Promise<World> {
   const clock = new FakeClock();
   const ims = inMemoryIms({ seed: 11, jobSeconds: JOB_MS / 1000, clock });
   const dir = await mkdtemp(join(tmpdir(), 'imsync-daemon-'));
-  const w = { clock, ims, store: new MemoryStateStore(clock), dir };
+  const w = { clock, ims, store: new FailingStore(clock), dir };
   worlds.push(w);
   for (const [key, fields] of Object.entries(manifests)) await writeManifest(dir, key, fields);
   return w;
 }
 
-async function writeManifest(dir: string, key: string, fields: SpecFields = {}): Promise<void> {
-  const document = { apiVersion: 'imsync/v1', kind: 'Image', metadata: { name: key }, spec: specFor(key, fields) };
+async function writeManifest(dir: string, key: string, fields: SpecFields = {}, region?: string): Promise<void> {
+  const metadata = { name: key, ...(region === undefined ? {} : { region }) };
+  const document = { apiVersion: 'imsync/v1', kind: 'Image', metadata, spec: specFor(key, fields) };
   await writeFile(join(dir, `${key}.yaml`), stringify(document));
 }
 
@@ -270,6 +294,23 @@ describe('Daemon', () => {
     expect(images.map((image) => image.info.id)).toEqual([stored(rig, 'web')!.imageId]);
   });
 
+  it("leaves the records of another region alone at every resync: this region's listing says nothing of them", async () => {
+    const w = await world({ web: {} });
+    await writeManifest(w.dir, 'far', {}, 'cn-north-4');
+    await w.store.write(imported(emptyState(), 'far', specFor('far') as unknown as ImageSpec, 'cn-north-4', 'img-far'));
+    const far = stored(w, 'far');
+    const rig = await start(w, { options: { region: REGION } });
+    await until(rig, 'two resyncs', () => rig.results.length === 3);
+    expect(rig.results).toEqual(['applied', 'applied', 'applied']);
+    expect(stored(rig, 'far')).toEqual(far);
+    expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded', region: REGION });
+    expect(logged(rig, 'image deleted out of band')).toEqual([]);
+    expect(rig.errors).not.toContain('DRIFT_DELETED');
+    // Not even looked up here: its image is in another region.
+    expect(rig.ims.requestLog.filter((request) => request.query.includes('img-far'))).toEqual([]);
+    expect(posts(rig, 'image-far')).toBe(0);
+  });
+
   it('holds a failed import on a trigger with an unchanged manifest, and retries it on the resync', async () => {
     const rig = await start(await world({ bad: { image_url: 'golden:bad.qcow2' } }));
     await until(rig, 'bad failed', () => stored(rig, 'bad')?.phase === 'failed');
@@ -341,6 +382,59 @@ describe('Daemon', () => {
     await until(next, 'ready', () => next.daemon.ready);
     expect(next.daemon.lastReconcile).toMatchObject({ result: 'applied', summary: { imported: 2, failed: 0 } });
     expect(posts(next)).toBe(2);
+  });
+
+  it('sends nothing when the intents cannot be written, and imports each image once when the state can be written again', async () => {
+    const w = await world({ web: {}, api: {} });
+    w.store.failCommits(2);
+    const rig = await start(w);
+    await until(
+      rig,
+      'both imported',
+      () => stored(rig, 'web')?.phase === 'succeeded' && stored(rig, 'api')?.phase === 'succeeded',
+    );
+    expect(rig.results).toEqual(['error', 'error', 'applied']);
+    expect(rig.errors).toEqual(['EMFILE', 'EMFILE']);
+    expect(logged(rig, 'reconcile failed; retrying with backoff')[0]!.fields).toMatchObject({
+      error: expect.stringContaining('EMFILE') as unknown,
+    });
+    expect(posts(rig, 'image-web')).toBe(1);
+    expect(posts(rig, 'image-api')).toBe(1);
+    expect(rig.ims.store.list()).toHaveLength(2);
+    expect(rig.daemon.ready).toBe(true);
+  });
+
+  it('is not ready while the job ids cannot be written; then follows the imports found by their tag, none sent twice', async () => {
+    const w = await world({ web: {} });
+    const rig = await start(w);
+    await until(rig, 'ready', () => rig.daemon.ready);
+    const submittedIn = (changes: RecordChanges) =>
+      [...changes.values()].some((record) => record?.phase === 'submitted');
+    w.store.failCommits(3, submittedIn);
+    await writeManifest(rig.dir, 'api');
+    rig.daemon.trigger('manifests changed: api.yaml');
+    await until(rig, 'a failed write', () => rig.results.length === 2);
+    expect(rig.results).toEqual(['applied', 'error']);
+    expect(rig.daemon.ready).toBe(false);
+    expect(rig.daemon.unready).toMatch(/^the state cannot be written \(EMFILE: too many open files/);
+    // Its intent is what is durable: the job id that came back is not.
+    expect(stored(rig, 'api')).toMatchObject({ phase: 'submitting' });
+    expect(posts(rig, 'image-api')).toBe(1);
+
+    await until(rig, 'api imported', () => stored(rig, 'api')?.phase === 'succeeded' && rig.daemon.ready);
+    expect(rig.results).toEqual(['applied', 'error', 'error', 'error', 'applied']);
+    expect(logged(rig, 'state read again after a failed write')).toHaveLength(3);
+    expect(
+      ofType(rig.events, 'import.settled')
+        .filter((event) => event.key === 'api')
+        .at(-1),
+    ).toMatchObject({
+      found: true,
+    });
+    expect(posts(rig, 'image-api')).toBe(1);
+    expect(posts(rig, 'image-web')).toBe(1);
+    expect(rig.ims.store.list()).toHaveLength(2);
+    expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded' });
   });
 
   it('backs off after a failed reconcile with growing delays drawn from its random source', async () => {

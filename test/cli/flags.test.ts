@@ -1,0 +1,35 @@
+// Duration flags: every one of them ends up as a timer, so none may be longer than a timer holds.
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/cli/config.js';
+import { parseDuration, parseExecutorFlags, parseLockTimeout, parseSettleGrace } from '../../src/cli/flags.js';
+
+/** Node's longest timer: 2^31 - 1 ms, about 24.8 days. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** Each duration flag, parsed as its command parses it. */
+const FLAGS: Record<string, (value: string) => number> = {
+  '--interval': (value) => parseDuration(value, '--interval'),
+  '--wait-timeout': (value) => parseDuration(value, '--wait-timeout'),
+  '--lock-timeout': (value) => parseLockTimeout(value),
+  '--settle-grace': (value) => parseSettleGrace(value),
+  IMSYNC_REQUEST_TIMEOUT: (value) => parseDuration(value, 'IMSYNC_REQUEST_TIMEOUT'),
+};
+
+describe('duration flags', () => {
+  it.each(Object.entries(FLAGS))(
+    '%s: refused beyond the longest timer, naming the flag and the maximum',
+    (flag, parse) => {
+      for (const value of ['597h', '2147483648ms', '100000m', '3000000000']) {
+        expect(() => parse(value), value).toThrow(UsageError);
+        expect(() => parse(value), value).toThrow(`${flag} "${value}" is too long: at most 596h (about 24 days)`);
+      }
+      expect(parse('596h')).toBe(596 * 3_600_000);
+      expect(parse(`${LONGEST_TIMER_MS}ms`)).toBe(LONGEST_TIMER_MS);
+    },
+  );
+
+  it('checks the executor flags before anything is read or sent', () => {
+    expect(() => parseExecutorFlags({ lockTimeout: '1000h' })).toThrow('--lock-timeout "1000h" is too long');
+    expect(() => parseExecutorFlags({ settleGrace: '1000h' })).toThrow('--settle-grace "1000h" is too long');
+  });
+});
