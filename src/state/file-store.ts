@@ -6,7 +6,7 @@ import { link, open, readFile, rename, stat, truncate, unlink } from 'node:fs/pr
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkState, decodeState, encodeState } from './codec.js';
+import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
   forceUnlockRefusal,
@@ -140,6 +140,12 @@ export class FileStateStore implements StateStore {
       throw new StateError(
         'STATE_CONFLICT',
         `${this.location} has moved on (serial ${current.serial}) since it was read (serial ${base.serial}); nothing was written`,
+      );
+    }
+    if (!isSerial(current.serial + 1)) {
+      throw new StateError(
+        'STATE_CORRUPT',
+        `${this.location} is at serial ${current.serial}, the last one a JSON number counts exactly; nothing was written`,
       );
     }
   }
@@ -371,6 +377,7 @@ function replay(state: State, journal: string, path: string): State {
     } catch {
       throw corrupt('not valid JSON');
     }
+    if (!isSerial(entry.serial)) throw corrupt(`serial ${String(entry.serial)} is ${SERIAL_RANGE}`);
     if (entry.lineage !== replayed.lineage)
       throw corrupt(`belongs to another state (lineage ${String(entry.lineage)})`);
     if (entry.serial <= replayed.serial) return;

@@ -273,6 +273,43 @@ describe('file state store journal', () => {
     expect(await readFile(`${path}.journal`, 'utf8')).toBe(journal);
   });
 
+  it('refuses a state whose serial is at or beyond 2^53, where JSON numbers stop counting one by one', async () => {
+    const path = await tempPath();
+    const text = encodeState(oneImport).replace('"serial": 0', '"serial": 9007199254740993');
+    await writeFile(path, text);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(error.message).toContain(`${path} has serial 9007199254740992`);
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('refuses a journal line whose serial is at or beyond 2^53 instead of dropping the lines after it', async () => {
+    const path = await tempPath();
+    const last = { ...oneImport, lineage: 'l', serial: Number.MAX_SAFE_INTEGER };
+    await writeFile(path, encodeState(last));
+    const db = submitted(last, 'db', systemSpec('db')).images.db!;
+    const lines = ['9007199254740992', '9007199254740993'].map(
+      (serial) => `{"lineage":"l","serial":${serial},"changes":${JSON.stringify({ db })}}\n`,
+    );
+    await writeFile(`${path}.journal`, lines.join(''));
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(error.message).toContain(`${path}.journal line 1: serial 9007199254740992`);
+  });
+
+  it('refuses to write past serial 2^53 - 1, and writes nothing', async () => {
+    const path = await tempPath();
+    const last = { ...oneImport, lineage: 'l', serial: Number.MAX_SAFE_INTEGER };
+    await writeFile(path, encodeState(last));
+    const store = new FileStateStore(path);
+    const base = await store.read();
+    const db = submitted(base, 'db', systemSpec('db')).images.db!;
+    await expect(store.commit(base, new Map([['db', db]]))).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    await expect(store.write(base)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((await readdir(join(path, '..'))).sort()).toEqual(['imsync.state.json']);
+    expect(await readFile(path, 'utf8')).toBe(encodeState(last));
+  });
+
   it('folds the journal into the state file when the writer releases the lock', async () => {
     const path = await tempPath();
     const store = new FileStateStore(path);
