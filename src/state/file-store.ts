@@ -302,26 +302,53 @@ async function readLockFile(path: string): Promise<LockFile | 'unreadable' | und
     return 'unreadable';
   }
   if (typeof file !== 'object' || file === null) return 'unreadable';
-  const { token, id, ...holder } = file as Partial<LockHolder> & { token?: unknown };
-  if (typeof token !== 'string' || token === '') return 'unreadable';
-  return {
-    token,
-    holder: { ...(holder as Omit<LockHolder, 'id'>), id: typeof id === 'string' && id ? id : lockIdOf(token) },
-  };
+  const { token, id, host, pid, command, since } = file as Record<string, unknown>;
+  // A holder imsync did not write names no process it can check, or takes over: none is guessed.
+  const written =
+    isText(token) &&
+    isText(host) &&
+    Number.isSafeInteger(pid) &&
+    (pid as number) > 0 &&
+    typeof command === 'string' &&
+    typeof since === 'string' &&
+    (id === undefined || isText(id));
+  if (!written) return 'unreadable';
+  return { token, holder: { host, pid: pid as number, command, since, id: id ?? lockIdOf(token) } };
 }
 
-/** Removes the lock file if it is still the taking `token` names; false when it is gone or another's. */
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/**
+ * Removes the lock file if it is still the taking `token` names; false when it is gone or another's.
+ * Looking and removing are one step: the file is renamed aside (atomic) before it is looked at
+ * again, so that a lock taken by someone else since the first look is never the one removed; it
+ * is put back instead.
+ */
 async function unlinkIfSame(path: string, token: string): Promise<boolean> {
   const current = await readLockFile(path);
   if (typeof current !== 'object' || current.token !== token) return false;
-  try {
-    await unlink(path);
-    return true;
-  } catch (error) {
+  const aside = `${path}.${randomUUID()}.removed`;
+  const cannot = (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return false;
-    throw new StateError('STATE_UNWRITABLE', `cannot remove ${path} (${code ?? (error as Error).message})`);
+    return new StateError('STATE_UNWRITABLE', `cannot remove ${path} (${code ?? (error as Error).message})`);
+  };
+  try {
+    await rename(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannot(error);
   }
+  const moved = await readLockFile(aside);
+  const same = typeof moved === 'object' && moved.token === token;
+  // Put back without replacing anything: should a third locker have taken the free name in that
+  // instant, it keeps it, and the holder of the lock moved aside finds it no longer holds one.
+  if (!same) await link(aside, path).catch(() => undefined);
+  await unlink(aside).catch((error: unknown) => {
+    throw cannot(error);
+  });
+  return same;
 }
 
 function isAlive(pid: number): boolean {

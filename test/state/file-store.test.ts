@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeState } from '../../src/state/codec.js';
@@ -102,7 +102,7 @@ describe('file state store', () => {
     await writeFile(
       `${path}.lock`,
       JSON.stringify({
-        host: (await import('node:os')).hostname(),
+        host: hostname(),
         pid: deadPid,
         command: 'imsync apply',
         since: at.toISOString(),
@@ -179,6 +179,38 @@ describe('file state store', () => {
     await expect(store.forceUnlock('3f2a9c01d4e5')).rejects.toMatchObject({ code: 'LOCK_ID_MISMATCH' });
     expect(await readFile(`${path}.lock`, 'utf8')).toBe('not json');
   });
+
+  it.each([
+    ['a pid that is not a number', { pid: 'abc' }],
+    ['a pid of -1', { pid: -1 }],
+    ['a pid of 0', { pid: 0 }],
+    ['no host', { host: undefined }],
+    ['a command that is not a string', { command: 7 }],
+    ['no time', { since: undefined }],
+    ['an id that is not a string', { id: 12 }],
+  ])(
+    'refuses a lock file with %s as it refuses one that is not JSON, and never takes it over',
+    async (_case, change) => {
+      const path = await tempPath();
+      const fields = {
+        host: hostname(),
+        pid: process.pid,
+        command: 'imsync apply',
+        since: at.toISOString(),
+        token: 't',
+      };
+      const text = JSON.stringify({ ...fields, ...change });
+      await writeFile(`${path}.lock`, text);
+      const store = new FileStateStore(path);
+      const error = await stateFailure(store.lock('imsync apply'));
+      expect(error).toMatchObject({ code: 'LOCK_HELD' });
+      expect(error.message).toBe(
+        `${path} is locked by ${path}.lock, which is not a lock file imsync can read; if no imsync is running, remove that file`,
+      );
+      await expect(store.forceUnlock('3f2a9c01d4e5')).rejects.toMatchObject({ code: 'LOCK_ID_MISMATCH' });
+      expect(await readFile(`${path}.lock`, 'utf8')).toBe(text);
+    },
+  );
 
   it('a holder forced out does not fold the journal of the next one when it releases', async () => {
     const path = await tempPath();
