@@ -2,7 +2,8 @@
 // it (`.backup`), a lock file naming its holder (`.lock`), and a journal (`.journal`) of the
 // records changed since the file was last written, folded back into the file once it grows.
 import { createHash, randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { link, open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,8 +75,7 @@ export class FileStateStore implements StateStore {
       return state;
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
-      const backup =
-        (await readIfExists(this.backupPath)) === undefined ? '' : ` The previous good copy is ${this.backupPath}.`;
+      const backup = (await isRegularFile(this.backupPath)) ? ` The previous good copy is ${this.backupPath}.` : '';
       throw new StateError(error.code, `${error.message}. It was left untouched.${backup}`);
     }
   }
@@ -371,14 +371,51 @@ async function renameIfExists(from: string, to: string): Promise<boolean> {
   }
 }
 
+/** The file's text, undefined when there is none; refused when it is anything but a regular file. */
 async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
+  const unreadable = (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new StateError('STATE_UNREADABLE', `${path} cannot be read (${code ?? (error as Error).message})`);
+    return new StateError('STATE_UNREADABLE', `${path} cannot be read (${code ?? (error as Error).message})`);
+  };
+  let file: FileHandle;
+  try {
+    // Non-blocking: a FIFO opens at once, to be refused, instead of waiting for a writer.
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(error);
   }
+  try {
+    requireRegular(path, await file.stat());
+    return await file.readFile('utf8');
+  } catch (error) {
+    throw error instanceof StateError ? error : unreadable(error);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Whether `path` is a regular file (following links). */
+async function isRegularFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+/** Refuses what the opened file is when it is not a regular file: the handle's own, so no race. */
+function requireRegular(path: string, info: Stats): void {
+  if (info.isFile()) return;
+  const kind = info.isDirectory()
+    ? 'a directory'
+    : info.isFIFO()
+      ? 'a FIFO'
+      : info.isSocket()
+        ? 'a socket'
+        : info.isCharacterDevice() || info.isBlockDevice()
+          ? 'a device'
+          : 'not a file';
+  throw new StateError(
+    'STATE_UNREADABLE',
+    `${path} is ${kind}, not a regular file; imsync reads and writes only those`,
+  );
 }
 
 /**
@@ -418,9 +455,12 @@ function replay(state: State, journal: string, path: string): State {
 
 /** Appends `text` to `path` (created with mode 0600) and flushes it; true when the file is new. */
 async function appendDurably(path: string, text: string): Promise<boolean> {
-  const file = await open(path, 'a', 0o600);
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
+  const file = await open(path, flags, 0o600);
   try {
-    const created = (await file.stat()).size === 0;
+    const info = await file.stat();
+    requireRegular(path, info);
+    const created = info.size === 0;
     await file.appendFile(text);
     await file.datasync();
     return created;

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -27,6 +28,26 @@ describeStateStore('file', async () => {
 });
 
 const oneImport = submitting(emptyState(), 'web-base', systemSpec('web-base'));
+
+/**
+ * What `call` rejects with, or 'still waiting' after two seconds; a reader left waiting on `fifo`
+ * is then given an end of file, so that nothing stays blocked.
+ */
+async function promptly(call: Promise<unknown>, fifo: string): Promise<unknown> {
+  const outcome = await Promise.race([
+    call.then(
+      () => 'succeeded',
+      (error: unknown) => error,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000)),
+  ]);
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // nobody is reading it: nothing to release
+  }
+  return outcome;
+}
 
 describe('file state store', () => {
   it('writes the state file with mode 0600 and leaves no temporary file behind', async () => {
@@ -93,6 +114,35 @@ describe('file state store', () => {
     await writeFile(path, encodeState(oneImport));
     const directory = new FileStateStore(join(path, '..'));
     await expect(directory.read()).rejects.toMatchObject({ code: 'STATE_UNREADABLE' });
+  });
+
+  it.each([
+    ['the state', '', 'read'],
+    ['the journal', '.journal', 'read'],
+    ['the lock', '.lock', 'lock'],
+  ] as const)(
+    'refuses a FIFO as %s at once, naming it, instead of waiting for a writer',
+    async (_case, suffix, call) => {
+      const path = await tempPath();
+      if (suffix !== '') await writeFile(path, encodeState(emptyState()));
+      const fifo = `${path}${suffix}`;
+      execFileSync('mkfifo', [fifo]);
+      const store = new FileStateStore(path);
+      const outcome = await promptly(call === 'read' ? store.read() : store.lock('imsync apply'), fifo);
+      expect(outcome).toMatchObject({ code: 'STATE_UNREADABLE' });
+      expect((outcome as Error).message).toBe(
+        `${fifo} is a FIFO, not a regular file; imsync reads and writes only those`,
+      );
+    },
+  );
+
+  it('refuses a corrupt state promptly when its backup is a FIFO, and does not call that a good copy', async () => {
+    const path = await tempPath();
+    await writeFile(path, 'not json');
+    execFileSync('mkfifo', [`${path}.backup`]);
+    const outcome = await promptly(new FileStateStore(path).read(), `${path}.backup`);
+    expect(outcome).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((outcome as Error).message).not.toContain('previous good copy');
   });
 
   it('takes over a lock whose holder on this host has died', async () => {
