@@ -3,9 +3,9 @@
 // records changed since the file was last written, folded back into the file once it grows.
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { link, open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { link, open, readlink, realpath, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
@@ -20,6 +20,8 @@ import {
 } from './store.js';
 
 const LOCK_POLL_MS = 100;
+/** Links followed from the state path to its file, as the kernel's own limit (ELOOP). */
+const MAX_LINKS = 40;
 /** The journal is folded into the state file once it outgrows the file, and at least this size. */
 const MIN_JOURNAL_BYTES = 256 * 1024;
 
@@ -42,17 +44,31 @@ interface Tail {
   readonly tornBytes: number;
 }
 
+/** The state file and its companions beside it: where they really are, links followed. */
+interface Files {
+  readonly state: string;
+  readonly backup: string;
+  readonly lock: string;
+  readonly journal: string;
+}
+
 export class FileStateStore implements StateStore {
-  readonly backupPath: string;
-  readonly lockPath: string;
-  readonly journalPath: string;
+  private resolved: Promise<Files> | undefined;
   private tail: Tail | undefined;
   private written: StoreStats = { writes: 0, bytes: 0 };
 
-  constructor(readonly location: string) {
-    this.backupPath = `${location}.backup`;
-    this.lockPath = `${location}.lock`;
-    this.journalPath = `${location}.journal`;
+  /** `location` names the state in messages, as the user gave it. */
+  constructor(readonly location: string) {}
+
+  /** Resolved once, when first needed: two paths to one file share its lock and journal. */
+  private files(): Promise<Files> {
+    this.resolved ??= realFile(this.location).then((state) => ({
+      state,
+      backup: `${state}.backup`,
+      lock: `${state}.lock`,
+      journal: `${state}.journal`,
+    }));
+    return this.resolved;
   }
 
   stats(): StoreStats {
@@ -60,22 +76,23 @@ export class FileStateStore implements StateStore {
   }
 
   async read(): Promise<State> {
-    const text = await readIfExists(this.location);
-    const journal = await readIfExists(this.journalPath);
+    const files = await this.files();
+    const text = await readIfExists(files.state);
+    const journal = await readIfExists(files.journal);
     try {
       let state = text === undefined ? emptyState() : decodeState(text, this.location);
-      if (journal) state = checkState(replay(state, journal, this.journalPath), this.journalPath);
+      if (journal) state = checkState(replay(state, journal, files.journal), files.journal);
       this.tail = {
         lineage: state.lineage,
         serial: state.serial,
-        stateIno: text === undefined ? 0 : (await stat(this.location)).ino,
+        stateIno: text === undefined ? 0 : (await stat(files.state)).ino,
         stateBytes: Buffer.byteLength(text ?? ''),
         ...journalSizes(journal ?? ''),
       };
       return state;
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
-      const backup = (await isRegularFile(this.backupPath)) ? ` The previous good copy is ${this.backupPath}.` : '';
+      const backup = (await isRegularFile(files.backup)) ? ` The previous good copy is ${files.backup}.` : '';
       throw new StateError(error.code, `${error.message}. It was left untouched.${backup}`);
     }
   }
@@ -90,6 +107,7 @@ export class FileStateStore implements StateStore {
     const next = withChanges(base, changes);
     // The journal extends a file; the very first state is written whole.
     if (base.lineage === '') return this.write(next);
+    const files = await this.files();
     this.checkBase(await this.current(), base);
     const committed: State = { ...next, serial: base.serial + 1 };
     const entry: JournalEntry = {
@@ -100,10 +118,10 @@ export class FileStateStore implements StateStore {
     const line = `${JSON.stringify(entry)}\n`;
     const bytes = Buffer.byteLength(line);
     if (this.tail!.tornBytes > 0) {
-      await truncate(this.journalPath, this.tail!.journalBytes);
+      await truncate(files.journal, this.tail!.journalBytes);
       this.tail = { ...this.tail!, tornBytes: 0 };
     }
-    if (await appendDurably(this.journalPath, line)) await syncDirectory(this.journalPath);
+    if (await appendDurably(files.journal, line)) await syncDirectory(files.journal);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + bytes };
     const tail = this.tail!;
     this.tail = { ...tail, serial: committed.serial, journalBytes: tail.journalBytes + bytes };
@@ -112,9 +130,10 @@ export class FileStateStore implements StateStore {
   }
 
   async rebuild(state: State): Promise<{ state: State; aside?: string }> {
-    const aside = `${this.location}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const moved = await renameIfExists(this.location, aside);
-    await renameIfExists(this.journalPath, `${aside}.journal`);
+    const files = await this.files();
+    const aside = `${files.state}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const moved = await renameIfExists(files.state, aside);
+    await renameIfExists(files.journal, `${aside}.journal`);
     this.tail = undefined;
     const rebuilt = await this.replace({ ...state, lineage: randomUUID(), serial: 1 });
     return { state: rebuilt, ...(moved ? { aside } : {}) };
@@ -122,11 +141,12 @@ export class FileStateStore implements StateStore {
 
   /** The stored state's lineage and serial: from memory when nobody else has written since. */
   private async current(): Promise<{ lineage: string; serial: number }> {
+    const files = await this.files();
     const tail = this.tail;
     if (tail) {
       const [state, journal] = await Promise.all([
-        stat(this.location).catch(() => undefined),
-        stat(this.journalPath).catch(() => undefined),
+        stat(files.state).catch(() => undefined),
+        stat(files.journal).catch(() => undefined),
       ]);
       if ((state?.ino ?? 0) === tail.stateIno && (journal?.size ?? 0) === tail.journalBytes + tail.tornBytes) {
         return tail;
@@ -152,29 +172,30 @@ export class FileStateStore implements StateStore {
 
   /** Writes `state` as the whole file (the journal folded in), keeping the replaced file as the backup. */
   private async replace(state: State): Promise<State> {
+    const files = await this.files();
     const text = encodeState(state);
-    const temporary = `${this.location}.${process.pid}.${randomUUID()}.tmp`;
+    const temporary = `${files.state}.${process.pid}.${randomUUID()}.tmp`;
     await writeDurably(temporary, text);
     try {
       // The replaced file lives on as the backup: a hard link costs no copy.
-      if (this.tail?.stateIno) await replaceWithLink(this.location, this.backupPath);
-      await rename(temporary, this.location);
+      if (this.tail?.stateIno) await replaceWithLink(files.state, files.backup);
+      await rename(temporary, files.state);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       throw error;
     }
     // The file now holds everything the journal said; a crash before this unlink leaves entries
     // that replay() skips by their serial.
-    await unlink(this.journalPath).catch((error: NodeJS.ErrnoException) => {
+    await unlink(files.journal).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
-    await syncDirectory(this.location);
+    await syncDirectory(files.state);
     const stateBytes = Buffer.byteLength(text);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + stateBytes };
     this.tail = {
       lineage: state.lineage,
       serial: state.serial,
-      stateIno: (await stat(this.location)).ino,
+      stateIno: (await stat(files.state)).ino,
       stateBytes,
       journalBytes: 0,
       tornBytes: 0,
@@ -183,6 +204,7 @@ export class FileStateStore implements StateStore {
   }
 
   async lock(command: string, waitMs = 0): Promise<StateLock> {
+    const files = await this.files();
     const token = randomUUID();
     const holder: LockHolder = {
       host: hostname(),
@@ -200,7 +222,7 @@ export class FileStateStore implements StateStore {
           // unless its lock was forced away, and the journal is another writer's to fold.
           release: async () => {
             try {
-              const journalBytes = (await stat(this.journalPath).catch(() => undefined))?.size ?? 0;
+              const journalBytes = (await stat(files.journal).catch(() => undefined))?.size ?? 0;
               if (journalBytes > 0 && (await this.holds(token))) await this.replace(await this.read());
             } finally {
               await this.unlock(token);
@@ -208,43 +230,44 @@ export class FileStateStore implements StateStore {
           },
         };
       }
-      const current = await readLockFile(this.lockPath);
+      const current = await readLockFile(files.lock);
       if (typeof current === 'object' && current.holder.host === hostname() && !isAlive(current.holder.pid)) {
         // The holder died without releasing; its lock guards nothing any more.
-        await unlinkIfSame(this.lockPath, current.token);
+        await unlinkIfSame(files.lock, current.token);
         continue;
       }
-      if (Date.now() >= deadline) throw this.lockHeld(current);
+      if (Date.now() >= deadline) throw this.lockHeld(current, files.lock);
       await sleep(LOCK_POLL_MS);
     }
   }
 
   async forceUnlock(lockId: string): Promise<LockHolder> {
+    const files = await this.files();
     for (;;) {
-      const current = await readLockFile(this.lockPath);
+      const current = await readLockFile(files.lock);
       if (current === undefined) {
         throw forceUnlockRefusal(this.location, undefined, lockId);
       }
       if (current === 'unreadable') {
         throw new StateError(
           'LOCK_ID_MISMATCH',
-          `${this.lockPath} is not a lock file imsync can read, so it has no lock id to match ${lockId}; nothing was unlocked. If no imsync is running, remove that file`,
+          `${files.lock} is not a lock file imsync can read, so it has no lock id to match ${lockId}; nothing was unlocked. If no imsync is running, remove that file`,
         );
       }
       const { holder } = current;
       if (holder.id !== lockId) throw forceUnlockRefusal(this.location, holder, lockId);
       // Compare-and-unlink: a lock released and taken again since the read has another token, and
       // another id, which the next round reports.
-      if (await unlinkIfSame(this.lockPath, current.token)) return holder;
+      if (await unlinkIfSame(files.lock, current.token)) return holder;
     }
   }
 
-  private lockHeld(current: LockFile | 'unreadable' | undefined): StateError {
-    if (current === undefined) return new StateError('LOCK_HELD', `${this.location} is locked (${this.lockPath})`);
+  private lockHeld(current: LockFile | 'unreadable' | undefined, lockPath: string): StateError {
+    if (current === undefined) return new StateError('LOCK_HELD', `${this.location} is locked (${lockPath})`);
     if (current === 'unreadable') {
       return new StateError(
         'LOCK_HELD',
-        `${this.location} is locked by ${this.lockPath}, which is not a lock file imsync can read; if no imsync is running, remove that file`,
+        `${this.location} is locked by ${lockPath}, which is not a lock file imsync can read; if no imsync is running, remove that file`,
       );
     }
     return new StateError('LOCK_HELD', lockHeldMessage(this.location, current.holder), current.holder);
@@ -252,15 +275,16 @@ export class FileStateStore implements StateStore {
 
   /** Writes the lock beside its final name, then links it in: the lock appears whole or not at all. */
   private async tryLock(holder: LockHolder, token: string): Promise<boolean> {
-    const temporary = `${this.lockPath}.${token}`;
+    const files = await this.files();
+    const temporary = `${files.lock}.${token}`;
     await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: NodeJS.ErrnoException) => {
       throw new StateError(
         'STATE_UNWRITABLE',
-        `cannot create ${this.lockPath} (${error.code ?? error.message}): the state's directory must exist and be writable`,
+        `cannot create ${files.lock} (${error.code ?? error.message}): the state's directory must exist and be writable`,
       );
     });
     try {
-      await link(temporary, this.lockPath);
+      await link(temporary, files.lock);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -271,12 +295,14 @@ export class FileStateStore implements StateStore {
   }
 
   private async holds(token: string): Promise<boolean> {
-    const current = await readLockFile(this.lockPath);
+    const files = await this.files();
+    const current = await readLockFile(files.lock);
     return typeof current === 'object' && current.token === token;
   }
 
   private async unlock(token: string): Promise<void> {
-    await unlinkIfSame(this.lockPath, token).catch(() => false);
+    const files = await this.files();
+    await unlinkIfSame(files.lock, token).catch(() => false);
   }
 }
 
@@ -358,6 +384,25 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The file `path` names, its links followed, whether or not it exists yet (a link may name a file
+ * to be created). Written through the link, the file stays where the link points and the link
+ * stays a link. A path that involves no link is kept as given, for messages.
+ */
+async function realFile(path: string): Promise<string> {
+  let file = resolve(path);
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    // A directory that does not exist has nothing to follow; using it fails with a clear error.
+    const directory = await realpath(dirname(file)).catch(() => undefined);
+    if (directory === undefined) return path;
+    file = join(directory, basename(file));
+    const target = await readlink(file).catch(() => undefined); // not a link, or not there yet
+    if (target === undefined) return file === resolve(path) ? path : file;
+    file = resolve(directory, target);
+  }
+  throw new StateError('STATE_UNREADABLE', `${path} cannot be read (more than ${MAX_LINKS} symbolic links)`);
 }
 
 /** Whether there was something to rename. */

@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,6 +107,33 @@ describe('file state store', () => {
     expect(error).toMatchObject({ code });
     expect(error.message).toContain(mention);
     expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('follows a symlinked state path: the file it names is written, the link stays, companions sit beside the file', async () => {
+    const path = await tempPath();
+    const real = join(await mkdtemp(join(tmpdir(), 'imsync-real-')), 'team.state.json');
+    await symlink(real, path); // a link to a file that does not exist yet
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    const first = await store.write(oneImport);
+    const next = await store.commit(first, new Map([['db', submitted(first, 'db', systemSpec('db')).images.db!]]));
+    await lock.release();
+    expect((await lstat(path)).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(path, '..'))).toEqual(['imsync.state.json']);
+    expect((await readdir(join(real, '..'))).sort()).toEqual(['team.state.json', 'team.state.json.backup']);
+    expect(JSON.parse(await readFile(real, 'utf8'))).toEqual(next);
+    expect(await new FileStateStore(real).read()).toEqual(next);
+  });
+
+  it('locks the real file: two paths to one state exclude each other, and messages name the path given', async () => {
+    const path = await tempPath();
+    const link = join(join(path, '..'), 'link.state.json');
+    await symlink('imsync.state.json', link); // relative, as `ln -s` makes it
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    const error = await stateFailure(new FileStateStore(link).lock('imsync watch'));
+    expect(error).toMatchObject({ code: 'LOCK_HELD', holder: { id: lock.holder.id } });
+    expect(error.message).toContain(`${link} is locked by imsync apply`);
+    await lock.release();
   });
 
   it('reports an unreadable state file instead of treating it as empty', async () => {
