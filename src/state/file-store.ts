@@ -3,13 +3,25 @@
 // records changed since the file was last written, folded back into the file once it grows.
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { link, open, readlink, realpath, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  open,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  truncate,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
+  describeHolder,
   forceUnlockRefusal,
   lockHeldMessage,
   StateError,
@@ -54,6 +66,8 @@ interface Files {
 
 export class FileStateStore implements StateStore {
   private resolved: Promise<Files> | undefined;
+  /** The token of the lock this store holds, if it holds one. */
+  private held: string | undefined;
   private tail: Tail | undefined;
   private written: StoreStats = { writes: 0, bytes: 0 };
 
@@ -78,6 +92,7 @@ export class FileStateStore implements StateStore {
   async read(): Promise<State> {
     const files = await this.files();
     const text = await readIfExists(files.state);
+    if (text === undefined) await this.refuseIfLost(files);
     const journal = await readIfExists(files.journal);
     try {
       let state = text === undefined ? emptyState() : decodeState(text, this.location);
@@ -95,6 +110,39 @@ export class FileStateStore implements StateStore {
       const backup = (await isRegularFile(files.backup)) ? ` The previous good copy is ${files.backup}.` : '';
       throw new StateError(error.code, `${error.message}. It was left untouched.${backup}`);
     }
+  }
+
+  /**
+   * A state file that is gone while its backup, its journal or another's lock is there was lost:
+   * read as empty, it would import every image again. This store's own lock is no such sign: it
+   * is taken before the very first state is written.
+   */
+  private async refuseIfLost(files: Files): Promise<void> {
+    const backup = await exists(files.backup);
+    const lock = await readLockFile(files.lock);
+    const others = lock !== undefined && (lock === 'unreadable' || lock.token !== this.held);
+    const found = [
+      ...(backup ? [`${files.backup} (the previous good copy)`] : []),
+      ...((await exists(files.journal)) ? [`${files.journal} (changes made since it was written)`] : []),
+      ...(others
+        ? [
+            `${files.lock} (${lock === 'unreadable' ? 'a lock file imsync cannot read' : `held by ${describeHolder(lock.holder)}, lock id ${lock.holder.id}`})`,
+          ]
+        : []),
+    ];
+    if (found.length === 0) return;
+    const ways = [
+      ...(backup ? [`restore the previous good copy (\`mv ${files.backup} ${files.state}\`)`] : []),
+      `rebuild the state from the imsync-key tags in the account (\`imsync state rebuild --state ${this.location}\`)`,
+    ].join(', or ');
+    const waiting = others
+      ? `If that command is still running, it may be writing the first state: try again once it has ended. Otherwise ${ways}`
+      : `${ways[0]!.toUpperCase()}${ways.slice(1)}`;
+    throw new StateError(
+      'STATE_MISSING',
+      `${this.location} does not exist, but ${listed(found)} ${found.length === 1 ? 'does' : 'do'}: the state was lost, ` +
+        `and read as empty it would import every image again. ${waiting}; nothing was read or written`,
+    );
   }
 
   async write(state: State): Promise<State> {
@@ -133,10 +181,12 @@ export class FileStateStore implements StateStore {
     const files = await this.files();
     const aside = `${files.state}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const moved = await renameIfExists(files.state, aside);
-    await renameIfExists(files.journal, `${aside}.journal`);
+    const journal = await renameIfExists(files.journal, `${aside}.journal`);
     this.tail = undefined;
     const rebuilt = await this.replace({ ...state, lineage: randomUUID(), serial: 1 });
-    return { state: rebuilt, ...(moved ? { aside } : {}) };
+    // A journal whose state file was lost is what is left of the old state.
+    const kept = moved ? aside : journal ? `${aside}.journal` : undefined;
+    return { state: rebuilt, ...(kept === undefined ? {} : { aside: kept }) };
   }
 
   /** The stored state's lineage and serial: from memory when nobody else has written since. */
@@ -216,6 +266,7 @@ export class FileStateStore implements StateStore {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (await this.tryLock(holder, token)) {
+        this.held = token;
         return {
           holder,
           // The writer is done: fold its journal into the file, so that the file alone tells all;
@@ -223,9 +274,13 @@ export class FileStateStore implements StateStore {
           release: async () => {
             try {
               const journalBytes = (await stat(files.journal).catch(() => undefined))?.size ?? 0;
-              if (journalBytes > 0 && (await this.holds(token))) await this.replace(await this.read());
+              // A state that does not read (lost, corrupt) is left as it is, for the next reader to be told.
+              const state =
+                journalBytes > 0 && (await this.holds(token)) ? await this.read().catch(unlessStateError) : undefined;
+              if (state) await this.replace(state);
             } finally {
               await this.unlock(token);
+              if (this.held === token) this.held = undefined;
             }
           },
         };
@@ -403,6 +458,23 @@ async function realFile(path: string): Promise<string> {
     file = resolve(directory, target);
   }
   throw new StateError('STATE_UNREADABLE', `${path} cannot be read (more than ${MAX_LINKS} symbolic links)`);
+}
+
+function unlessStateError(error: unknown): undefined {
+  if (error instanceof StateError) return undefined;
+  throw error;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }
 
 /** Whether there was something to rename. */

@@ -58,6 +58,7 @@ export interface StoreStats {
 
 export type StateErrorCode =
   | 'STATE_CORRUPT'
+  | 'STATE_MISSING'
   | 'STATE_VERSION'
   | 'STATE_INVALID'
   | 'STATE_UNREADABLE'

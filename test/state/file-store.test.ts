@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { appendFile, lstat, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -315,6 +315,71 @@ describe('file state store', () => {
     await writeFile(`${path}.lock`, JSON.stringify({ ...lock.holder, token: 'someone-else' }));
     await lock.release();
     expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ token: 'someone-else' });
+  });
+});
+
+describe('file state store: a state file that is gone while its companions are there', () => {
+  /** A state written twice (so it has a backup) and committed to once (so it has a journal), then removed. */
+  async function lost() {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const first = await store.write(await store.write(oneImport));
+    await store.commit(first, new Map([['db', submitted(first, 'db', systemSpec('db')).images.db!]]));
+    await rm(path);
+    return path;
+  }
+
+  it('refuses to read it as empty, naming the backup and the journal and the ways back', async () => {
+    const path = await lost();
+    const before = await readdir(join(path, '..'));
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toBe(
+      `${path} does not exist, but ${path}.backup (the previous good copy) and ${path}.journal (changes made since it was written) do: ` +
+        'the state was lost, and read as empty it would import every image again. ' +
+        `Restore the previous good copy (\`mv ${path}.backup ${path}\`), or rebuild the state from the imsync-key tags in the account (\`imsync state rebuild --state ${path}\`); nothing was read or written`,
+    );
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    await expect(store.write(oneImport)).rejects.toMatchObject({ code: 'STATE_MISSING' });
+    await lock.release();
+    expect(await readdir(join(path, '..'))).toEqual(before);
+  });
+
+  it('refuses a journal alone, whose state file is gone', async () => {
+    const path = await lost();
+    await rm(`${path}.backup`);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toContain(`but ${path}.journal (changes made since it was written) does:`);
+    expect(error.message).not.toContain('mv ');
+  });
+
+  it("refuses while another holds the lock: a state lost, or another's first write in progress", async () => {
+    const path = await tempPath();
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toContain(
+      `${path} does not exist, but ${path}.lock (held by imsync apply (pid ${process.pid} on ${hostname()}, since ${lock.holder.since}), lock id ${lock.holder.id}) does:`,
+    );
+    expect(error.message).toContain(
+      'If that command is still running, it may be writing the first state: try again once it has ended.',
+    );
+    await lock.release();
+    expect(await new FileStateStore(path).read()).toEqual(emptyState());
+  });
+
+  it('is rebuilt: the journal is kept aside, and the new state reads', async () => {
+    const path = await lost();
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync state rebuild');
+    await expect(store.read()).rejects.toMatchObject({ code: 'STATE_MISSING' });
+    const { state, aside } = await store.rebuild(emptyState());
+    await lock.release();
+    expect(aside).toMatch(/\.before-rebuild-.*\.journal$/);
+    expect((await stat(aside!)).size).toBeGreaterThan(0);
+    expect(await new FileStateStore(path).read()).toEqual(state);
   });
 });
 
