@@ -10,7 +10,7 @@ import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
-import { StateError } from '../state/store.js';
+import { releaseAfter, StateError } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -98,6 +98,7 @@ export async function applyCommand(
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
   let session: Session | undefined;
+  let failure: { error: unknown } | undefined;
   try {
     const state = await settings.store.read();
     if (saved && (saved.basis.lineage !== state.lineage || saved.basis.serial !== state.serial)) {
@@ -166,9 +167,12 @@ export async function applyCommand(
     } finally {
       renderer.close();
     }
+  } catch (error) {
+    failure = { error };
+    throw error;
   } finally {
     await session?.close();
-    await lock.release();
+    await releaseAfter(lock, failure);
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
 }

@@ -18,6 +18,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getSystemErrorMap } from 'node:util';
 import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
@@ -165,11 +166,18 @@ export class FileStateStore implements StateStore {
     };
     const line = `${JSON.stringify(entry)}\n`;
     const bytes = Buffer.byteLength(line);
-    if (this.tail!.tornBytes > 0) {
-      await truncate(files.journal, this.tail!.journalBytes);
-      this.tail = { ...this.tail!, tornBytes: 0 };
+    try {
+      if (this.tail!.tornBytes > 0) {
+        await truncate(files.journal, this.tail!.journalBytes);
+        this.tail = { ...this.tail!, tornBytes: 0 };
+      }
+      if (await appendDurably(files.journal, line)) await syncDirectory(files.journal);
+    } catch (error) {
+      // A commit refused is not written: a line that a failed flush left whole would be read back.
+      const acknowledged = this.tail!.journalBytes;
+      await (acknowledged === 0 ? unlink(files.journal) : truncate(files.journal, acknowledged)).catch(() => undefined);
+      throw unwritable(files.journal, error);
     }
-    if (await appendDurably(files.journal, line)) await syncDirectory(files.journal);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + bytes };
     const tail = this.tail!;
     this.tail = { ...tail, serial: committed.serial, journalBytes: tail.journalBytes + bytes };
@@ -180,8 +188,12 @@ export class FileStateStore implements StateStore {
   async rebuild(state: State): Promise<{ state: State; aside?: string }> {
     const files = await this.files();
     const aside = `${files.state}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const moved = await renameIfExists(files.state, aside);
-    const journal = await renameIfExists(files.journal, `${aside}.journal`);
+    const moved = await renameIfExists(files.state, aside).catch((error: unknown) => {
+      throw unwritable(files.state, error);
+    });
+    const journal = await renameIfExists(files.journal, `${aside}.journal`).catch((error: unknown) => {
+      throw unwritable(files.journal, error);
+    });
     this.tail = undefined;
     const rebuilt = await this.replace({ ...state, lineage: randomUUID(), serial: 1 });
     // A journal whose state file was lost is what is left of the old state.
@@ -225,21 +237,25 @@ export class FileStateStore implements StateStore {
     const files = await this.files();
     const text = encodeState(state);
     const temporary = `${files.state}.${process.pid}.${randomUUID()}.tmp`;
-    await writeDurably(temporary, text);
     try {
-      // The replaced file lives on as the backup: a hard link costs no copy.
-      if (this.tail?.stateIno) await replaceWithLink(files.state, files.backup);
-      await rename(temporary, files.state);
+      await writeDurably(temporary, text);
+      try {
+        // The replaced file lives on as the backup: a hard link costs no copy.
+        if (this.tail?.stateIno) await replaceWithLink(files.state, files.backup);
+        await rename(temporary, files.state);
+      } catch (error) {
+        await unlink(temporary).catch(() => undefined);
+        throw error;
+      }
+      // The file now holds everything the journal said; a crash before this unlink leaves entries
+      // that replay() skips by their serial.
+      await unlink(files.journal).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await syncDirectory(files.state);
     } catch (error) {
-      await unlink(temporary).catch(() => undefined);
-      throw error;
+      throw unwritable(files.state, error);
     }
-    // The file now holds everything the journal said; a crash before this unlink leaves entries
-    // that replay() skips by their serial.
-    await unlink(files.journal).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    await syncDirectory(files.state);
     const stateBytes = Buffer.byteLength(text);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + stateBytes };
     this.tail = {
@@ -277,7 +293,15 @@ export class FileStateStore implements StateStore {
               // A state that does not read (lost, corrupt) is left as it is, for the next reader to be told.
               const state =
                 journalBytes > 0 && (await this.holds(token)) ? await this.read().catch(unlessStateError) : undefined;
-              if (state) await this.replace(state);
+              if (state) {
+                await this.replace(state).catch((error: unknown) => {
+                  const { code, message } = unwritable(files.state, error);
+                  throw new StateError(
+                    code,
+                    `${message}; the lock is released, and ${files.journal} keeps every change until the next writer folds it in`,
+                  );
+                });
+              }
             } finally {
               await this.unlock(token);
               if (this.held === token) this.held = undefined;
@@ -332,20 +356,24 @@ export class FileStateStore implements StateStore {
   private async tryLock(holder: LockHolder, token: string): Promise<boolean> {
     const files = await this.files();
     const temporary = `${files.lock}.${token}`;
-    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: NodeJS.ErrnoException) => {
-      throw new StateError(
+    const cannot = (error: unknown) => {
+      const directory = ['ENOENT', 'ENOTDIR', 'EACCES', 'EROFS'].includes((error as NodeJS.ErrnoException).code ?? '');
+      return new StateError(
         'STATE_UNWRITABLE',
-        `cannot create ${files.lock} (${error.code ?? error.message}): the state's directory must exist and be writable`,
+        `cannot create ${files.lock}: ${reason(error)}${directory ? "; the state's directory must exist and be writable" : ''}`,
       );
+    };
+    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: unknown) => {
+      throw cannot(error);
     });
     try {
       await link(temporary, files.lock);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(error);
       return false;
     } finally {
-      await unlink(temporary);
+      await unlink(temporary).catch(() => undefined);
     }
   }
 
@@ -411,10 +439,7 @@ async function unlinkIfSame(path: string, token: string): Promise<boolean> {
   const current = await readLockFile(path);
   if (typeof current !== 'object' || current.token !== token) return false;
   const aside = `${path}.${randomUUID()}.removed`;
-  const cannot = (error: unknown) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    return new StateError('STATE_UNWRITABLE', `cannot remove ${path} (${code ?? (error as Error).message})`);
-  };
+  const cannot = (error: unknown) => new StateError('STATE_UNWRITABLE', `cannot remove ${path}: ${reason(error)}`);
   try {
     await rename(path, aside);
   } catch (error) {
@@ -457,7 +482,7 @@ async function realFile(path: string): Promise<string> {
     if (target === undefined) return file === resolve(path) ? path : file;
     file = resolve(directory, target);
   }
-  throw new StateError('STATE_UNREADABLE', `${path} cannot be read (more than ${MAX_LINKS} symbolic links)`);
+  throw new StateError('STATE_UNREADABLE', `cannot read ${path}: more than ${MAX_LINKS} symbolic links`);
 }
 
 function unlessStateError(error: unknown): undefined {
@@ -490,10 +515,7 @@ async function renameIfExists(from: string, to: string): Promise<boolean> {
 
 /** The file's text, undefined when there is none; refused when it is anything but a regular file. */
 async function readIfExists(path: string): Promise<string | undefined> {
-  const unreadable = (error: unknown) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    return new StateError('STATE_UNREADABLE', `${path} cannot be read (${code ?? (error as Error).message})`);
-  };
+  const unreadable = (error: unknown) => new StateError('STATE_UNREADABLE', `cannot read ${path}: ${reason(error)}`);
   let file: FileHandle;
   try {
     // Non-blocking: a FIFO opens at once, to be refused, instead of waiting for a writer.
@@ -586,21 +608,43 @@ async function appendDurably(path: string, text: string): Promise<boolean> {
   }
 }
 
-/** Creates `path` (mode 0600) with `text` and flushes it to disk. */
+/** Creates `path` (mode 0600) with `text` and flushes it to disk; on failure, removes it again. */
 async function writeDurably(path: string, text: string): Promise<void> {
   const file = await open(path, 'wx', 0o600);
   try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    // Half a file (a full disk, a failed flush) is no file: nothing is left to be taken for one.
+    await unlink(path).catch(() => undefined);
+    throw error;
   }
 }
 
 async function replaceWithLink(source: string, target: string): Promise<void> {
   const temporary = `${target}.${randomUUID()}.tmp`;
   await link(source, temporary);
-  await rename(temporary, target);
+  await rename(temporary, target).catch(async (error: unknown) => {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  });
+}
+
+/** A write that failed, as the StateError that names the file and says why in words. */
+function unwritable(path: string, error: unknown): StateError {
+  if (error instanceof StateError) return error;
+  return new StateError('STATE_UNWRITABLE', `cannot write ${path}: ${reason(error)}`);
+}
+
+/** Why a file operation failed: "no space left on device (ENOSPC)", or the error's message. */
+function reason(error: unknown): string {
+  const { errno, code, message } = error as NodeJS.ErrnoException;
+  const words = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
+  return words === undefined || code === undefined ? (message ?? String(error)) : `${words} (${code})`;
 }
 
 async function syncDirectory(path: string): Promise<void> {
