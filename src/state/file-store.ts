@@ -121,28 +121,29 @@ export class FileStateStore implements StateStore {
   private async refuseIfLost(files: Files): Promise<void> {
     const backup = await exists(files.backup);
     const lock = await readLockFile(files.lock);
-    const others = lock !== undefined && (lock === 'unreadable' || lock.token !== this.held);
-    const found = [
-      ...(backup ? [`${files.backup} (the previous good copy)`] : []),
-      ...((await exists(files.journal)) ? [`${files.journal} (changes made since it was written)`] : []),
-      ...(others
-        ? [
-            `${files.lock} (${lock === 'unreadable' ? 'a lock file imsync cannot read' : `held by ${describeHolder(lock.holder)}, lock id ${lock.holder.id}`})`,
-          ]
-        : []),
-    ];
+    const othersLock = lock !== undefined && (lock === 'unreadable' || lock.token !== this.held);
+    const found: string[] = [];
+    if (backup) found.push(`${files.backup} (the previous good copy)`);
+    if (await exists(files.journal)) found.push(`${files.journal} (changes made since it was written)`);
+    if (othersLock) {
+      const holder =
+        lock === 'unreadable'
+          ? 'a lock file imsync cannot read'
+          : `held by ${describeHolder(lock.holder)}, lock id ${lock.holder.id}`;
+      found.push(`${files.lock} (${holder})`);
+    }
     if (found.length === 0) return;
     const ways = [
       ...(backup ? [`restore the previous good copy (\`mv ${files.backup} ${files.state}\`)`] : []),
       `rebuild the state from the imsync-key tags in the account (\`imsync state rebuild --state ${this.location}\`)`,
     ].join(', or ');
-    const waiting = others
+    const advice = othersLock
       ? `If that command is still running, it may be writing the first state: try again once it has ended. Otherwise ${ways}`
       : `${ways[0]!.toUpperCase()}${ways.slice(1)}`;
     throw new StateError(
       'STATE_MISSING',
       `${this.location} does not exist, but ${listed(found)} ${found.length === 1 ? 'does' : 'do'}: the state was lost, ` +
-        `and read as empty it would import every image again. ${waiting}; nothing was read or written`,
+        `and read as empty it would import every image again. ${advice}; nothing was read or written`,
     );
   }
 
