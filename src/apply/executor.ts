@@ -106,16 +106,28 @@ class Run {
   /** Jobs no longer waited for (--wait-timeout): still running, recorded for the next run. */
   private readonly leftRunning = new Set<string>();
   private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
+  private readonly options: ExecutorOptions & { readonly abort: AbortSignal };
+  /** Aborted by the first part of the run that fails (its error kept), to stop the others. */
+  private readonly failed = new AbortController();
+  private failure: { readonly error: unknown } | undefined;
 
   constructor(
     private readonly deps: ExecutorDeps,
-    private readonly options: ExecutorOptions,
+    options: ExecutorOptions,
   ) {
+    // A part that fails (a state that cannot be written) stops the others as a second Ctrl-C does:
+    // nothing more is sent, requests in flight are abandoned, and the next run settles them.
+    const failed = this.failed.signal;
+    this.options = {
+      ...options,
+      stop: AbortSignal.any([options.stop, failed]),
+      abort: AbortSignal.any(options.abort ? [options.abort, failed] : [failed]),
+    };
     this.limit = pLimit(options.parallelism);
     this.slots = new ImportSlots(deps.clock, deps.random ?? Math.random);
     // Every request in flight listens to these signals; hundreds at once are expected, not a leak.
-    setMaxListeners(0, options.stop);
-    if (options.abort) setMaxListeners(0, options.abort);
+    setMaxListeners(0, this.options.stop);
+    setMaxListeners(0, this.options.abort);
     this.started = deps.clock.now();
   }
 
@@ -132,8 +144,10 @@ class Run {
       parallelism: this.options.parallelism,
     });
     const work = plan.entries.map((entry) => this.carryOut(entry));
-    await Promise.all([...work, this.follow()]);
-    while (this.later.length > 0) await Promise.all(this.later.splice(0));
+    await this.settle([...work, this.follow()]);
+    while (this.later.length > 0) await this.settle(this.later.splice(0));
+    // Failed only once every part has ended: nothing is left running behind the error.
+    if (this.failure) throw this.failure.error;
     await this.deps.recorder.flush();
     if (this.options.stop.aborted)
       this.emitNow({ type: 'apply.interrupted', reason: String(this.options.stop.reason) });
@@ -147,6 +161,18 @@ class Run {
     };
     this.emitNow({ type: 'apply.finished', summary });
     return summary;
+  }
+
+  /** Waits for every part to end; the first to fail stops the others. */
+  private async settle(parts: readonly Promise<void>[]): Promise<void> {
+    await Promise.all(
+      parts.map((part) =>
+        part.catch((error: unknown) => {
+          this.failure ??= { error };
+          this.failed.abort(error);
+        }),
+      ),
+    );
   }
 
   private async carryOut(entry: PlanEntry): Promise<void> {

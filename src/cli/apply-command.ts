@@ -12,7 +12,7 @@ import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
 import type { State } from '../state/model.js';
-import { StateError } from '../state/store.js';
+import { releaseAfter, StateError } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -96,6 +96,7 @@ export async function applyCommand(
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
   const { stop, abort, dispose } = listenForInterrupts();
   let session: Session | undefined;
+  let failure: { error: unknown } | undefined;
   try {
     const state = await settings.store.read();
     if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
@@ -168,9 +169,12 @@ export async function applyCommand(
     } finally {
       renderer.close();
     }
+  } catch (error) {
+    failure = { error };
+    throw error;
   } finally {
     await session?.close();
-    await lock.release();
+    await releaseAfter(lock, failure);
     dispose();
   }
 }

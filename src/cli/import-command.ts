@@ -9,6 +9,7 @@ import { observed } from '../refresh/observe.js';
 import { adopt } from '../refresh/refresh.js';
 import { accountChanged } from '../state/account.js';
 import { withChanges } from '../state/model.js';
+import { releaseAfter } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -48,6 +49,7 @@ export async function importCommand(
   }
   const { store } = settings;
   const lock = await store.lock('imsync import', lockWaitMs);
+  let failure: { error: unknown } | undefined;
   try {
     const state = await store.read();
     const recorded = state.images[key];
@@ -103,7 +105,10 @@ export async function importCommand(
     } finally {
       await session.close();
     }
+  } catch (error) {
+    failure = { error };
+    throw error;
   } finally {
-    await lock.release();
+    await releaseAfter(lock, failure);
   }
 }

@@ -6,7 +6,7 @@ import { observeAccount } from '../refresh/observe.js';
 import { refresh } from '../refresh/refresh.js';
 import { encodeState } from '../state/codec.js';
 import { emptyState, STATE_VERSION, withChanges, type ImageRecord, type State } from '../state/model.js';
-import { StateError, type StateStore } from '../state/store.js';
+import { releaseAfter, StateError, type StateStore } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -137,6 +137,7 @@ export async function stateRebuildCommand(
   if (!manifests) return EXIT.error;
   const { store } = settings;
   const lock = await store.lock('imsync state rebuild', parseLockTimeout(options.lockTimeout));
+  let failure: { error: unknown } | undefined;
   try {
     // A state that cannot be read is what rebuild is for; one that can still names its account.
     const old = await store.read().catch((error: unknown) => {
@@ -164,8 +165,11 @@ export async function stateRebuildCommand(
     } finally {
       await session.close();
     }
+  } catch (error) {
+    failure = { error };
+    throw error;
   } finally {
-    await lock.release();
+    await releaseAfter(lock, failure);
   }
 }
 
@@ -192,10 +196,14 @@ async function withLock(
   run: (state: State) => Promise<number>,
 ): Promise<number> {
   const lock = await store.lock(command, parseLockTimeout(options.lockTimeout));
+  let failure: { error: unknown } | undefined;
   try {
     return await run(await store.read());
+  } catch (error) {
+    failure = { error };
+    throw error;
   } finally {
-    await lock.release();
+    await releaseAfter(lock, failure);
   }
 }
 

@@ -31,9 +31,22 @@ export function decodeState(text: string, location: string): State {
   return checkState(value as State, location);
 }
 
-/** The state itself when it is valid by schemas/state.schema.json; STATE_INVALID otherwise. */
+/**
+ * The state itself when it is valid by schemas/state.schema.json (STATE_INVALID otherwise) and its
+ * serial counts exactly (STATE_CORRUPT otherwise).
+ */
 export function checkState(state: State, location: string): State {
   const [problem] = describeSchemaErrors(validateAgainst('state', state));
   if (problem) throw new StateError('STATE_INVALID', `${location} is not a valid state: ${problem.message}`);
+  if (!isSerial(state.serial)) {
+    throw new StateError('STATE_CORRUPT', `${location} has serial ${state.serial}, ${SERIAL_RANGE}`);
+  }
   return state;
+}
+
+/** Beyond 2^53 - 1, JSON numbers skip integers: a serial there would let journal lines pass unseen. */
+export const SERIAL_RANGE = 'outside 0 to 2^53 - 1, where JSON numbers count one by one';
+
+export function isSerial(serial: unknown): boolean {
+  return Number.isSafeInteger(serial) && (serial as number) >= 0;
 }

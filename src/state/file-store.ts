@@ -2,13 +2,27 @@
 // it (`.backup`), a lock file naming its holder (`.lock`), and a journal (`.journal`) of the
 // records changed since the file was last written, folded back into the file once it grows.
 import { createHash, randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import {
+  link,
+  lstat,
+  open,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  truncate,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkState, decodeState, encodeState } from './codec.js';
+import { getSystemErrorMap } from 'node:util';
+import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
+  describeHolder,
   forceUnlockRefusal,
   lockHeldMessage,
   StateError,
@@ -19,6 +33,8 @@ import {
 } from './store.js';
 
 const LOCK_POLL_MS = 100;
+/** Links followed from the state path to its file, as the kernel's own limit (ELOOP). */
+const MAX_LINKS = 40;
 /** The journal is folded into the state file once it outgrows the file, and at least this size. */
 const MIN_JOURNAL_BYTES = 256 * 1024;
 
@@ -41,17 +57,33 @@ interface Tail {
   readonly tornBytes: number;
 }
 
+/** The state file and its companions beside it: where they really are, links followed. */
+interface Files {
+  readonly state: string;
+  readonly backup: string;
+  readonly lock: string;
+  readonly journal: string;
+}
+
 export class FileStateStore implements StateStore {
-  readonly backupPath: string;
-  readonly lockPath: string;
-  readonly journalPath: string;
+  private resolved: Promise<Files> | undefined;
+  /** The token of the lock this store holds, if it holds one. */
+  private held: string | undefined;
   private tail: Tail | undefined;
   private written: StoreStats = { writes: 0, bytes: 0 };
 
-  constructor(readonly location: string) {
-    this.backupPath = `${location}.backup`;
-    this.lockPath = `${location}.lock`;
-    this.journalPath = `${location}.journal`;
+  /** `location` names the state in messages, as the user gave it. */
+  constructor(readonly location: string) {}
+
+  /** Resolved once, when first needed: two paths to one file share its lock and journal. */
+  private files(): Promise<Files> {
+    this.resolved ??= realFile(this.location).then((state) => ({
+      state,
+      backup: `${state}.backup`,
+      lock: `${state}.lock`,
+      journal: `${state}.journal`,
+    }));
+    return this.resolved;
   }
 
   stats(): StoreStats {
@@ -59,25 +91,60 @@ export class FileStateStore implements StateStore {
   }
 
   async read(): Promise<State> {
-    const text = await readIfExists(this.location);
-    const journal = await readIfExists(this.journalPath);
+    const files = await this.files();
+    const text = await readIfExists(files.state);
+    if (text === undefined) await this.refuseIfLost(files);
+    const journal = await readIfExists(files.journal);
     try {
       let state = text === undefined ? emptyState() : decodeState(text, this.location);
-      if (journal) state = checkState(replay(state, journal, this.journalPath), this.journalPath);
+      if (journal) state = checkState(replay(state, journal, files.journal), files.journal);
       this.tail = {
         lineage: state.lineage,
         serial: state.serial,
-        stateIno: text === undefined ? 0 : (await stat(this.location)).ino,
+        stateIno: text === undefined ? 0 : (await stat(files.state)).ino,
         stateBytes: Buffer.byteLength(text ?? ''),
         ...journalSizes(journal ?? ''),
       };
       return state;
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
-      const backup =
-        (await readIfExists(this.backupPath)) === undefined ? '' : ` The previous good copy is ${this.backupPath}.`;
+      const backup = (await isRegularFile(files.backup)) ? ` The previous good copy is ${files.backup}.` : '';
       throw new StateError(error.code, `${error.message}. It was left untouched.${backup}`);
     }
+  }
+
+  /**
+   * A state file that is gone while its backup, its journal or another's lock is there was lost:
+   * read as empty, it would import every image again. This store's own lock is no such sign: it
+   * is taken before the very first state is written.
+   */
+  private async refuseIfLost(files: Files): Promise<void> {
+    const backup = await exists(files.backup);
+    const lock = await readLockFile(files.lock);
+    const othersLock = lock !== undefined && (lock === 'unreadable' || lock.token !== this.held);
+    const found: string[] = [];
+    if (backup) found.push(`${files.backup} (the previous good copy)`);
+    if (await exists(files.journal)) found.push(`${files.journal} (changes made since it was written)`);
+    if (othersLock) {
+      const holder =
+        lock === 'unreadable'
+          ? 'a lock file imsync cannot read'
+          : `held by ${describeHolder(lock.holder)}, lock id ${lock.holder.id}`;
+      found.push(`${files.lock} (${holder})`);
+    }
+    if (found.length === 0) return;
+    const ways = [
+      ...(backup ? [`restore the previous good copy (\`mv ${files.backup} ${files.state}\`)`] : []),
+      `rebuild the state from the imsync-key tags in the account (\`imsync state rebuild --state ${this.location}\`)`,
+    ].join(', or ');
+    const advice = othersLock
+      ? `If that command is still running, it may be writing the first state: try again once it has ended. Otherwise ${ways}`
+      : `${ways[0]!.toUpperCase()}${ways.slice(1)}`;
+    throw new StateError(
+      'STATE_MISSING',
+      `${this.location} does not exist, but ${listed(found)} ${found.length === 1 ? 'does' : 'do'}: the state was lost, ` +
+        `and read as empty it would import every image again. ${advice}; nothing was read or written`,
+    );
   }
 
   async write(state: State): Promise<State> {
@@ -90,6 +157,7 @@ export class FileStateStore implements StateStore {
     const next = withChanges(base, changes);
     // The journal extends a file; the very first state is written whole.
     if (base.lineage === '') return this.write(next);
+    const files = await this.files();
     this.checkBase(await this.current(), base);
     const committed: State = { ...next, serial: base.serial + 1 };
     const entry: JournalEntry = {
@@ -99,11 +167,18 @@ export class FileStateStore implements StateStore {
     };
     const line = `${JSON.stringify(entry)}\n`;
     const bytes = Buffer.byteLength(line);
-    if (this.tail!.tornBytes > 0) {
-      await truncate(this.journalPath, this.tail!.journalBytes);
-      this.tail = { ...this.tail!, tornBytes: 0 };
+    try {
+      if (this.tail!.tornBytes > 0) {
+        await truncate(files.journal, this.tail!.journalBytes);
+        this.tail = { ...this.tail!, tornBytes: 0 };
+      }
+      if (await appendDurably(files.journal, line)) await syncDirectory(files.journal);
+    } catch (error) {
+      // A commit refused is not written: a line that a failed flush left whole would be read back.
+      const acknowledged = this.tail!.journalBytes;
+      await (acknowledged === 0 ? unlink(files.journal) : truncate(files.journal, acknowledged)).catch(() => undefined);
+      throw unwritable(files.journal, error);
     }
-    if (await appendDurably(this.journalPath, line)) await syncDirectory(this.journalPath);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + bytes };
     const tail = this.tail!;
     this.tail = { ...tail, serial: committed.serial, journalBytes: tail.journalBytes + bytes };
@@ -112,21 +187,29 @@ export class FileStateStore implements StateStore {
   }
 
   async rebuild(state: State): Promise<{ state: State; aside?: string }> {
-    const aside = `${this.location}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const moved = await renameIfExists(this.location, aside);
-    await renameIfExists(this.journalPath, `${aside}.journal`);
+    const files = await this.files();
+    const aside = `${files.state}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const moved = await renameIfExists(files.state, aside).catch((error: unknown) => {
+      throw unwritable(files.state, error);
+    });
+    const journal = await renameIfExists(files.journal, `${aside}.journal`).catch((error: unknown) => {
+      throw unwritable(files.journal, error);
+    });
     this.tail = undefined;
     const rebuilt = await this.replace({ ...state, lineage: randomUUID(), serial: 1 });
-    return { state: rebuilt, ...(moved ? { aside } : {}) };
+    // A journal whose state file was lost is what is left of the old state.
+    const kept = moved ? aside : journal ? `${aside}.journal` : undefined;
+    return { state: rebuilt, ...(kept === undefined ? {} : { aside: kept }) };
   }
 
   /** The stored state's lineage and serial: from memory when nobody else has written since. */
   private async current(): Promise<{ lineage: string; serial: number }> {
+    const files = await this.files();
     const tail = this.tail;
     if (tail) {
       const [state, journal] = await Promise.all([
-        stat(this.location).catch(() => undefined),
-        stat(this.journalPath).catch(() => undefined),
+        stat(files.state).catch(() => undefined),
+        stat(files.journal).catch(() => undefined),
       ]);
       if ((state?.ino ?? 0) === tail.stateIno && (journal?.size ?? 0) === tail.journalBytes + tail.tornBytes) {
         return tail;
@@ -142,33 +225,44 @@ export class FileStateStore implements StateStore {
         `${this.location} has moved on (serial ${current.serial}) since it was read (serial ${base.serial}); nothing was written`,
       );
     }
+    if (!isSerial(current.serial + 1)) {
+      throw new StateError(
+        'STATE_CORRUPT',
+        `${this.location} is at serial ${current.serial}, the last one a JSON number counts exactly; nothing was written`,
+      );
+    }
   }
 
   /** Writes `state` as the whole file (the journal folded in), keeping the replaced file as the backup. */
   private async replace(state: State): Promise<State> {
+    const files = await this.files();
     const text = encodeState(state);
-    const temporary = `${this.location}.${process.pid}.${randomUUID()}.tmp`;
-    await writeDurably(temporary, text);
+    const temporary = `${files.state}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      // The replaced file lives on as the backup: a hard link costs no copy.
-      if (this.tail?.stateIno) await replaceWithLink(this.location, this.backupPath);
-      await rename(temporary, this.location);
+      await writeDurably(temporary, text);
+      try {
+        // The replaced file lives on as the backup: a hard link costs no copy.
+        if (this.tail?.stateIno) await replaceWithLink(files.state, files.backup);
+        await rename(temporary, files.state);
+      } catch (error) {
+        await unlink(temporary).catch(() => undefined);
+        throw error;
+      }
+      // The file now holds everything the journal said; a crash before this unlink leaves entries
+      // that replay() skips by their serial.
+      await unlink(files.journal).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await syncDirectory(files.state);
     } catch (error) {
-      await unlink(temporary).catch(() => undefined);
-      throw error;
+      throw unwritable(files.state, error);
     }
-    // The file now holds everything the journal said; a crash before this unlink leaves entries
-    // that replay() skips by their serial.
-    await unlink(this.journalPath).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    await syncDirectory(this.location);
     const stateBytes = Buffer.byteLength(text);
     this.written = { writes: this.written.writes + 1, bytes: this.written.bytes + stateBytes };
     this.tail = {
       lineage: state.lineage,
       serial: state.serial,
-      stateIno: (await stat(this.location)).ino,
+      stateIno: (await stat(files.state)).ino,
       stateBytes,
       journalBytes: 0,
       tornBytes: 0,
@@ -177,6 +271,7 @@ export class FileStateStore implements StateStore {
   }
 
   async lock(command: string, waitMs = 0): Promise<StateLock> {
+    const files = await this.files();
     const token = randomUUID();
     const holder: LockHolder = {
       host: hostname(),
@@ -188,57 +283,71 @@ export class FileStateStore implements StateStore {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (await this.tryLock(holder, token)) {
+        this.held = token;
         return {
           holder,
           // The writer is done: fold its journal into the file, so that the file alone tells all;
           // unless its lock was forced away, and the journal is another writer's to fold.
           release: async () => {
             try {
-              const journalBytes = (await stat(this.journalPath).catch(() => undefined))?.size ?? 0;
-              if (journalBytes > 0 && (await this.holds(token))) await this.replace(await this.read());
+              const journalBytes = (await stat(files.journal).catch(() => undefined))?.size ?? 0;
+              // A state that does not read (lost, corrupt) is left as it is, for the next reader to be told.
+              const state =
+                journalBytes > 0 && (await this.holds(token)) ? await this.read().catch(unlessStateError) : undefined;
+              if (state) {
+                await this.replace(state).catch((error: unknown) => {
+                  const { code, message } = unwritable(files.state, error);
+                  throw new StateError(
+                    code,
+                    `${message}; the lock is released, and ${files.journal} keeps every change until the next writer folds it in`,
+                  );
+                });
+              }
             } finally {
               await this.unlock(token);
+              if (this.held === token) this.held = undefined;
             }
           },
         };
       }
-      const current = await readLockFile(this.lockPath);
+      const current = await readLockFile(files.lock);
       if (typeof current === 'object' && current.holder.host === hostname() && !isAlive(current.holder.pid)) {
         // The holder died without releasing; its lock guards nothing any more.
-        await unlinkIfSame(this.lockPath, current.token);
+        await unlinkIfSame(files.lock, current.token);
         continue;
       }
-      if (Date.now() >= deadline) throw this.lockHeld(current);
+      if (Date.now() >= deadline) throw this.lockHeld(current, files.lock);
       await sleep(LOCK_POLL_MS);
     }
   }
 
   async forceUnlock(lockId: string): Promise<LockHolder> {
+    const files = await this.files();
     for (;;) {
-      const current = await readLockFile(this.lockPath);
+      const current = await readLockFile(files.lock);
       if (current === undefined) {
         throw forceUnlockRefusal(this.location, undefined, lockId);
       }
       if (current === 'unreadable') {
         throw new StateError(
           'LOCK_ID_MISMATCH',
-          `${this.lockPath} is not a lock file imsync can read, so it has no lock id to match ${lockId}; nothing was unlocked. If no imsync is running, remove that file`,
+          `${files.lock} is not a lock file imsync can read, so it has no lock id to match ${lockId}; nothing was unlocked. If no imsync is running, remove that file`,
         );
       }
       const { holder } = current;
       if (holder.id !== lockId) throw forceUnlockRefusal(this.location, holder, lockId);
       // Compare-and-unlink: a lock released and taken again since the read has another token, and
       // another id, which the next round reports.
-      if (await unlinkIfSame(this.lockPath, current.token)) return holder;
+      if (await unlinkIfSame(files.lock, current.token)) return holder;
     }
   }
 
-  private lockHeld(current: LockFile | 'unreadable' | undefined): StateError {
-    if (current === undefined) return new StateError('LOCK_HELD', `${this.location} is locked (${this.lockPath})`);
+  private lockHeld(current: LockFile | 'unreadable' | undefined, lockPath: string): StateError {
+    if (current === undefined) return new StateError('LOCK_HELD', `${this.location} is locked (${lockPath})`);
     if (current === 'unreadable') {
       return new StateError(
         'LOCK_HELD',
-        `${this.location} is locked by ${this.lockPath}, which is not a lock file imsync can read; if no imsync is running, remove that file`,
+        `${this.location} is locked by ${lockPath}, which is not a lock file imsync can read; if no imsync is running, remove that file`,
       );
     }
     return new StateError('LOCK_HELD', lockHeldMessage(this.location, current.holder), current.holder);
@@ -246,31 +355,38 @@ export class FileStateStore implements StateStore {
 
   /** Writes the lock beside its final name, then links it in: the lock appears whole or not at all. */
   private async tryLock(holder: LockHolder, token: string): Promise<boolean> {
-    const temporary = `${this.lockPath}.${token}`;
-    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: NodeJS.ErrnoException) => {
-      throw new StateError(
+    const files = await this.files();
+    const temporary = `${files.lock}.${token}`;
+    const cannot = (error: unknown) => {
+      const directory = ['ENOENT', 'ENOTDIR', 'EACCES', 'EROFS'].includes((error as NodeJS.ErrnoException).code ?? '');
+      return new StateError(
         'STATE_UNWRITABLE',
-        `cannot create ${this.lockPath} (${error.code ?? error.message}): the state's directory must exist and be writable`,
+        `cannot create ${files.lock}: ${reason(error)}${directory ? "; the state's directory must exist and be writable" : ''}`,
       );
+    };
+    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: unknown) => {
+      throw cannot(error);
     });
     try {
-      await link(temporary, this.lockPath);
+      await link(temporary, files.lock);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(error);
       return false;
     } finally {
-      await unlink(temporary);
+      await unlink(temporary).catch(() => undefined);
     }
   }
 
   private async holds(token: string): Promise<boolean> {
-    const current = await readLockFile(this.lockPath);
+    const files = await this.files();
+    const current = await readLockFile(files.lock);
     return typeof current === 'object' && current.token === token;
   }
 
   private async unlock(token: string): Promise<void> {
-    await unlinkIfSame(this.lockPath, token).catch(() => false);
+    const files = await this.files();
+    await unlinkIfSame(files.lock, token).catch(() => false);
   }
 }
 
@@ -296,26 +412,50 @@ async function readLockFile(path: string): Promise<LockFile | 'unreadable' | und
     return 'unreadable';
   }
   if (typeof file !== 'object' || file === null) return 'unreadable';
-  const { token, id, ...holder } = file as Partial<LockHolder> & { token?: unknown };
-  if (typeof token !== 'string' || token === '') return 'unreadable';
-  return {
-    token,
-    holder: { ...(holder as Omit<LockHolder, 'id'>), id: typeof id === 'string' && id ? id : lockIdOf(token) },
-  };
+  const { token, id, host, pid, command, since } = file as Record<string, unknown>;
+  // A holder imsync did not write names no process it can check, or takes over: none is guessed.
+  const written =
+    isText(token) &&
+    isText(host) &&
+    Number.isSafeInteger(pid) &&
+    (pid as number) > 0 &&
+    typeof command === 'string' &&
+    typeof since === 'string' &&
+    (id === undefined || isText(id));
+  if (!written) return 'unreadable';
+  return { token, holder: { host, pid: pid as number, command, since, id: id ?? lockIdOf(token) } };
 }
 
-/** Removes the lock file if it is still the taking `token` names; false when it is gone or another's. */
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/**
+ * Removes the lock file if it is still the taking `token` names; false when it is gone or another's.
+ * Looking and removing are one step: the file is renamed aside (atomic) before it is looked at
+ * again, so that a lock taken by someone else since the first look is never the one removed; it
+ * is put back instead.
+ */
 async function unlinkIfSame(path: string, token: string): Promise<boolean> {
   const current = await readLockFile(path);
   if (typeof current !== 'object' || current.token !== token) return false;
+  const aside = `${path}.${randomUUID()}.removed`;
+  const cannot = (error: unknown) => new StateError('STATE_UNWRITABLE', `cannot remove ${path}: ${reason(error)}`);
   try {
-    await unlink(path);
-    return true;
+    await rename(path, aside);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return false;
-    throw new StateError('STATE_UNWRITABLE', `cannot remove ${path} (${code ?? (error as Error).message})`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannot(error);
   }
+  const moved = await readLockFile(aside);
+  const same = typeof moved === 'object' && moved.token === token;
+  // Put back without replacing anything: should a third locker have taken the free name in that
+  // instant, it keeps it, and the holder of the lock moved aside finds it no longer holds one.
+  if (!same) await link(aside, path).catch(() => undefined);
+  await unlink(aside).catch((error: unknown) => {
+    throw cannot(error);
+  });
+  return same;
 }
 
 function isAlive(pid: number): boolean {
@@ -325,6 +465,42 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The file `path` names, its links followed, whether or not it exists yet (a link may name a file
+ * to be created). Written through the link, the file stays where the link points and the link
+ * stays a link. A path that involves no link is kept as given, for messages.
+ */
+async function realFile(path: string): Promise<string> {
+  let file = resolve(path);
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    // A directory that does not exist has nothing to follow; using it fails with a clear error.
+    const directory = await realpath(dirname(file)).catch(() => undefined);
+    if (directory === undefined) return path;
+    file = join(directory, basename(file));
+    const target = await readlink(file).catch(() => undefined); // not a link, or not there yet
+    if (target === undefined) return file === resolve(path) ? path : file;
+    file = resolve(directory, target);
+  }
+  throw new StateError('STATE_UNREADABLE', `cannot read ${path}: more than ${MAX_LINKS} symbolic links`);
+}
+
+function unlessStateError(error: unknown): undefined {
+  if (error instanceof StateError) return undefined;
+  throw error;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }
 
 /** Whether there was something to rename. */
@@ -338,14 +514,48 @@ async function renameIfExists(from: string, to: string): Promise<boolean> {
   }
 }
 
+/** The file's text, undefined when there is none; refused when it is anything but a regular file. */
 async function readIfExists(path: string): Promise<string | undefined> {
+  const unreadable = (error: unknown) => new StateError('STATE_UNREADABLE', `cannot read ${path}: ${reason(error)}`);
+  let file: FileHandle;
   try {
-    return await readFile(path, 'utf8');
+    // Non-blocking: a FIFO opens at once, to be refused, instead of waiting for a writer.
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new StateError('STATE_UNREADABLE', `${path} cannot be read (${code ?? (error as Error).message})`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(error);
   }
+  try {
+    requireRegular(path, await file.stat());
+    return await file.readFile('utf8');
+  } catch (error) {
+    throw error instanceof StateError ? error : unreadable(error);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Whether `path` is a regular file (following links). */
+async function isRegularFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+/** Refuses what the opened file is when it is not a regular file: the handle's own, so no race. */
+function requireRegular(path: string, info: Stats): void {
+  if (info.isFile()) return;
+  const kind = info.isDirectory()
+    ? 'a directory'
+    : info.isFIFO()
+      ? 'a FIFO'
+      : info.isSocket()
+        ? 'a socket'
+        : info.isCharacterDevice() || info.isBlockDevice()
+          ? 'a device'
+          : 'not a file';
+  throw new StateError(
+    'STATE_UNREADABLE',
+    `${path} is ${kind}, not a regular file; imsync reads and writes only those`,
+  );
 }
 
 /**
@@ -371,6 +581,7 @@ function replay(state: State, journal: string, path: string): State {
     } catch {
       throw corrupt('not valid JSON');
     }
+    if (!isSerial(entry.serial)) throw corrupt(`serial ${String(entry.serial)} is ${SERIAL_RANGE}`);
     if (entry.lineage !== replayed.lineage)
       throw corrupt(`belongs to another state (lineage ${String(entry.lineage)})`);
     if (entry.serial <= replayed.serial) return;
@@ -384,9 +595,12 @@ function replay(state: State, journal: string, path: string): State {
 
 /** Appends `text` to `path` (created with mode 0600) and flushes it; true when the file is new. */
 async function appendDurably(path: string, text: string): Promise<boolean> {
-  const file = await open(path, 'a', 0o600);
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
+  const file = await open(path, flags, 0o600);
   try {
-    const created = (await file.stat()).size === 0;
+    const info = await file.stat();
+    requireRegular(path, info);
+    const created = info.size === 0;
     await file.appendFile(text);
     await file.datasync();
     return created;
@@ -395,21 +609,43 @@ async function appendDurably(path: string, text: string): Promise<boolean> {
   }
 }
 
-/** Creates `path` (mode 0600) with `text` and flushes it to disk. */
+/** Creates `path` (mode 0600) with `text` and flushes it to disk; on failure, removes it again. */
 async function writeDurably(path: string, text: string): Promise<void> {
   const file = await open(path, 'wx', 0o600);
   try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    // Half a file (a full disk, a failed flush) is no file: nothing is left to be taken for one.
+    await unlink(path).catch(() => undefined);
+    throw error;
   }
 }
 
 async function replaceWithLink(source: string, target: string): Promise<void> {
   const temporary = `${target}.${randomUUID()}.tmp`;
   await link(source, temporary);
-  await rename(temporary, target);
+  await rename(temporary, target).catch(async (error: unknown) => {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  });
+}
+
+/** A write that failed, as the StateError that names the file and says why in words. */
+function unwritable(path: string, error: unknown): StateError {
+  if (error instanceof StateError) return error;
+  return new StateError('STATE_UNWRITABLE', `cannot write ${path}: ${reason(error)}`);
+}
+
+/** Why a file operation failed: "no space left on device (ENOSPC)", or the error's message. */
+function reason(error: unknown): string {
+  const { errno, code, message } = error as NodeJS.ErrnoException;
+  const words = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
+  return words === undefined || code === undefined ? (message ?? String(error)) : `${words} (${code})`;
 }
 
 async function syncDirectory(path: string): Promise<void> {

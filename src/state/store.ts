@@ -17,6 +17,22 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
+/**
+ * Releases `lock` once the work it guarded is over, `failure` saying how that work failed, if it
+ * did. A release that fails after a failure is told in that failure's message, never thrown in
+ * its place: the first is what went wrong, and the one to fix.
+ */
+export async function releaseAfter(lock: StateLock, failure: { readonly error: unknown } | undefined): Promise<void> {
+  try {
+    await lock.release();
+  } catch (error) {
+    if (failure === undefined) throw error;
+    const first = failure.error;
+    if (first instanceof Error) first.message += `; then, releasing the lock: ${(error as Error).message}`;
+    throw first;
+  }
+}
+
 export interface StateStore {
   /** Where the state lives, for messages: a path or a URL without credentials. */
   readonly location: string;
@@ -58,6 +74,7 @@ export interface StoreStats {
 
 export type StateErrorCode =
   | 'STATE_CORRUPT'
+  | 'STATE_MISSING'
   | 'STATE_VERSION'
   | 'STATE_INVALID'
   | 'STATE_UNREADABLE'

@@ -11,10 +11,11 @@ import type { Image } from '../../src/ims/types.js';
 import type { Manifest } from '../../src/manifest/types.js';
 import { planChanges, type Plan, type Policy } from '../../src/plan/plan.js';
 import { planOnce } from '../../src/reconcile/reconcile.js';
-import type { State } from '../../src/state/model.js';
+import type { RecordChanges, State } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
+import { StateError } from '../../src/state/store.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { advanceBy, runOnFakeClock } from '../support/fake-time.js';
+import { advanceBy, quiesce, runOnFakeClock } from '../support/fake-time.js';
 import { inMemoryIms, type InMemoryIms } from '../support/in-memory-ims.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 import { manifest, systemSpec } from '../support/specs.js';
@@ -367,6 +368,39 @@ describe('executePlan: answers that never came', () => {
     expect(events.map((event) => event.type)).toEqual(['apply.started', 'apply.interrupted', 'apply.finished']);
     expect(w.ims.requests()).toBe(0);
     expect(state.images).toEqual({});
+  });
+});
+
+describe('executePlan: a state that cannot be written', () => {
+  /** A store whose disk fills up once the run gets to `key`: that commit, and every one after, fails. */
+  class FillingStore extends MemoryStateStore {
+    full = false;
+    constructor(
+      clock: FakeClock,
+      private readonly key: string,
+    ) {
+      super(clock);
+    }
+    override commit(base: State, changes: RecordChanges): Promise<State> {
+      this.full ||= changes.has(this.key);
+      if (this.full) return Promise.reject(new StateError('STATE_UNWRITABLE', 'cannot write: no space left on device'));
+      return super.commit(base, changes);
+    }
+  }
+
+  it('fails the run with the store’s error, and leaves nothing running: no wait, no request after it', async () => {
+    const w = world(); // 10 s jobs: the first is being followed when the second cannot be recorded
+    w.store = new FillingStore(w.clock, 'image-1');
+    const watched = edge(w);
+    const run = execute(w, await plan(w, manifests(keys(3))), { ims: watched.api, options: { parallelism: 1 } });
+    await expect(run).rejects.toMatchObject({ code: 'STATE_UNWRITABLE' });
+    await quiesce();
+    expect(w.clock.nextDeadline()).toBeUndefined();
+    const calls = watched.calls.length;
+    await advanceBy(w.clock, 60_000);
+    expect(watched.calls.slice(calls)).toEqual([]);
+    // Nothing was sent that the state does not know of: image-1's intent was never recorded, so never sent.
+    expect(watched.calls.filter((call) => call.method === 'quickImport')).toHaveLength(1);
   });
 });
 

@@ -48,6 +48,12 @@ async function applied(
   return { emulator, workspace, sdk: await OutOfBand.connect(emulator) };
 }
 
+/** A lost state: no file of it is left (a state file gone beside its backup is refused). */
+async function loseState(workspace: Workspace): Promise<void> {
+  await rm(workspace.statePath);
+  await rm(`${workspace.statePath}.backup`);
+}
+
 function expectExit(run: CliRun, code: number): CliRun {
   expect(run.code, outputOf(run)).toBe(code);
   return run;
@@ -170,7 +176,7 @@ describe('refresh only, and saved plans', () => {
   it('apply --plan carries out a saved plan as it was shown, what its refresh found included', async () => {
     const { emulator, workspace } = await applied(['saved-a', 'saved-b']);
     const ids = [(await imageOf(emulator, 'saved-a')).id, (await imageOf(emulator, 'saved-b')).id];
-    await rm(workspace.statePath);
+    await loseState(workspace);
     await workspace.put('saved-c');
     const out = join(workspace.dir, 'saved.plan.json');
     expectExit(await workspace.run(planArgs(workspace, '--out', out), emulator), 0);
@@ -200,7 +206,7 @@ describe('adoption: images that exist, a state that does not know them', () => {
     const before = new Map(
       await Promise.all(keys.map(async (key) => [key, (await imageOf(emulator, key)).id] as const)),
     );
-    await rm(workspace.statePath);
+    await loseState(workspace);
 
     const plan = expectExit(await workspace.run(planArgs(workspace, '--detailed-exitcode'), emulator), 2);
     for (const key of keys) {
@@ -250,7 +256,7 @@ describe('adoption: images that exist, a state that does not know them', () => {
   it('images with imsync tags for keys in no manifest are named, never adopted or deleted', async () => {
     const { emulator, workspace } = await applied(['kept', 'foreign']);
     const foreign = await imageOf(emulator, 'foreign');
-    await rm(workspace.statePath);
+    await loseState(workspace);
     await workspace.remove('foreign');
     const plan = await planJson(workspace, emulator, '--prune');
     expect(plan.refresh.unadopted).toEqual([{ key: 'foreign', image_id: foreign.id, why: 'no manifest has this key' }]);

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeState } from '../../src/state/codec.js';
@@ -27,6 +28,26 @@ describeStateStore('file', async () => {
 });
 
 const oneImport = submitting(emptyState(), 'web-base', systemSpec('web-base'));
+
+/**
+ * What `call` rejects with, or 'still waiting' after two seconds; a reader left waiting on `fifo`
+ * is then given an end of file, so that nothing stays blocked.
+ */
+async function promptly(call: Promise<unknown>, fifo: string): Promise<unknown> {
+  const outcome = await Promise.race([
+    call.then(
+      () => 'succeeded',
+      (error: unknown) => error,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000)),
+  ]);
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // nobody is reading it: nothing to release
+  }
+  return outcome;
+}
 
 describe('file state store', () => {
   it('writes the state file with mode 0600 and leaves no temporary file behind', async () => {
@@ -88,11 +109,67 @@ describe('file state store', () => {
     expect(await readFile(path, 'utf8')).toBe(text);
   });
 
+  it('follows a symlinked state path: the file it names is written, the link stays, companions sit beside the file', async () => {
+    const path = await tempPath();
+    const real = join(await mkdtemp(join(tmpdir(), 'imsync-real-')), 'team.state.json');
+    await symlink(real, path); // a link to a file that does not exist yet
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    const first = await store.write(oneImport);
+    const next = await store.commit(first, new Map([['db', submitted(first, 'db', systemSpec('db')).images.db!]]));
+    await lock.release();
+    expect((await lstat(path)).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(path, '..'))).toEqual(['imsync.state.json']);
+    expect((await readdir(join(real, '..'))).sort()).toEqual(['team.state.json', 'team.state.json.backup']);
+    expect(JSON.parse(await readFile(real, 'utf8'))).toEqual(next);
+    expect(await new FileStateStore(real).read()).toEqual(next);
+  });
+
+  it('locks the real file: two paths to one state exclude each other, and messages name the path given', async () => {
+    const path = await tempPath();
+    const link = join(join(path, '..'), 'link.state.json');
+    await symlink('imsync.state.json', link); // relative, as `ln -s` makes it
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    const error = await stateFailure(new FileStateStore(link).lock('imsync watch'));
+    expect(error).toMatchObject({ code: 'LOCK_HELD', holder: { id: lock.holder.id } });
+    expect(error.message).toContain(`${link} is locked by imsync apply`);
+    await lock.release();
+  });
+
   it('reports an unreadable state file instead of treating it as empty', async () => {
     const path = await tempPath();
     await writeFile(path, encodeState(oneImport));
     const directory = new FileStateStore(join(path, '..'));
     await expect(directory.read()).rejects.toMatchObject({ code: 'STATE_UNREADABLE' });
+  });
+
+  it.each([
+    ['the state', '', 'read'],
+    ['the journal', '.journal', 'read'],
+    ['the lock', '.lock', 'lock'],
+  ] as const)(
+    'refuses a FIFO as %s at once, naming it, instead of waiting for a writer',
+    async (_case, suffix, call) => {
+      const path = await tempPath();
+      if (suffix !== '') await writeFile(path, encodeState(emptyState()));
+      const fifo = `${path}${suffix}`;
+      execFileSync('mkfifo', [fifo]);
+      const store = new FileStateStore(path);
+      const outcome = await promptly(call === 'read' ? store.read() : store.lock('imsync apply'), fifo);
+      expect(outcome).toMatchObject({ code: 'STATE_UNREADABLE' });
+      expect((outcome as Error).message).toBe(
+        `${fifo} is a FIFO, not a regular file; imsync reads and writes only those`,
+      );
+    },
+  );
+
+  it('refuses a corrupt state promptly when its backup is a FIFO, and does not call that a good copy', async () => {
+    const path = await tempPath();
+    await writeFile(path, 'not json');
+    execFileSync('mkfifo', [`${path}.backup`]);
+    const outcome = await promptly(new FileStateStore(path).read(), `${path}.backup`);
+    expect(outcome).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((outcome as Error).message).not.toContain('previous good copy');
   });
 
   it('takes over a lock whose holder on this host has died', async () => {
@@ -102,7 +179,7 @@ describe('file state store', () => {
     await writeFile(
       `${path}.lock`,
       JSON.stringify({
-        host: (await import('node:os')).hostname(),
+        host: hostname(),
         pid: deadPid,
         command: 'imsync apply',
         since: at.toISOString(),
@@ -180,6 +257,38 @@ describe('file state store', () => {
     expect(await readFile(`${path}.lock`, 'utf8')).toBe('not json');
   });
 
+  it.each([
+    ['a pid that is not a number', { pid: 'abc' }],
+    ['a pid of -1', { pid: -1 }],
+    ['a pid of 0', { pid: 0 }],
+    ['no host', { host: undefined }],
+    ['a command that is not a string', { command: 7 }],
+    ['no time', { since: undefined }],
+    ['an id that is not a string', { id: 12 }],
+  ])(
+    'refuses a lock file with %s as it refuses one that is not JSON, and never takes it over',
+    async (_case, change) => {
+      const path = await tempPath();
+      const fields = {
+        host: hostname(),
+        pid: process.pid,
+        command: 'imsync apply',
+        since: at.toISOString(),
+        token: 't',
+      };
+      const text = JSON.stringify({ ...fields, ...change });
+      await writeFile(`${path}.lock`, text);
+      const store = new FileStateStore(path);
+      const error = await stateFailure(store.lock('imsync apply'));
+      expect(error).toMatchObject({ code: 'LOCK_HELD' });
+      expect(error.message).toBe(
+        `${path} is locked by ${path}.lock, which is not a lock file imsync can read; if no imsync is running, remove that file`,
+      );
+      await expect(store.forceUnlock('3f2a9c01d4e5')).rejects.toMatchObject({ code: 'LOCK_ID_MISMATCH' });
+      expect(await readFile(`${path}.lock`, 'utf8')).toBe(text);
+    },
+  );
+
   it('a holder forced out does not fold the journal of the next one when it releases', async () => {
     const path = await tempPath();
     const store = new FileStateStore(path);
@@ -206,6 +315,71 @@ describe('file state store', () => {
     await writeFile(`${path}.lock`, JSON.stringify({ ...lock.holder, token: 'someone-else' }));
     await lock.release();
     expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ token: 'someone-else' });
+  });
+});
+
+describe('file state store: a state file that is gone while its companions are there', () => {
+  /** A state written twice (so it has a backup) and committed to once (so it has a journal), then removed. */
+  async function lost() {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const first = await store.write(await store.write(oneImport));
+    await store.commit(first, new Map([['db', submitted(first, 'db', systemSpec('db')).images.db!]]));
+    await rm(path);
+    return path;
+  }
+
+  it('refuses to read it as empty, naming the backup and the journal and the ways back', async () => {
+    const path = await lost();
+    const before = await readdir(join(path, '..'));
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toBe(
+      `${path} does not exist, but ${path}.backup (the previous good copy) and ${path}.journal (changes made since it was written) do: ` +
+        'the state was lost, and read as empty it would import every image again. ' +
+        `Restore the previous good copy (\`mv ${path}.backup ${path}\`), or rebuild the state from the imsync-key tags in the account (\`imsync state rebuild --state ${path}\`); nothing was read or written`,
+    );
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    await expect(store.write(oneImport)).rejects.toMatchObject({ code: 'STATE_MISSING' });
+    await lock.release();
+    expect(await readdir(join(path, '..'))).toEqual(before);
+  });
+
+  it('refuses a journal alone, whose state file is gone', async () => {
+    const path = await lost();
+    await rm(`${path}.backup`);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toContain(`but ${path}.journal (changes made since it was written) does:`);
+    expect(error.message).not.toContain('mv ');
+  });
+
+  it("refuses while another holds the lock: a state lost, or another's first write in progress", async () => {
+    const path = await tempPath();
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_MISSING' });
+    expect(error.message).toContain(
+      `${path} does not exist, but ${path}.lock (held by imsync apply (pid ${process.pid} on ${hostname()}, since ${lock.holder.since}), lock id ${lock.holder.id}) does:`,
+    );
+    expect(error.message).toContain(
+      'If that command is still running, it may be writing the first state: try again once it has ended.',
+    );
+    await lock.release();
+    expect(await new FileStateStore(path).read()).toEqual(emptyState());
+  });
+
+  it('is rebuilt: the journal is kept aside, and the new state reads', async () => {
+    const path = await lost();
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync state rebuild');
+    await expect(store.read()).rejects.toMatchObject({ code: 'STATE_MISSING' });
+    const { state, aside } = await store.rebuild(emptyState());
+    await lock.release();
+    expect(aside).toMatch(/\.before-rebuild-.*\.journal$/);
+    expect((await stat(aside!)).size).toBeGreaterThan(0);
+    expect(await new FileStateStore(path).read()).toEqual(state);
   });
 });
 
@@ -271,6 +445,43 @@ describe('file state store journal', () => {
     const error = await stateFailure(new FileStateStore(path).read());
     expect(error.message).toContain(message);
     expect(await readFile(`${path}.journal`, 'utf8')).toBe(journal);
+  });
+
+  it('refuses a state whose serial is at or beyond 2^53, where JSON numbers stop counting one by one', async () => {
+    const path = await tempPath();
+    const text = encodeState(oneImport).replace('"serial": 0', '"serial": 9007199254740993');
+    await writeFile(path, text);
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(error.message).toContain(`${path} has serial 9007199254740992`);
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('refuses a journal line whose serial is at or beyond 2^53 instead of dropping the lines after it', async () => {
+    const path = await tempPath();
+    const last = { ...oneImport, lineage: 'l', serial: Number.MAX_SAFE_INTEGER };
+    await writeFile(path, encodeState(last));
+    const db = submitted(last, 'db', systemSpec('db')).images.db!;
+    const lines = ['9007199254740992', '9007199254740993'].map(
+      (serial) => `{"lineage":"l","serial":${serial},"changes":${JSON.stringify({ db })}}\n`,
+    );
+    await writeFile(`${path}.journal`, lines.join(''));
+    const error = await stateFailure(new FileStateStore(path).read());
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(error.message).toContain(`${path}.journal line 1: serial 9007199254740992`);
+  });
+
+  it('refuses to write past serial 2^53 - 1, and writes nothing', async () => {
+    const path = await tempPath();
+    const last = { ...oneImport, lineage: 'l', serial: Number.MAX_SAFE_INTEGER };
+    await writeFile(path, encodeState(last));
+    const store = new FileStateStore(path);
+    const base = await store.read();
+    const db = submitted(base, 'db', systemSpec('db')).images.db!;
+    await expect(store.commit(base, new Map([['db', db]]))).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    await expect(store.write(base)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((await readdir(join(path, '..'))).sort()).toEqual(['imsync.state.json']);
+    expect(await readFile(path, 'utf8')).toBe(encodeState(last));
   });
 
   it('folds the journal into the state file when the writer releases the lock', async () => {

@@ -24,6 +24,15 @@ export function describeStateStore(name: string, open: () => Promise<StoreFixtur
       expect(await store.read()).toEqual(emptyState());
     });
 
+    it('reads an empty state under its own lock before the first write: that lock is no sign of a lost state', async () => {
+      const { store } = await open();
+      const lock = await store.lock('imsync apply');
+      expect(await store.read()).toEqual(emptyState());
+      const first = await store.write(withImport(await store.read(), 'a'));
+      await lock.release();
+      expect(first.serial).toBe(1);
+    });
+
     it('fixes the lineage on the first write and increments the serial on every write', async () => {
       const { store, reopen } = await open();
       const first = await store.write(withImport(await store.read(), 'a'));
