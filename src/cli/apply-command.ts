@@ -12,7 +12,7 @@ import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
 import type { State } from '../state/model.js';
-import { releaseAfter, StateError } from '../state/store.js';
+import { StateError, whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -96,87 +96,85 @@ export async function applyCommand(
   const lock = await settings.store.lock('imsync apply', lockWaitMs);
   const { stop, abort, dispose } = listenForInterrupts();
   let session: Session | undefined;
-  let failure: { error: unknown } | undefined;
-  try {
-    const state = await settings.store.read();
-    if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
-    // Without a refresh, nothing would try the credentials before the first import is sent.
-    const verify = saved !== undefined || flags.refresh === 'skip';
-    session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
-    const { client, region, account } = session;
-    const recorder = new StateRecorder(settings.store, state);
-    const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
-    let refusal: string | undefined;
-    let blocked = 0;
-    let answer = 'yes' as 'yes' | 'no' | 'interrupted';
+  return whileLocked(lock, async () => {
     try {
-      const reconciled = await reconcileOnce(
-        {
-          ims: client,
-          recorder,
-          clock: systemClock,
-          newAttemptId: () => randomUUID().replaceAll('-', ''),
-          emit: renderer.emit,
-        },
-        saved
-          ? { saved }
-          : { ...flags, manifests, ...(region === undefined ? {} : { region }), graceMs: settleGraceMs },
-        {
-          planned: (planned) => {
-            show(planned, options, output);
-            refusal = planned.refusal;
-            blocked = blockedEntries(planned.plan).length;
+      const state = await settings.store.read();
+      if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
+      // Without a refresh, nothing would try the credentials before the first import is sent.
+      const verify = saved !== undefined || flags.refresh === 'skip';
+      session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
+      const { client, region, account } = session;
+      const recorder = new StateRecorder(settings.store, state);
+      const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
+      let refusal: string | undefined;
+      let blocked = 0;
+      let answer = 'yes' as 'yes' | 'no' | 'interrupted';
+      try {
+        const reconciled = await reconcileOnce(
+          {
+            ims: client,
+            recorder,
+            clock: systemClock,
+            newAttemptId: () => randomUUID().replaceAll('-', ''),
+            emit: renderer.emit,
           },
-          confirm: async () => {
-            if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop);
-            // The state learns its account with its first change, so that a plan that changes nothing writes nothing.
-            if (answer === 'yes' && accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
-            return answer === 'yes';
+          saved
+            ? { saved }
+            : { ...flags, manifests, ...(region === undefined ? {} : { region }), graceMs: settleGraceMs },
+          {
+            planned: (planned) => {
+              show(planned, options, output);
+              refusal = planned.refusal;
+              blocked = blockedEntries(planned.plan).length;
+            },
+            confirm: async () => {
+              if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop);
+              // The state learns its account with its first change, so that a plan that changes nothing writes nothing.
+              if (answer === 'yes' && accountChanged(state, account))
+                await recorder.rewrite((s) => ({ ...s, account }));
+              return answer === 'yes';
+            },
           },
-        },
-        {
-          parallelism,
-          settleGraceMs,
-          pollMinMs: 1000,
-          pollMaxMs: 15_000,
-          deleteTimeoutMs: 10 * 60_000,
-          waitTimeoutMs,
-          stop,
-          abort,
-        },
-      ).catch((error: unknown) => {
-        // Cut off by the interruption (in a refresh, say): what was sent is recorded.
-        if (abort.aborted && !(error instanceof StateError)) return undefined;
-        throw error;
-      });
-      if (reconciled === undefined) {
-        output.err(`imsync: interrupted (${String(abort.reason)}); the state is saved\n`);
-        return EXIT_INTERRUPTED;
+          {
+            parallelism,
+            settleGraceMs,
+            pollMinMs: 1000,
+            pollMaxMs: 15_000,
+            deleteTimeoutMs: 10 * 60_000,
+            waitTimeoutMs,
+            stop,
+            abort,
+          },
+        ).catch((error: unknown) => {
+          // Cut off by the interruption (in a refresh, say): what was sent is recorded.
+          if (abort.aborted && !(error instanceof StateError)) return undefined;
+          throw error;
+        });
+        if (reconciled === undefined) {
+          output.err(`imsync: interrupted (${String(abort.reason)}); the state is saved\n`);
+          return EXIT_INTERRUPTED;
+        }
+        const { summary } = reconciled;
+        if (refusal !== undefined) {
+          output.err(`imsync: ${refusal}; nothing was sent\n`);
+          return EXIT.error;
+        }
+        if (stop.aborted) return EXIT_INTERRUPTED;
+        if (answer === 'no') {
+          output.err('Apply cancelled; nothing was sent.\n');
+          return EXIT.error;
+        }
+        if ((summary?.failed ?? 0) > 0) return EXIT.error;
+        if ((summary?.stillRunning ?? 0) > 0) return EXIT_STILL_RUNNING;
+        return options.detailedExitcode && blocked > 0 ? EXIT.changes : EXIT.ok;
+      } finally {
+        renderer.close();
       }
-      const { summary } = reconciled;
-      if (refusal !== undefined) {
-        output.err(`imsync: ${refusal}; nothing was sent\n`);
-        return EXIT.error;
-      }
-      if (stop.aborted) return EXIT_INTERRUPTED;
-      if (answer === 'no') {
-        output.err('Apply cancelled; nothing was sent.\n');
-        return EXIT.error;
-      }
-      if ((summary?.failed ?? 0) > 0) return EXIT.error;
-      if ((summary?.stillRunning ?? 0) > 0) return EXIT_STILL_RUNNING;
-      return options.detailedExitcode && blocked > 0 ? EXIT.changes : EXIT.ok;
     } finally {
-      renderer.close();
+      await session?.close();
+      dispose();
     }
-  } catch (error) {
-    failure = { error };
-    throw error;
-  } finally {
-    await session?.close();
-    await releaseAfter(lock, failure);
-    dispose();
-  }
+  });
 }
 
 function show(planned: Planned, options: ApplyCommandOptions, output: Output): void {

@@ -9,7 +9,7 @@ import { observed } from '../refresh/observe.js';
 import { adopt } from '../refresh/refresh.js';
 import { accountChanged } from '../state/account.js';
 import { withChanges } from '../state/model.js';
-import { releaseAfter } from '../state/store.js';
+import { whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -49,8 +49,7 @@ export async function importCommand(
   }
   const { store } = settings;
   const lock = await store.lock('imsync import', lockWaitMs);
-  let failure: { error: unknown } | undefined;
-  try {
+  return whileLocked(lock, async () => {
     const state = await store.read();
     const recorded = state.images[key];
     if (recorded) {
@@ -105,10 +104,5 @@ export async function importCommand(
     } finally {
       await session.close();
     }
-  } catch (error) {
-    failure = { error };
-    throw error;
-  } finally {
-    await releaseAfter(lock, failure);
-  }
+  });
 }

@@ -6,7 +6,7 @@ import { observeAccount } from '../refresh/observe.js';
 import { refresh } from '../refresh/refresh.js';
 import { encodeState } from '../state/codec.js';
 import { emptyState, STATE_VERSION, withChanges, type ImageRecord, type State } from '../state/model.js';
-import { releaseAfter, StateError, type StateStore } from '../state/store.js';
+import { StateError, whileLocked, type StateStore } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -137,8 +137,7 @@ export async function stateRebuildCommand(
   if (!manifests) return EXIT.error;
   const { store } = settings;
   const lock = await store.lock('imsync state rebuild', parseLockTimeout(options.lockTimeout));
-  let failure: { error: unknown } | undefined;
-  try {
+  return whileLocked(lock, async () => {
     // A state that cannot be read is what rebuild is for; one that can still names its account.
     const old = await store.read().catch((error: unknown) => {
       if (error instanceof StateError) return emptyState();
@@ -165,12 +164,7 @@ export async function stateRebuildCommand(
     } finally {
       await session.close();
     }
-  } catch (error) {
-    failure = { error };
-    throw error;
-  } finally {
-    await releaseAfter(lock, failure);
-  }
+  });
 }
 
 async function rebuiltRecords(
@@ -196,15 +190,7 @@ async function withLock(
   run: (state: State) => Promise<number>,
 ): Promise<number> {
   const lock = await store.lock(command, parseLockTimeout(options.lockTimeout));
-  let failure: { error: unknown } | undefined;
-  try {
-    return await run(await store.read());
-  } catch (error) {
-    failure = { error };
-    throw error;
-  } finally {
-    await releaseAfter(lock, failure);
-  }
+  return whileLocked(lock, async () => run(await store.read()));
 }
 
 function unknownKey(store: StateStore, key: string): UsageError {

@@ -15,7 +15,7 @@ import { resolveTarget } from './connect.js';
 import { openSession, type Session } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
 import { accountChanged } from '../state/account.js';
-import { StateError } from '../state/store.js';
+import { StateError, whileLocked } from '../state/store.js';
 import { applyEventToJson } from './render-apply.js';
 
 /**
@@ -63,102 +63,103 @@ export async function watchCommand(
   // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
   const lock = await settings.store.lock('imsync watch', lockWaitMs);
   let session: Session | undefined;
-  try {
-    const state = await settings.store.read();
-    const recorder = new StateRecorder(settings.store, state);
-    const metrics = createMetrics({
-      phases: () => {
-        const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
-        for (const [, record] of daemon.recorder.entries()) phases[record.phase]++;
-        return phases;
-      },
-      stateStats: () => settings.store.stats(),
-    });
-    session = await openSession(startTarget, settings.region, state, settings.store.location, {
-      onResponse: ({ route, status }) => metrics.apiResponse(route, status),
-    });
-    const { client, region, account, target } = session;
-    const { connection } = target;
-    if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
-    const daemon = new Daemon(
-      {
-        ims: client,
-        recorder,
-        clock: systemClock,
-        random: Math.random,
-        metrics,
-        log,
-        onEvent: (event) => {
-          metrics.event(event);
-          // The log line has its own time.
-          const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
-          log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
-        },
-      },
-      {
-        paths: manifests,
-        ...(region === undefined ? {} : { region }),
-        intervalMs,
-        parallelism,
-        allowReplace: policy.allowReplace,
-        prune: policy.prune,
-        maxPrune,
-        force,
-        settleGraceMs,
-      },
-    );
-    const http = await startStatusServer(
-      listen.host,
-      listen.port,
-      {
-        daemon,
-        metrics,
-        paths: manifests,
-        stateLocation: settings.store.location,
-      },
-      { allowedHosts },
-    ).catch((error: NodeJS.ErrnoException) => {
-      const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
-      throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
-    });
-    const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);
-    let watcher: ManifestWatcher | undefined;
-    // Whatever ends the daemon, nothing it opened keeps the process alive.
+  return whileLocked(lock, async () => {
     try {
-      watcher = await watchManifests(manifests, DEBOUNCE, (what) => daemon.trigger(what));
-      process.on('SIGHUP', onHangup);
-      const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
-        log('info', 'shutting down', { signal: String(signal) });
-        daemon.stop();
+      const state = await settings.store.read();
+      const recorder = new StateRecorder(settings.store, state);
+      const metrics = createMetrics({
+        phases: () => {
+          const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
+          for (const [, record] of daemon.recorder.entries()) phases[record.phase]++;
+          return phases;
+        },
+        stateStats: () => settings.store.stats(),
       });
-      log('info', 'watching', {
-        paths: manifests,
-        state: settings.store.location,
-        endpoint: connection.endpoint,
-        listen: `http://${http.address}`,
-        interval: options.interval ?? '5m',
+      session = await openSession(startTarget, settings.region, state, settings.store.location, {
+        onResponse: ({ route, status }) => metrics.apiResponse(route, status),
       });
-      await daemon.run().catch((error: unknown) => {
-        const why = error instanceof Error ? error.message : String(error);
-        log('error', 'stopped; the state could not be saved', { error: why });
-        throw new StateError(
-          'STATE_UNWRITABLE',
-          `the state could not be written (${why}); the state last written stands, and the next start follows or settles what it lacks`,
-        );
+      const { client, region, account, target } = session;
+      const { connection } = target;
+      if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
+      const daemon = new Daemon(
+        {
+          ims: client,
+          recorder,
+          clock: systemClock,
+          random: Math.random,
+          metrics,
+          log,
+          onEvent: (event) => {
+            metrics.event(event);
+            // The log line has its own time.
+            const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
+            log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
+          },
+        },
+        {
+          paths: manifests,
+          ...(region === undefined ? {} : { region }),
+          intervalMs,
+          parallelism,
+          allowReplace: policy.allowReplace,
+          prune: policy.prune,
+          maxPrune,
+          force,
+          settleGraceMs,
+        },
+      );
+      const http = await startStatusServer(
+        listen.host,
+        listen.port,
+        {
+          daemon,
+          metrics,
+          paths: manifests,
+          stateLocation: settings.store.location,
+        },
+        { allowedHosts },
+      ).catch((error: NodeJS.ErrnoException) => {
+        const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
+        throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
       });
-      await stopped;
+      const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);
+      let watcher: ManifestWatcher | undefined;
+      // Whatever ends the daemon, nothing it opened keeps the process alive.
+      try {
+        watcher = await watchManifests(manifests, DEBOUNCE, (what) => daemon.trigger(what));
+        process.on('SIGHUP', onHangup);
+        const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
+          log('info', 'shutting down', { signal: String(signal) });
+          daemon.stop();
+        });
+        log('info', 'watching', {
+          paths: manifests,
+          state: settings.store.location,
+          endpoint: connection.endpoint,
+          listen: `http://${http.address}`,
+          interval: options.interval ?? '5m',
+        });
+        await daemon.run().catch((error: unknown) => {
+          const why = error instanceof Error ? error.message : String(error);
+          log('error', 'stopped; the state could not be saved', { error: why });
+          throw new StateError(
+            'STATE_UNWRITABLE',
+            `the state could not be written (${why}); the state last written stands, and the next start follows or settles what it lacks`,
+          );
+        });
+        await stopped;
+      } finally {
+        process.off('SIGHUP', onHangup);
+        await watcher?.close();
+        http.server.close();
+        http.server.closeAllConnections();
+      }
+      log('info', 'stopped; state saved');
+      return 0;
     } finally {
-      process.off('SIGHUP', onHangup);
-      await watcher?.close();
-      http.server.close();
-      http.server.closeAllConnections();
+      await session?.close();
     }
-    log('info', 'stopped; state saved');
-    return 0;
-  } finally {
-    await session?.close();
-    await lock.release();
-  }
+  });
 }
 
 /** `--allowed-host`: a DNS name, as a Host header carries it without its port. */

@@ -18,19 +18,21 @@ export interface StateLock {
 }
 
 /**
- * Releases `lock` once the work it guarded is over, `failure` saying how that work failed, if it
- * did. A release that fails after a failure is told in that failure's message, never thrown in
- * its place: the first is what went wrong, and the one to fix.
+ * Runs `work` under `lock`, then releases it. A release that fails after the work failed is told in
+ * that failure's message, never thrown in its place: the first is what went wrong, and the one to fix.
  */
-export async function releaseAfter(lock: StateLock, failure: { readonly error: unknown } | undefined): Promise<void> {
+export async function whileLocked<T>(lock: StateLock, work: () => Promise<T>): Promise<T> {
+  let result: T;
   try {
-    await lock.release();
+    result = await work();
   } catch (error) {
-    if (failure === undefined) throw error;
-    const first = failure.error;
-    if (first instanceof Error) first.message += `; then, releasing the lock: ${(error as Error).message}`;
-    throw first;
+    await lock.release().catch((released: unknown) => {
+      if (error instanceof Error) error.message += `; then, releasing the lock: ${(released as Error).message}`;
+    });
+    throw error;
   }
+  await lock.release();
+  return result;
 }
 
 export interface StateStore {
