@@ -3,27 +3,29 @@
 // which would let an answer retitle, clear or rewrite the terminal it is printed on.
 
 /**
- * Escape sequences as terminals read them: CSI (ESC [ or 0x9b, up to its final byte); OSC, DCS,
- * SOS, PM and APC (ESC ] P X ^ _ or their 8-bit forms, up to BEL or ST, or the end); any other
- * ESC with the character after it.
+ * What a terminal acts on, in the order it is looked for: escape sequences (CSI: ESC [ or 0x9b,
+ * up to its final byte; OSC, DCS, SOS, PM and APC: ESC ] P X ^ _ or their 8-bit forms, up to BEL
+ * or ST, or the end; any other ESC with the character after it), newlines, and the other C0 and
+ * C1 controls but tab, DEL, and the bidirectional overrides that reorder a line.
  */
-const ESCAPES =
+const UNPRINTABLE =
   // eslint-disable-next-line no-control-regex -- control characters are what it finds
-  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]?|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|\u001b[\s\S]?/g;
-/** C0 and C1 controls but tab and newline, DEL, and the bidirectional overrides that reorder a line. */
+  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]?|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|\u001b[\s\S]?|\r?\n|[\u2028\u2029]|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const NEWLINE = /^(?:\r?\n|[\u2028\u2029])$/;
+/** Select Graphic Rendition (colours, bold): all picocolors writes. */
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-const NEWLINES = /\r?\n|[\u2028\u2029]/g;
+const SGR = /^\u001b\[[0-9;]*m$/;
 
 /**
  * The text without escape sequences and control characters; newlines become spaces unless
- * `newlines` keeps them (a multi-line message), so that one field cannot forge a line of its own.
+ * `newlines` keeps them (a multi-line message), so that one field cannot forge a line of its own;
+ * `colors` keeps SGR sequences, which change how text looks and nothing else.
  */
-export function printable(text: string, { newlines = false }: { newlines?: boolean } = {}): string {
-  return text
-    .replace(ESCAPES, '')
-    .replace(NEWLINES, newlines ? '\n' : ' ')
-    .replace(CONTROLS, '');
+export function printable(text: string, { newlines = false, colors = false } = {}): string {
+  return text.replace(UNPRINTABLE, (found) => {
+    if (NEWLINE.test(found)) return newlines ? '\n' : ' ';
+    return colors && SGR.test(found) ? found : '';
+  });
 }
 
 /** At most `max` characters of `text`, and how many more there were. */
