@@ -6,7 +6,7 @@ import { truncate } from '../text.js';
 
 export const STATE_VERSION = 1;
 /** A failure's reason is kept to this many characters: an answer may hold megabytes. */
-export const MAX_REASON = 1000;
+const MAX_REASON = 1000;
 
 export interface JobError {
   /** The IMS error code, such as IMG.0057. */
