@@ -26,7 +26,7 @@ import {
 } from '../state/model.js';
 import type { StateRecorder } from '../state/recorder.js';
 import type { ApplyEvent, ApplySummary, EmitEvent } from './events.js';
-import { observe, type Observation, type Observed } from './observe.js';
+import { isUnusableAnswer, observe, type Observation, type Observed, type UnusableAnswers } from './observe.js';
 import { ImportSlots } from './slots.js';
 import { ATTEMPT_TAG, attemptFilter, importBody, KEY_TAG, ownershipTags } from '../ims/ownership.js';
 
@@ -105,6 +105,8 @@ class Run {
   private readonly percents = new Map<string, number>();
   /** Jobs no longer waited for (--wait-timeout): still running, recorded for the next run. */
   private readonly leftRunning = new Set<string>();
+  /** Import answers without a usable job id, by key: enough of them and a missing import fails. */
+  private readonly unusable = new Map<string, UnusableAnswers>();
   private readonly counts = { imported: 0, adopted: 0, updated: 0, deleted: 0, failed: 0, blocked: 0 };
   private readonly options: ExecutorOptions & { readonly abort: AbortSignal };
   /** Aborted by the first part of the run that fails (its error kept), to stop the others. */
@@ -263,6 +265,9 @@ class Run {
         return record;
       }
       if (error.retry === 'ambiguous') {
+        if (isUnusableAnswer(error)) {
+          this.unusable.set(key, { count: (this.unusable.get(key)?.count ?? 0) + 1, last: error.message });
+        }
         this.slots.perhapsRunning();
         this.emitAt(key, { type: 'import.ambiguous', attemptId, reason: error.message });
         this.settling.add(key);
@@ -381,7 +386,8 @@ class Run {
   }
 
   private async see(key: string, observation: Observation): Promise<boolean> {
-    const observed = observe(this.inFlight(key), observation, this.now(), this.options.settleGraceMs);
+    const { settleGraceMs } = this.options;
+    const observed = observe(this.inFlight(key), observation, this.now(), settleGraceMs, this.unusable.get(key));
     switch (observed.next) {
       case 'ask-job':
         return this.see(key, { kind: 'job', job: await this.ask(this.inFlight(key).jobId!) });

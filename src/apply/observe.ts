@@ -1,6 +1,7 @@
 // What one observation of an import means for its record: a job status, the import's image as
 // listed, or the attempt not found by its tag. Pure (record × observation × now × grace → record,
 // event, next step), so that every case is a row in a table test; the executor only does the I/O.
+import type { ImsError } from '../ims/errors.js';
 import type { Image, Job } from '../ims/types.js';
 import {
   failedRecord,
@@ -52,16 +53,36 @@ export interface Observed {
 const UNCHANGED_FOLLOW: Observed = { outcomes: [], next: 'follow' };
 
 /**
+ * The answers to one key's imports in this run that came (2xx) without a usable job id: IMS may
+ * have taken such an import, so it is settled by its tag like a lost answer; but one that is then
+ * not found is sent again only so many times, since whatever answers this way (a proxy's page, say)
+ * would answer it so forever.
+ */
+export interface UnusableAnswers {
+  readonly count: number;
+  /** The last one, as the client quoted it (a bounded, printable excerpt). */
+  readonly last: string;
+}
+
+export const MAX_UNUSABLE_ANSWERS = 3;
+
+/** A failed import POST that was answered, 2xx, with nothing usable (not JSON, no job id, too large). */
+export function isUnusableAnswer(error: ImsError): boolean {
+  return error.retry === 'ambiguous' && error.status !== undefined && error.status >= 200 && error.status < 300;
+}
+
+/**
  * An import in flight, observed. `graceMs`: how long an attempt whose answer never came may stay
- * invisible (listing lag) before it counts as absent.
+ * invisible (listing lag) before it counts as absent; `unusable`: this run's unusable answers to the key.
  */
 export function observe(
   record: SubmittingRecord | SubmittedRecord,
   observation: Observation,
   now: Date,
   graceMs: number,
+  unusable?: UnusableAnswers,
 ): Observed {
-  if (record.phase === 'submitting') return settle(record, observation, now, graceMs);
+  if (record.phase === 'submitting') return settle(record, observation, now, graceMs, unusable);
   switch (observation.kind) {
     case 'job':
       return onJob(record, observation.job, now);
@@ -78,9 +99,19 @@ export function observe(
   }
 }
 
-function settle(record: SubmittingRecord, observation: Observation, now: Date, graceMs: number): Observed {
+function settle(
+  record: SubmittingRecord,
+  observation: Observation,
+  now: Date,
+  graceMs: number,
+  unusable: UnusableAnswers | undefined,
+): Observed {
   if (observation.kind === 'absent') {
     if (now.getTime() - Date.parse(record.updatedAt) < graceMs) return UNCHANGED_FOLLOW;
+    if (unusable !== undefined && unusable.count >= MAX_UNUSABLE_ANSWERS) {
+      const reason = `IMS answered ${unusable.count} imports with no usable job id, and none is found by its tag; the last answer: ${unusable.last}`;
+      return fail(record, { code: 'IMPORT_ANSWER_UNUSABLE', reason }, now);
+    }
     return { outcomes: [{ type: 'import.settled', attemptId: record.attemptId, found: false }], next: 'resubmit' };
   }
   if (observation.kind === 'job') return onJob(record, observation.job, now); // a job id came back late
@@ -158,11 +189,12 @@ function succeed(record: SubmittingRecord | SubmittedRecord, imageId: string, no
 
 function fail(record: SubmittingRecord | SubmittedRecord, error: JobError, now: Date): Observed {
   const jobId = record.jobId;
+  const failed = failedRecord(record, error, now);
+  // Said as recorded: the reason cut to the length the state keeps.
+  const { code, reason } = failed.error;
   return {
-    record: failedRecord(record, error, now),
-    outcomes: [
-      { type: 'import.failed', code: error.code, reason: error.reason, ...(jobId === undefined ? {} : { jobId }) },
-    ],
+    record: failed,
+    outcomes: [{ type: 'import.failed', code, reason, ...(jobId === undefined ? {} : { jobId }) }],
     next: 'done',
   };
 }

@@ -73,9 +73,9 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
   const endpoint = resolveEndpoint(options, env);
   const projectId = options.projectId ?? env.HW_PROJECT_ID;
   if (!projectId) throw new UsageError('no project: set --project-id or HW_PROJECT_ID');
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) {
-    throw new UsageError(`${options.projectId ? '--project-id' : 'HW_PROJECT_ID'} is not a project id`);
-  }
+  const projectOrigin = options.projectId ? '--project-id' : 'HW_PROJECT_ID';
+  checkSendable(projectOrigin, projectId);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) throw new UsageError(`${projectOrigin} is not a project id`);
   const region = resolveRegion(options, env);
   return { endpoint, projectId, auth: resolveAuth(env), ...(region === undefined ? {} : { region }) };
 }
@@ -97,6 +97,20 @@ function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): st
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${origin} must be an http(s) URL`);
   if (url.username || url.password)
     throw new UsageError(`${origin} must not carry credentials; use HW_ACCESS_KEY and HW_SECRET_KEY`);
+  // Every IMS path starts at the host: a path, query or fragment would be dropped, not used.
+  const extra =
+    url.pathname !== '/'
+      ? `a path (${url.pathname})`
+      : url.search !== '' || given.includes('?')
+        ? 'a query'
+        : url.hash !== '' || given.includes('#')
+          ? 'a fragment'
+          : undefined;
+  if (extra !== undefined) {
+    throw new UsageError(
+      `${origin} has ${extra}; IMS endpoints have none: give the scheme, host and port only, such as https://ims.ap-southeast-1.myhuaweicloud.com`,
+    );
+  }
   return url.origin;
 }
 
@@ -107,8 +121,35 @@ function resolveAuth(env: NodeJS.ProcessEnv): Authentication {
     if (!accessKey) throw new UsageError('HW_SECRET_KEY is set but HW_ACCESS_KEY is not');
     if (!secretKey) throw new UsageError('HW_ACCESS_KEY is set but HW_SECRET_KEY is not');
     const securityToken = env.HW_SECURITY_TOKEN;
+    checkSendable('HW_ACCESS_KEY', accessKey);
+    checkSendable('HW_SECRET_KEY', secretKey);
+    if (securityToken) checkSendable('HW_SECURITY_TOKEN', securityToken);
     return { kind: 'aksk', credentials: { accessKey, secretKey, ...(securityToken ? { securityToken } : {}) } };
   }
-  if (env.HW_AUTH_TOKEN) return { kind: 'token', token: env.HW_AUTH_TOKEN };
+  if (env.HW_AUTH_TOKEN) {
+    checkSendable('HW_AUTH_TOKEN', env.HW_AUTH_TOKEN);
+    return { kind: 'token', token: env.HW_AUTH_TOKEN };
+  }
   throw new UsageError('no credentials: set HW_ACCESS_KEY and HW_SECRET_KEY (or HW_AUTH_TOKEN)');
 }
+
+/**
+ * Credentials and the project id are printable ASCII (they go in headers, or sign what does).
+ * One that is not is refused, not trimmed: a stray newline is usually a secret file mounted with
+ * its last line, and trimming would hide that the mount is not what was meant; the Huawei Cloud
+ * SDKs and Terraform provider take the value as it is too. The message never shows the value.
+ */
+function checkSendable(name: string, value: string): void {
+  const problem = UNSENDABLE.find(([pattern]) => pattern.test(value))?.[1];
+  if (problem !== undefined) throw new UsageError(`${name} ${problem}`);
+}
+
+/** What may be wrong with a credential, the first match said. */
+const UNSENDABLE: readonly (readonly [RegExp, string])[] = [
+  [/\r?\n$/, 'ends with a newline (the last line of a mounted file?); remove it'],
+  [/^\s/, 'begins with white space'],
+  [/\s$/, 'ends with white space'],
+  // eslint-disable-next-line no-control-regex -- control characters are what it finds
+  [/[\u0000-\u001f\u007f]/, 'contains a control character'],
+  [/[^\u0020-\u007e]/, 'contains a character that cannot be sent in an HTTP header (only printable ASCII can)'],
+];

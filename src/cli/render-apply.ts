@@ -1,7 +1,9 @@
 // Apply progress: JSON lines for machines, plain lines for CI logs and pipes, a live view on a
-// terminal. All three read only the events' own fields, so nothing else (no secret) can leak out.
+// terminal. All three read only the events' own fields, so nothing else (no secret) can leak out;
+// the fields that came from IMS (reasons, ids, statuses) are shown on one printable line.
 import { createLogUpdate } from 'log-update';
 import type { ApplyEvent, ApplySummary, EmitEvent, ImportPhase } from '../apply/events.js';
+import { jsonText, printable } from '../text.js';
 import type { Output } from './output.js';
 
 export type ProgressMode = 'live' | 'plain' | 'json';
@@ -31,14 +33,18 @@ export function createProgressRenderer(
   now: () => number = Date.now,
   stream: NodeJS.WriteStream = process.stdout,
 ): ProgressRenderer {
-  switch (mode) {
-    case 'json':
-      return { emit: (event) => output.out(JSON.stringify(applyEventToJson(event)) + '\n'), close() {} };
-    case 'plain':
-      return plainRenderer(output, now);
-    case 'live':
-      return liveRenderer(output, now, stream);
-  }
+  if (mode === 'json') return { emit: (event) => output.out(jsonText(applyEventToJson(event)) + '\n'), close() {} };
+  const renderer = mode === 'plain' ? plainRenderer(output, now) : liveRenderer(output, now, stream);
+  return { emit: (event) => renderer.emit(printableEvent(event)), close: () => renderer.close() };
+}
+
+/** The event with each of its texts printable, on one line: a reason cannot forge a line of its own. */
+function printableEvent(event: ApplyEvent): ApplyEvent {
+  const fields = Object.entries<unknown>({ ...event }).map(([name, value]) => [
+    name,
+    typeof value === 'string' ? printable(value) : value,
+  ]);
+  return Object.fromEntries(fields) as ApplyEvent;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { formatLocation, type Diagnostic } from '../manifest/diagnostic.js';
+import { jsonText, printable } from '../text.js';
 import type { Output } from './output.js';
 
 /** One line each: `file:line:column  CODE  message`, then a count. */
@@ -6,7 +7,7 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[], output: Ou
   const { color } = output;
   for (const d of diagnostics) {
     const where = d.source ? `${formatLocation(d.source)}  ` : '';
-    output.err(`${color.bold(where)}${color.red(d.code)}  ${d.message}\n`);
+    output.err(`${color.bold(printable(where))}${color.red(d.code)}  ${printable(d.message)}\n`);
   }
   const files = new Set(diagnostics.map((d) => d.source?.file).filter(Boolean)).size;
   output.err(
@@ -16,7 +17,7 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[], output: Ou
 
 export function diagnosticsAsJson(diagnostics: readonly Diagnostic[]): string {
   return diagnostics
-    .map((d) => JSON.stringify({ type: 'diagnostic', code: d.code, message: d.message, ...d.source }) + '\n')
+    .map((d) => jsonText({ type: 'diagnostic', code: d.code, message: d.message, ...d.source }) + '\n')
     .join('');
 }
 

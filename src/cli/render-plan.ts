@@ -1,11 +1,13 @@
 // Plan output for people: what changed outside imsync, then one line per decision and its
 // details, then the counts. It says what apply will do, no more and no less: the entries are the
-// decisions themselves (plan/plan.ts). The JSON form is plan/codec.ts's.
+// decisions themselves (plan/plan.ts). The JSON form is plan/codec.ts's. What the state and the
+// cloud said (ids, statuses, reasons) is shown printable, on one line.
 import { formatLocation } from '../manifest/diagnostic.js';
 import { blockedEntries, hasWork, summarize, type FieldChange, type PlanEntry } from '../plan/plan.js';
 import type { Drift } from '../refresh/refresh.js';
 import type { Planned } from '../reconcile/reconcile.js';
 import type { FailedRecord, ImageRecord } from '../state/model.js';
+import { jsonText, printable } from '../text.js';
 import type { Output } from './output.js';
 import { plural } from './render-diagnostics.js';
 
@@ -62,19 +64,22 @@ function renderDrift(planned: Planned, output: Output): void {
     output.out(`  ${color.yellow('!')} ${color.bold(key)} ${describeDrift(d)}\n`);
   }
   for (const { key, imageId, why } of unadopted) {
-    output.out(`  ${color.dim('?')} image ${imageId} carries imsync-key=${key} but is not adopted: ${why}\n`);
+    output.out(
+      `  ${color.dim('?')} image ${printable(imageId)} carries imsync-key=${key} but is not adopted: ${printable(why)}\n`,
+    );
   }
   output.out('\n');
 }
 
 export function describeDrift(drift: Drift): string {
+  const image = `image ${printable(drift.imageId)}`;
   switch (drift.kind) {
     case 'deleted':
-      return `image ${drift.imageId} was deleted`;
+      return `${image} was deleted`;
     case 'edited':
-      return `image ${drift.imageId} was edited (${drift.fields.map((f) => (f === 'ownership' ? 'its imsync-key tag' : f)).join(', ')})`;
+      return `${image} was edited (${drift.fields.map((f) => (f === 'ownership' ? 'its imsync-key tag' : f)).join(', ')})`;
     case 'adopted':
-      return `image ${drift.imageId} carries its imsync-key tag and has no record: adopted`;
+      return `${image} carries its imsync-key tag and has no record: adopted`;
   }
 }
 
@@ -97,7 +102,7 @@ function renderEntry(entry: PlanEntry, color: Colors): string {
     case 'replace-blocked':
       return `  ${color.red('!')} ${name} must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete ${imageOf(entry.recorded)})\n${changes(entry.changes, color)}`;
     case 'finish-replace':
-      return `  ${color.red('-')} ${name}: ${imageOf(entry.recorded)} replaced image ${entry.recorded.supersedes ?? ''}, which will be deleted\n`;
+      return `  ${color.red('-')} ${name}: ${imageOf(entry.recorded)} replaced image ${printable(entry.recorded.supersedes ?? '')}, which will be deleted\n`;
     case 'adopt':
       return `  ${color.cyan('>')} ${name} will be adopted: ${imageOf(entry.recorded)} carries its imsync-key tag, so nothing is imported\n`;
     case 'follow':
@@ -122,7 +127,7 @@ function source(entry: { manifest: { source: Parameters<typeof formatLocation>[0
 }
 
 function lastFailure(recorded: FailedRecord, color: Colors): string {
-  return `\n      ${color.red('last attempt failed:')} ${recorded.error.code} ${recorded.error.reason}`;
+  return `\n      ${color.red('last attempt failed:')} ${printable(`${recorded.error.code} ${recorded.error.reason}`)}`;
 }
 
 function changes(list: readonly FieldChange[], color: Colors): string {
@@ -149,15 +154,17 @@ function show(value: unknown): string {
       .map(([k, v]) => `${k}: ${show(v)}`)
       .join(', ')}}`;
   }
-  return JSON.stringify(value);
+  return jsonText(value);
 }
 
 function imageOf(record: ImageRecord): string {
-  return record.imageId ? `image ${record.imageId}` : `its ${record.phase} import`;
+  return record.imageId ? `image ${printable(record.imageId)}` : `its ${record.phase} import`;
 }
 
 function jobOf(record: ImageRecord): string {
-  return record.jobId
-    ? `job ${record.jobId} ${record.phase === 'submitted' ? (record.jobStatus ?? '') : ''}`.trim()
-    : `image ${record.imageId ?? ''}`.trim();
+  return printable(
+    record.jobId
+      ? `job ${record.jobId} ${record.phase === 'submitted' ? (record.jobStatus ?? '') : ''}`.trim()
+      : `image ${record.imageId ?? ''}`.trim(),
+  );
 }

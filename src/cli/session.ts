@@ -35,9 +35,7 @@ export async function openSession(
       endpoint: connection.endpoint,
       projectId: connection.projectId,
       auth: connection.auth,
-      ...(connection.requestTimeoutMs === undefined
-        ? {}
-        : { headersTimeoutMs: connection.requestTimeoutMs, bodyTimeoutMs: connection.requestTimeoutMs }),
+      ...(connection.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: connection.requestTimeoutMs }),
     });
     if (verify) {
       await client.listImages({ __imagetype: 'private', limit: 1 }).catch(async (error: unknown) => {

@@ -7,6 +7,7 @@ import { refresh } from '../refresh/refresh.js';
 import { encodeState } from '../state/codec.js';
 import { emptyState, STATE_VERSION, withChanges, type ImageRecord, type State } from '../state/model.js';
 import { StateError, whileLocked, type StateStore } from '../state/store.js';
+import { jsonText } from '../text.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -59,7 +60,7 @@ export async function stateShowCommand(
   const { store } = resolveSettings(options, env);
   const record = (await store.read()).images[key];
   if (!record) throw unknownKey(store, key);
-  output.out(`${JSON.stringify({ key, ...record }, null, options.json ? undefined : 2)}\n`);
+  output.out(`${jsonText({ key, ...record }, options.json ? undefined : 2)}\n`);
   return EXIT.ok;
 }
 

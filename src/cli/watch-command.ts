@@ -16,6 +16,7 @@ import { openSession, type Session } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
 import { accountChanged } from '../state/account.js';
 import { StateError, whileLocked } from '../state/store.js';
+import { printable } from '../text.js';
 import { applyEventToJson } from './render-apply.js';
 
 /**
@@ -57,8 +58,14 @@ export async function watchCommand(
   const logger = isTTY
     ? pino(loggerOptions, pretty({ colorize: true, sync: true }))
     : pino(loggerOptions, pino.destination({ dest: 1, sync: true }));
+  // pino-pretty prints texts as they are: those from IMS go printable, as every other output does.
   const log = (level: 'info' | 'warn' | 'error', message: string, fields: object = {}) =>
-    logger[level](fields, message);
+    logger[level](
+      Object.fromEntries(
+        Object.entries(fields).map(([name, value]) => [name, typeof value === 'string' ? printable(value) : value]),
+      ),
+      printable(message),
+    );
 
   // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
   const lock = await settings.store.lock('imsync watch', lockWaitMs);

@@ -1,11 +1,11 @@
 // Faults for tests: a request rate limit, injected error answers, latency, connections reset
-// before the work and answers lost after it. Every random choice comes from one seeded stream, so
+// before the work, and answers lost, held back or trickled out after it. Every random choice comes from one seeded stream, so
 // a seed replays the same faults for the same sequence of requests.
 import { mulberry32 } from './random.js';
 
 const GRAMMAR =
   'name=value items separated by commas, each name at most once: rate=N (API requests per second), ' +
-  '429=P, 500=P, 503=P, reset=P, lost=P, hang=P (probabilities from 0 to 1; 429+500+503 at most 1, lost+hang at most 1), ' +
+  '429=P, 500=P, 503=P, reset=P, lost=P, hang=P, drip=P (probabilities from 0 to 1; 429+500+503 at most 1, lost+hang+drip at most 1), ' +
   'latency=MS or latency=MIN-MAX (milliseconds), jobcap=N (concurrent import jobs)';
 
 /**
@@ -18,6 +18,9 @@ const GRAMMAR =
  * - `lost=P`: the probability that the work is done and the connection destroyed without an answer.
  * - `hang=P`: the probability that the work is done and no answer ever comes, the connection left
  *   open: the client's request timeout ends it.
+ * - `drip=P`: the probability that the work is done and the answer trickles out a byte at a time,
+ *   DRIP_MS apart, and never ends (spaces follow the answer): every byte restarts an idle
+ *   timeout, so only a deadline on the whole request ends it.
  * - `jobcap=N`: import jobs allowed to run at once (overrides maxConcurrentImports).
  */
 export interface FaultSpec {
@@ -29,8 +32,12 @@ export interface FaultSpec {
   readonly reset?: number;
   readonly lost?: number;
   readonly hang?: number;
+  readonly drip?: number;
   readonly jobcap?: number;
 }
+
+/** How far apart the bytes of a dripping answer come. */
+export const DRIP_MS = 200;
 
 const PROBABILITIES = {
   '429': 'error429',
@@ -39,6 +46,7 @@ const PROBABILITIES = {
   reset: 'reset',
   lost: 'lost',
   hang: 'hang',
+  drip: 'drip',
 } as const;
 
 export function parseFaults(spec: string): FaultSpec {
@@ -80,8 +88,8 @@ export function parseFaults(spec: string): FaultSpec {
   if ((result.error429 ?? 0) + (result.error500 ?? 0) + (result.error503 ?? 0) > 1) {
     throw new Error(`invalid faults "${spec}": 429, 500 and 503 add up to more than 1. Expected ${GRAMMAR}`);
   }
-  if ((result.lost ?? 0) + (result.hang ?? 0) > 1) {
-    throw new Error(`invalid faults "${spec}": lost and hang add up to more than 1. Expected ${GRAMMAR}`);
+  if ((result.lost ?? 0) + (result.hang ?? 0) + (result.drip ?? 0) > 1) {
+    throw new Error(`invalid faults "${spec}": lost, hang and drip add up to more than 1. Expected ${GRAMMAR}`);
   }
   return result;
 }
@@ -94,6 +102,7 @@ export interface FaultDecision {
   readonly status: 429 | 500 | 503 | undefined;
   readonly lost: boolean;
   readonly hang: boolean;
+  readonly drip: boolean;
   readonly latencyMs: number;
 }
 
@@ -103,6 +112,7 @@ const NONE: FaultDecision = {
   status: undefined,
   lost: false,
   hang: false,
+  drip: false,
   latencyMs: 0,
 };
 const THROTTLED: FaultDecision = { ...NONE, throttled: true };
@@ -134,7 +144,8 @@ export class FaultInjector {
     if (this.spec.rate !== undefined && !this.take(this.spec.rate)) return THROTTLED;
     // Always four draws per request, so that which faults are switched on never shifts the others.
     const [resetDraw, statusDraw, lostDraw, latencyDraw] = [this.random(), this.random(), this.random(), this.random()];
-    const { error429 = 0, error500 = 0, error503 = 0, latencyMs: [min, max] = [0, 0] } = this.spec;
+    const { error429 = 0, error500 = 0, error503 = 0, lost = 0, hang = 0, drip = 0 } = this.spec;
+    const [min, max] = this.spec.latencyMs ?? [0, 0];
     let status: FaultDecision['status'];
     if (statusDraw < error429) status = 429;
     else if (statusDraw < error429 + error500) status = 500;
@@ -143,9 +154,10 @@ export class FaultInjector {
       throttled: false,
       reset: resetDraw < (this.spec.reset ?? 0),
       status,
-      lost: lostDraw < (this.spec.lost ?? 0),
-      // The same draw as lost: switching hang on shifts no other fault.
-      hang: lostDraw >= (this.spec.lost ?? 0) && lostDraw < (this.spec.lost ?? 0) + (this.spec.hang ?? 0),
+      lost: lostDraw < lost,
+      // The same draw as lost: switching hang or drip on shifts no other fault.
+      hang: lostDraw >= lost && lostDraw < lost + hang,
+      drip: lostDraw >= lost + hang && lostDraw < lost + hang + drip,
       latencyMs: min + Math.floor(latencyDraw * (max - min + 1)),
     };
   }

@@ -13,7 +13,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate, type AuthConfig } from './auth.js';
 import { gatewayBody, ImsFailure, type GatewayCode } from './errors.js';
-import type { FaultInjector } from './faults.js';
+import { DRIP_MS, type FaultInjector } from './faults.js';
 import type { RequestLog } from './log.js';
 import type { IdSource } from './random.js';
 import { matchRoute, type ApiAnswer, type Route } from './routes.js';
@@ -152,7 +152,27 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     entry.fault = 'hang';
     return;
   }
+  if (decision.drip) {
+    entry.status = result.status;
+    entry.fault = 'drip';
+    drip(res, requestId, result);
+    return;
+  }
   answer(result);
+}
+
+/** The answer a byte every DRIP_MS, then spaces, until the client goes away. */
+function drip(res: ServerResponse, requestId: string, answer: ApiAnswer): void {
+  const { status, headers, text } = encodeAnswer(requestId, answer);
+  // No length: the answer never ends.
+  res.writeHead(status, Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-length')));
+  const bytes = Buffer.from(text);
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(sent < bytes.length ? bytes.subarray(sent, sent + 1) : ' ');
+    sent++;
+  }, DRIP_MS);
+  res.on('close', () => clearInterval(timer));
 }
 
 /** The path and the raw query string (without '?') of a request target. */

@@ -1,6 +1,6 @@
 // The request log behind GET /__emulator/requests: what was asked and answered, never credentials.
 
-export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost' | 'hang';
+export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost' | 'hang' | 'drip';
 
 export interface LoggedRequest {
   /** ISO time by the emulator's clock. */

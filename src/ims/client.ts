@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
+import { excerpt } from '../text.js';
 import { backoffDelay } from './backoff.js';
 import { RequestBudget } from './budget.js';
 import { classifyStatus, classifyTransportError, ImsError, parseErrorBody } from './errors.js';
@@ -35,8 +36,11 @@ export interface ImsClientOptions {
   /** Attempts per call, the first included, for answers that allow another. */
   readonly maxAttempts?: number;
   readonly connectTimeoutMs?: number;
-  readonly headersTimeoutMs?: number;
-  readonly bodyTimeoutMs?: number;
+  /**
+   * How long one attempt may take, from sending to the last byte of the answer; an answer not
+   * complete by then counts as never received (an ambiguous TIMEOUT).
+   */
+  readonly requestTimeoutMs?: number;
   readonly connections?: number;
   /**
    * Sends the requests instead of a pool of the client's own (the pool options above are then
@@ -68,9 +72,28 @@ interface Call {
 interface Answer {
   readonly status: number;
   readonly json: unknown;
+  /** The body as received, for quoting an answer that is not what was expected. */
+  readonly text: string;
 }
 
 const JOB_STATUSES: readonly JobStatus[] = ['INIT', 'RUNNING', 'SUCCESS', 'FAIL'];
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * The largest answer read. The largest legitimate one, a page of 1000 images with every field,
+ * ten tags and a full description, is about 5.5 MiB; beyond the cap the answer is dropped unread.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Job and image ids: 32 hex digits and UUIDs in every IMS seen; anything else is no id of IMS's. */
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+/** Error codes (IMG.0057, APIGW.0308) and statuses (active, saving): short tokens. */
+const TOKEN = /^[A-Za-z0-9._-]{1,64}$/;
+/** API messages and job failure reasons are cut to this many characters. */
+const MAX_MESSAGE = 1000;
+/**
+ * What a header value may hold (undici's own rule). undici refuses any other value only once it
+ * has taken one of the pool's connections for the request, and never gives that connection back.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class ImsClient {
   readonly endpoint: URL;
@@ -93,8 +116,9 @@ export class ImsClient {
       this.ownPool = new Pool(this.endpoint.origin, {
         connections: options.connections ?? 32,
         connect: { timeout: options.connectTimeoutMs ?? 10_000 },
-        headersTimeout: options.headersTimeoutMs ?? 30_000,
-        bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+        // The request's own deadline covers the wait for headers and for the whole body.
+        headersTimeout: 0,
+        bodyTimeout: 0,
       });
       this.dispatcher = this.ownPool;
     }
@@ -120,7 +144,7 @@ export class ImsClient {
       handOver: ['IMG.0194'],
     });
     const jobId = (answer.json as { job_id?: unknown } | null)?.job_id;
-    if (typeof jobId !== 'string' || jobId === '') throw badResponse('quick import', 'no job_id');
+    if (typeof jobId !== 'string' || !ID.test(jobId)) throw badResponse('quick import', 'no usable job_id', answer);
     return jobId;
   }
 
@@ -360,8 +384,20 @@ export class ImsClient {
     const body = call.body === undefined ? '' : JSON.stringify(call.body);
     const headers = this.authenticate(call.method, url, body);
     const what = `${call.method} ${url.pathname}`;
+    const unsendable = Object.keys(headers).find((name) => !HEADER_VALUE.test(headers[name]!));
+    if (unsendable !== undefined) {
+      throw new ImsError(
+        `${what}: the ${unsendable} header holds a character HTTP cannot carry; nothing was sent`,
+        'INVALID_HEADER',
+        'never',
+      );
+    }
+    // One deadline for the whole attempt: undici's own timeouts restart with every byte, so an
+    // answer that drips would never end.
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(timeoutMs);
     let status: number;
-    let text: string;
+    let text: string | undefined;
     let responseHeaders: Record<string, string | string[] | undefined>;
     try {
       const response = await this.dispatcher.request({
@@ -370,23 +406,32 @@ export class ImsClient {
         path: url.pathname + url.search,
         headers,
         ...(body === '' ? {} : { body }),
-        ...(call.signal ? { signal: call.signal } : {}),
+        signal: call.signal ? AbortSignal.any([call.signal, deadline]) : deadline,
       });
       status = response.statusCode;
       responseHeaders = response.headers;
-      text = await response.body.text();
+      text = await readAnswer(response.body);
     } catch (error) {
       if (call.signal?.aborted) throw error;
       const transport = classifyTransportError(error);
-      throw new ImsError(`${what}: ${transport.detail}`, transport.code, transport.retry);
+      const detail = deadline.aborted ? `no complete answer within ${timeoutMs / 1000}s` : transport.detail;
+      throw new ImsError(`${what}: ${detail}`, transport.code, transport.retry);
+    }
+    if (text === undefined) {
+      throw new ImsError(
+        `${what}: the answer (${status}) is over ${MAX_ANSWER_BYTES} bytes; it was not read`,
+        'ANSWER_TOO_LARGE',
+        'ambiguous',
+        status,
+      );
     }
     const requestId = headerValue(responseHeaders['x-request-id']);
     if ((status >= 200 && status < 300) || call.alsoFine?.includes(status)) {
       try {
-        return { status, json: text === '' ? null : (JSON.parse(text) as unknown) };
+        return { status, text, json: text === '' ? null : (JSON.parse(text) as unknown) };
       } catch {
         throw new ImsError(
-          `${what}: the answer (${status}) is not JSON`,
+          `${what}: the answer (${status}) is not JSON: ${excerpt(text)}`,
           'BAD_RESPONSE',
           'ambiguous',
           status,
@@ -394,11 +439,13 @@ export class ImsClient {
         );
       }
     }
-    const { code, message } = parseErrorBody(text);
-    if (code !== undefined && call.alsoFineCodes?.includes(code)) return { status, json: null };
+    const parsed = parseErrorBody(text);
+    const code = parsed.code !== undefined && TOKEN.test(parsed.code) ? parsed.code : undefined;
+    if (code !== undefined && call.alsoFineCodes?.includes(code)) return { status, text, json: null };
     const retryAfterMs = parseRetryAfter(headerValue(responseHeaders['retry-after']), this.clock.now());
+    const message = excerpt(parsed.message ?? text, MAX_MESSAGE) || 'no message';
     throw new ImsError(
-      `${what}: ${status} ${code ?? 'error'}: ${message ?? (text.slice(0, 200) || 'no message')}${requestId ? ` (request id ${requestId})` : ''}`,
+      `${what}: ${status} ${code ?? 'error'}: ${message}${requestId ? ` (request id ${excerpt(requestId, 64)})` : ''}`,
       code ?? `HTTP_${status}`,
       classifyStatus(status, code),
       status,
@@ -440,15 +487,35 @@ function parseRetryAfter(value: string | undefined, now: number): number | undef
   return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - now), 120_000);
 }
 
-function badResponse(what: string, detail: string): ImsError {
-  return new ImsError(`${what}: unexpected answer (${detail})`, 'BAD_RESPONSE', 'ambiguous');
+/**
+ * The body as text, read as it streams in; undefined over MAX_ANSWER_BYTES, where it is dropped
+ * and the connection with it.
+ */
+async function readAnswer(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** An answer of the wrong shape; quoted when it is at hand. */
+function badResponse(what: string, detail: string, answer?: Answer): ImsError {
+  const quoted = answer === undefined ? '' : `: ${excerpt(answer.text) || 'an empty body'}`;
+  return new ImsError(`${what}: unexpected answer (${detail})${quoted}`, 'BAD_RESPONSE', 'ambiguous', answer?.status);
 }
 
 function decodeJob(value: unknown): Job {
   const job = (value ?? {}) as Record<string, unknown>;
   const status = job.status as JobStatus;
-  if (typeof job.job_id !== 'string' || !JOB_STATUSES.includes(status))
-    throw badResponse('job', 'no job_id or an unknown status');
+  if (typeof job.job_id !== 'string' || !ID.test(job.job_id) || !JOB_STATUSES.includes(status))
+    throw badResponse('job', 'no usable job_id or an unknown status');
   const entities = (job.entities ?? {}) as {
     image_id?: unknown;
     sub_jobs_result?: { entities?: { image_id?: unknown } }[];
@@ -459,16 +526,17 @@ function decodeJob(value: unknown): Job {
     process_percent?: unknown;
     current_task?: unknown;
   };
-  const imageId = entities.image_id ?? entities.sub_jobs_result?.[0]?.entities?.image_id;
-  const text = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
+  const imageId = text(entities.image_id ?? entities.sub_jobs_result?.[0]?.entities?.image_id);
+  if (imageId !== undefined && !ID.test(imageId)) throw badResponse('job', 'an image id of no known form');
   // A failure's detail may sit at the top level or only in `entities` (SDK JobEntities).
-  const errorCode = text(job.error_code) ?? text(entities.error_code) ?? text(entities.addition_error_code);
-  const failReason = text(job.fail_reason) ?? text(entities.error) ?? text(entities.addition_error_msg);
+  const errorCode = [job.error_code, entities.error_code, entities.addition_error_code].map(text).find(isToken);
+  const reason = text(job.fail_reason) ?? text(entities.error) ?? text(entities.addition_error_msg);
+  const failReason = reason === undefined ? undefined : excerpt(reason, MAX_MESSAGE);
   return {
     jobId: job.job_id,
     status,
     ...optional('jobType', text(job.job_type)),
-    ...optional('imageId', text(imageId)),
+    ...optional('imageId', imageId),
     ...optional('errorCode', errorCode),
     ...optional('failReason', failReason),
     ...optional('beginTime', text(job.begin_time)),
@@ -485,6 +553,7 @@ function decodeImage(value: unknown): Image {
   if (typeof image.id !== 'string' || typeof image.name !== 'string' || typeof image.status !== 'string') {
     throw badResponse('image', 'an image without id, name or status');
   }
+  if (!ID.test(image.id) || !isToken(image.status)) throw badResponse('image', 'an id or a status of no known form');
   const tags = Array.isArray(image.tags) ? image.tags.filter((tag): tag is string => typeof tag === 'string') : [];
   return { ...image, id: image.id, name: image.name, status: image.status, tags };
 }
@@ -499,6 +568,7 @@ function decodeTaggedImage(value: unknown): TaggedImage {
   if (typeof resource.resource_id !== 'string' || typeof resource.resource_name !== 'string') {
     throw badResponse('list images by tag', 'a resource without resource_id or resource_name');
   }
+  if (!ID.test(resource.resource_id)) throw badResponse('list images by tag', 'a resource_id of no known form');
   if (!Array.isArray(resource.tags)) throw badResponse('list images by tag', 'a resource without a tags array');
   const tags = resource.tags.map((tag: unknown) => {
     const { key, value } = (tag ?? {}) as { key?: unknown; value?: unknown };
@@ -511,9 +581,17 @@ function decodeTaggedImage(value: unknown): TaggedImage {
   return {
     id: resource.resource_id,
     name: resource.resource_name,
-    ...optional('status', typeof status === 'string' ? status : undefined),
+    ...optional('status', isToken(status) ? status : undefined),
     tags,
   };
+}
+
+function text(field: unknown): string | undefined {
+  return typeof field === 'string' && field !== '' ? field : undefined;
+}
+
+function isToken(value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value);
 }
 
 function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {

@@ -5,7 +5,8 @@
  * `safe`: provably not processed (throttled, connection refused): send again after a pause.
  * `ambiguous`: the request may have been processed (timeout after sending, reset, 5xx, an
  *   unreadable answer): only idempotent requests may be sent again blindly.
- * `never`: the API refused it (other 4xx); sending it again gives the same answer.
+ * `never`: the API refused it (other 4xx), or it could not be sent at all (a header HTTP cannot
+ *   carry, an untrusted TLS certificate); sending it again gives the same answer.
  */
 export type Retry = 'safe' | 'ambiguous' | 'never';
 
@@ -53,15 +54,40 @@ export function classifyStatus(status: number, code: string | undefined): Retry 
   return 'never';
 }
 
+/** Refused before a byte of the request left: the same request meets the same refusal. */
+const REFUSED_BEFORE_SENDING = new Set([
+  // undici's and node's checks of the request itself (a header value HTTP cannot carry, ...).
+  'UND_ERR_INVALID_ARG',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_HTTP_INVALID_HEADER_VALUE',
+  // The endpoint's TLS certificate is not one to trust: the handshake ended before the request.
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Transport failures: was the request possibly sent? */
 export function classifyTransportError(error: unknown): { code: string; retry: Retry; detail: string } {
-  const err = error as { code?: string; cause?: { code?: string }; message?: string };
-  const code = err.code ?? err.cause?.code ?? 'NETWORK';
+  const err = error as { name?: string; code?: unknown; cause?: { code?: unknown }; message?: string };
   const detail = err.message ?? String(error);
+  // The request's deadline (AbortSignal.timeout), whatever it interrupted: it may have been processed.
+  if (err.name === 'TimeoutError') return { code: 'TIMEOUT', retry: 'ambiguous', detail };
+  const given = typeof err.code === 'string' ? err.code : err.cause?.code;
+  const code = typeof given === 'string' ? given : 'NETWORK';
   // The connection never opened, so nothing was sent.
   if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return { code, retry: 'safe', detail };
   }
+  if (REFUSED_BEFORE_SENDING.has(code)) return { code, retry: 'never', detail };
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
     return { code: 'TIMEOUT', retry: 'ambiguous', detail };
   return { code, retry: 'ambiguous', detail };

@@ -2,8 +2,11 @@
 // transitions of one record at a time; the stores (file-store.ts) own the I/O and the serial.
 import { specHash } from '../manifest/spec.js';
 import type { ImageSpec } from '../manifest/types.js';
+import { truncate } from '../text.js';
 
 export const STATE_VERSION = 1;
+/** A failure's reason is kept to this many characters: an answer may hold megabytes. */
+const MAX_REASON = 1000;
 
 export interface JobError {
   /** The IMS error code, such as IMG.0057. */
@@ -147,7 +150,8 @@ export function succeededRecord(record: ImageRecord, imageId: string, at: Date):
 
 export function failedRecord(record: ImageRecord, error: JobError, at: Date): FailedRecord {
   const imageId = record.imageId;
-  return { ...base(record, at), phase: 'failed', error, ...jobOf(record), ...(imageId ? { imageId } : {}) };
+  const kept = { code: error.code, reason: truncate(error.reason, MAX_REASON) };
+  return { ...base(record, at), phase: 'failed', error: kept, ...jobOf(record), ...(imageId ? { imageId } : {}) };
 }
 
 /** A spec applied in place (name, description, tags, firmware) to the existing image. */

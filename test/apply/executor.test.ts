@@ -2,10 +2,13 @@
 // sockets, no sleeps. Virtual time stands for every wait, so a job of ten seconds costs nothing and
 // every interval can be asserted exactly. Faults are injected at the client's edge, by a plain
 // ImsApi object in front of the in-memory client, where a test needs one exact fault.
+import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplyEvent } from '../../src/apply/events.js';
 import { executePlan, type ExecutorOptions, type ImsApi } from '../../src/apply/executor.js';
 import type { ImageInfo } from '../../src/emulator/images.js';
+import { RequestBudget } from '../../src/ims/budget.js';
+import { ImsClient } from '../../src/ims/client.js';
 import { ImsError } from '../../src/ims/errors.js';
 import type { Image } from '../../src/ims/types.js';
 import type { Manifest } from '../../src/manifest/types.js';
@@ -355,6 +358,47 @@ describe('executePlan: answers that never came', () => {
     expect(following.count('quickImport')).toBe(0);
     expect(images(w)).toHaveLength(4);
     for (const key of keys(4)) expect(second.state.images[key]).toMatchObject({ phase: 'succeeded' });
+  });
+
+  it('fails an import answered 200 with a page instead of a job id, after three, quoting the answer', async () => {
+    const w = world();
+    // A proxy in front of IMS that answers the import with a page of its own: IMS never sees it.
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const page = '<html><title>Welcome</title>\u001b]0;owned\u0007<body>Sign in to continue</body></html>';
+    agent
+      .get('http://proxy.invalid')
+      .intercept({ path: () => true, method: 'POST' })
+      .reply(200, page)
+      .persist();
+    const proxy = new ImsClient({
+      endpoint: 'http://proxy.invalid',
+      projectId: 'p',
+      auth: { kind: 'token', token: 't' },
+      clock: w.clock,
+      budget: new RequestBudget(w.clock, { burst: Number.POSITIVE_INFINITY }),
+      dispatcher: agent,
+    });
+    const stop = new AbortController();
+    const proxied = edge(w, {
+      quickImport: (body, signal) => {
+        if (proxied.count('quickImport') > 5) stop.abort('sent too often');
+        return proxy.quickImport(body, signal);
+      },
+    });
+    const { summary, events, state } = await execute(w, await plan(w, [manifest('web')]), {
+      ims: proxied.api,
+      options: { stop: stop.signal },
+    });
+    await agent.close();
+    expect(proxied.count('quickImport')).toBe(3);
+    expect(summary).toMatchObject({ imported: 0, failed: 1, stillRunning: 0 });
+    const [failure] = ofType(events, 'import.failed');
+    expect(failure).toMatchObject({ key: 'web', code: 'IMPORT_ANSWER_UNUSABLE' });
+    expect(failure!.reason).toContain('IMS answered 3 imports with no usable job id');
+    expect(failure!.reason).toContain('<html><title>Welcome</title><body>Sign in to continue</body></html>');
+    expect(state.images.web).toMatchObject({ phase: 'failed', error: { code: 'IMPORT_ANSWER_UNUSABLE' } });
+    expect(images(w)).toEqual([]);
   });
 
   it('submits nothing once stopped', async () => {

@@ -2,7 +2,15 @@
 // emulator and no clock: fixed dates, the grace measured from the record's last change.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { observe, type Next, type Observation, type Outcome } from '../../src/apply/observe.js';
+import {
+  isUnusableAnswer,
+  observe,
+  type Next,
+  type Observation,
+  type Outcome,
+  type UnusableAnswers,
+} from '../../src/apply/observe.js';
+import { ImsError } from '../../src/ims/errors.js';
 import type { Image, Job, JobStatus } from '../../src/ims/types.js';
 import { validateAgainst } from '../../src/manifest/schema.js';
 import {
@@ -62,6 +70,8 @@ interface Row {
   readonly record: SubmittingRecord | SubmittedRecord;
   readonly observation: Observation;
   readonly now?: Date;
+  /** This run's answers to the key without a usable job id. */
+  readonly unusable?: UnusableAnswers;
   /** The fields the new record must have; undefined: no new record. */
   readonly expected?: Partial<Record<keyof ImageRecord | 'jobStatus', unknown>>;
   /** Fields the new record must not carry. */
@@ -101,6 +111,29 @@ const rows: Record<string, Row> = {
     observation: ABSENT,
     outcomes: [{ type: 'import.settled', attemptId: 'attempt-1', found: false }],
     next: 'resubmit',
+  },
+  'submitting, absent past the grace after three answers without a usable job id: failed, quoting the last': {
+    record: SENT,
+    observation: ABSENT,
+    unusable: { count: 3, last: 'POST /v2/cloudimages/quickimport/action: the answer (200) is not JSON: <html>' },
+    expected: {
+      phase: 'failed',
+      error: {
+        code: 'IMPORT_ANSWER_UNUSABLE',
+        reason:
+          'IMS answered 3 imports with no usable job id, and none is found by its tag; the last answer: POST /v2/cloudimages/quickimport/action: the answer (200) is not JSON: <html>',
+      },
+    },
+    lacks: ['jobId', 'imageId'],
+    outcomes: [
+      {
+        type: 'import.failed',
+        code: 'IMPORT_ANSWER_UNUSABLE',
+        reason:
+          'IMS answered 3 imports with no usable job id, and none is found by its tag; the last answer: POST /v2/cloudimages/quickimport/action: the answer (200) is not JSON: <html>',
+      },
+    ],
+    next: 'done',
   },
   'submitting, image queued: found, progress': {
     record: SENT,
@@ -363,7 +396,7 @@ describe('observe', () => {
 
   it.each(Object.entries(rows))('%s', (_name, row) => {
     const now = row.now ?? NOW;
-    const observed = observe(row.record, row.observation, now, GRACE_MS);
+    const observed = observe(row.record, row.observation, now, GRACE_MS, row.unusable);
     expect(observed.next).toBe(row.next);
     expect(observed.outcomes).toEqual(row.outcomes);
     if (row.expected === undefined) {
@@ -375,6 +408,31 @@ describe('observe', () => {
     for (const field of row.lacks ?? []) expect(record).not.toHaveProperty(field);
     expect(kept(record)).toEqual(kept(row.record));
     expect(validRecord(record)).toBe(true);
+  });
+
+  it('keeps a failure reason of 5 MB to 1000 characters, in the record and in what it says', () => {
+    const observed = observe(
+      RUNNING,
+      job('FAIL', { errorCode: 'IMG.0057', failReason: 'x'.repeat(5_000_000) }),
+      NOW,
+      0,
+    );
+    const reason = `${'x'.repeat(1000)}… (4999000 more characters)`;
+    expect(observed.record).toMatchObject({ phase: 'failed', error: { code: 'IMG.0057', reason } });
+    expect(observed.outcomes).toEqual([{ type: 'import.failed', jobId: 'job-1', code: 'IMG.0057', reason }]);
+  });
+
+  it('calls an import answered 2xx with nothing usable an unusable answer, and nothing else', () => {
+    const post = 'POST /v2/cloudimages/quickimport/action';
+    const cases: [ImsError, boolean][] = [
+      [new ImsError(`${post}: the answer (200) is not JSON: <html>`, 'BAD_RESPONSE', 'ambiguous', 200), true],
+      [new ImsError('quick import: unexpected answer (no usable job_id): {}', 'BAD_RESPONSE', 'ambiguous', 200), true],
+      [new ImsError(`${post}: the answer (200) is over 16777216 bytes`, 'ANSWER_TOO_LARGE', 'ambiguous', 200), true],
+      [new ImsError(`${post}: 503 IMG.0061: busy`, 'IMG.0061', 'ambiguous', 503), false],
+      [new ImsError(`${post}: no complete answer within 30s`, 'TIMEOUT', 'ambiguous'), false],
+      [new ImsError(`${post}: 400 IMG.0003: bad name`, 'IMG.0003', 'never', 400), false],
+    ];
+    expect(cases.map(([error]) => isUnusableAnswer(error))).toEqual(cases.map(([, unusable]) => unusable));
   });
 
   it('leaves its inputs as they were', () => {

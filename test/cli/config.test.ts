@@ -72,3 +72,74 @@ describe('resolveConnection', () => {
     expect((error as Error).message).not.toContain('very-secret-key-value');
   });
 });
+
+describe('resolveConnection: the endpoint is an origin', () => {
+  const refusal = (options: { endpoint?: string }, env: NodeJS.ProcessEnv): string => {
+    try {
+      resolveConnection(options, { ...secrets, ...env });
+    } catch (error) {
+      expect(error).toBeInstanceOf(UsageError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it.each([
+    [{ endpoint: 'https://gateway.example/ims' }, {}, '--endpoint has a path (/ims)'],
+    [{}, { IMSYNC_ENDPOINT: 'http://127.0.0.1:9000/v2/' }, 'IMSYNC_ENDPOINT has a path (/v2/)'],
+    [{ endpoint: 'https://ims.example?project=p' }, {}, '--endpoint has a query'],
+    [{ endpoint: 'https://ims.example/#top' }, {}, '--endpoint has a fragment'],
+  ])('refuses %j %j: %s', (options, env, message) => {
+    const text = refusal(options, env);
+    expect(text).toContain(message);
+    expect(text).toContain('https://ims.ap-southeast-1.myhuaweicloud.com');
+  });
+
+  it('takes an origin with or without its trailing slash, and a port', () => {
+    expect(resolveConnection({ endpoint: 'https://ims.example:8443/' }, secrets).endpoint).toBe(
+      'https://ims.example:8443',
+    );
+  });
+});
+
+describe('resolveConnection: credentials that cannot be sent', () => {
+  const env = { ...secrets, HW_REGION_NAME: 'cn-north-4' };
+  const refusal = (extra: NodeJS.ProcessEnv): Error => {
+    try {
+      resolveConnection({}, { ...env, ...extra });
+    } catch (error) {
+      expect(error).toBeInstanceOf(UsageError);
+      return error as Error;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it.each([
+    ['HW_SECRET_KEY', 'very-secret-key-value\n', 'HW_SECRET_KEY ends with a newline'],
+    ['HW_ACCESS_KEY', 'AKEXAMPLE0000000000\r\n', 'HW_ACCESS_KEY ends with a newline'],
+    ['HW_SECURITY_TOKEN', 'sts-secret-token\n', 'HW_SECURITY_TOKEN ends with a newline'],
+    ['HW_AUTH_TOKEN', 'iam-secret-token\n', 'HW_AUTH_TOKEN ends with a newline'],
+    ['HW_PROJECT_ID', 'p0123\n', 'HW_PROJECT_ID ends with a newline'],
+    ['HW_SECRET_KEY', ' very-secret-key-value', 'HW_SECRET_KEY begins with white space'],
+    ['HW_ACCESS_KEY', 'AKEXAMPLE\u00000000', 'HW_ACCESS_KEY contains a control character'],
+    [
+      'HW_SECURITY_TOKEN',
+      'sts-secret-\u2603-token',
+      'HW_SECURITY_TOKEN contains a character that cannot be sent in an HTTP header',
+    ],
+    [
+      'HW_ACCESS_KEY',
+      'AKEXAMPLE\u00e9\u4e2d',
+      'HW_ACCESS_KEY contains a character that cannot be sent in an HTTP header',
+    ],
+  ])('refuses %s that %j shows, naming it and never echoing it', (name, value, message) => {
+    const extra: NodeJS.ProcessEnv =
+      name === 'HW_AUTH_TOKEN'
+        ? { HW_ACCESS_KEY: undefined, HW_SECRET_KEY: undefined, [name]: value }
+        : { [name]: value };
+    const error = refusal(extra);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain(value.trim());
+    expect(error.message).not.toContain('secret');
+  });
+});

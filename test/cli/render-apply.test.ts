@@ -474,3 +474,50 @@ describe('progress: percent, time left and heartbeat', () => {
     renderer.close();
   });
 });
+
+describe('texts from IMS', () => {
+  /** A reason as a hostile or broken answer may word it: a title change, a screen clear, a forged line. */
+  const HOSTILE = '\u001b]0;owned\u0007\u001b[2Jdisk\r\n   9.9s  db-bms  imported \u009b31mred\u001b[0m';
+  const failed: ApplyEvent = {
+    type: 'import.failed',
+    time: at(1),
+    key: 'db-bms',
+    jobId: JOB.db,
+    code: 'IMG.0057',
+    reason: HOSTILE,
+  };
+
+  it('plain: shows a reason on one printable line, its escapes gone', () => {
+    const { output, text } = fakeOutput();
+    const renderer = createProgressRenderer('plain', output);
+    renderer.emit(failed);
+    renderer.close();
+    expect(text()).toBe(`   0.0s  db-bms  FAILED IMG.0057: disk    9.9s  db-bms  imported red (job ${JOB.db})\n`);
+  });
+
+  it('live: keeps the same line above the view, its escapes gone', () => {
+    vi.useFakeTimers();
+    try {
+      const { output } = fakeOutput();
+      const { stream, chunks } = fakeTerminal();
+      const renderer = createProgressRenderer('live', output, () => T0, stream);
+      renderer.emit(failed);
+      renderer.close();
+      const written = chunks.join('');
+      expect(written).not.toContain('\u001b]');
+      expect(written).not.toContain('\u001b[2J');
+      expect(written).not.toContain('\u009b');
+      expect(written).toContain('FAILED IMG.0057: disk    9.9s  db-bms  imported red');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('json: keeps the reason as it was, every control character escaped', () => {
+    const { output, text } = fakeOutput();
+    createProgressRenderer('json', output).emit(failed);
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+    expect(text()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect((JSON.parse(text()) as { reason: string }).reason).toBe(HOSTILE);
+  });
+});

@@ -31,7 +31,8 @@ describe('parseFaults', () => {
     ['toString=0.1', 'unknown fault "toString"'],
     ['rate=1,rate=2', 'rate is given twice'],
     ['429=0.5,500=0.6', 'add up to more than 1'],
-    ['lost=0.6,hang=0.5', 'lost and hang add up to more than 1'],
+    ['lost=0.6,hang=0.5', 'lost, hang and drip add up to more than 1'],
+    ['lost=0.5,drip=0.6', 'lost, hang and drip add up to more than 1'],
   ])('refuses %s, naming the bad part and the grammar', (spec, reason) => {
     expect(() => parseFaults(spec)).toThrow(reason);
     expect(() => parseFaults(spec)).toThrow('Expected name=value items separated by commas');
@@ -124,7 +125,7 @@ describe('injected faults', () => {
   it('holds a hung answer back, the work done: the client gives up on it (an ambiguous timeout)', async () => {
     const t = await testEmulator({ faults: parseFaults('hang=1') });
     const { url, projectId, token } = t.emulator;
-    const client = new ImsClient({ endpoint: url, projectId, auth: { kind: 'token', token }, headersTimeoutMs: 300 });
+    const client = new ImsClient({ endpoint: url, projectId, auth: { kind: 'token', token }, requestTimeoutMs: 300 });
     await expect(client.quickImport(systemImage('a') as never)).rejects.toMatchObject({
       code: 'TIMEOUT',
       retry: 'ambiguous',
@@ -133,6 +134,23 @@ describe('injected faults', () => {
     expect(await inspect(t, 'images')).toEqual([expect.objectContaining({ name: 'a' })]);
     const [entry] = await inspect(t, 'requests');
     expect(entry).toMatchObject({ status: 200, fault: 'hang' });
+  });
+
+  it('drips an answer a byte at a time without end, the work done: the request deadline ends it', async () => {
+    expect(parseFaults('drip=0.25')).toEqual({ drip: 0.25 });
+    const t = await testEmulator({ faults: parseFaults('drip=1') });
+    const { url, projectId, token } = t.emulator;
+    const client = new ImsClient({ endpoint: url, projectId, auth: { kind: 'token', token }, requestTimeoutMs: 1000 });
+    const started = Date.now();
+    await expect(client.quickImport(systemImage('a') as never)).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      retry: 'ambiguous',
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+    await client.close();
+    expect(await inspect(t, 'images')).toEqual([expect.objectContaining({ name: 'a' })]);
+    const [entry] = await inspect(t, 'requests');
+    expect(entry).toMatchObject({ status: 200, fault: 'drip' });
   });
 
   it('delays answers by the latency', async () => {

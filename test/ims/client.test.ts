@@ -1,11 +1,13 @@
 // The client's handling of every kind of answer, against a scripted HTTP server on loopback.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { ImsClient, type ImsClientOptions } from '../../src/ims/client.js';
+import { ImsClient, MAX_ANSWER_BYTES, type ImsClientOptions } from '../../src/ims/client.js';
 import { ImsError } from '../../src/ims/errors.js';
 import { verifySignature } from '../../src/ims/signer.js';
+import { printable } from '../../src/text.js';
 
 const credentials = { accessKey: 'AKEXAMPLE0000000000', secretKey: 'SK-super-secret-0000000000000000000000' };
 const projectId = '0123456789abcdef0123456789abcdef';
@@ -180,7 +182,7 @@ describe('ImsClient', () => {
 
   it('times out an answer that does not come, as ambiguous', async () => {
     replies.push(() => undefined);
-    const error = await failure(client({ headersTimeoutMs: 200 }).quickImport(body));
+    const error = await failure(client({ requestTimeoutMs: 200 }).quickImport(body));
     expect(error).toMatchObject({ code: 'TIMEOUT', retry: 'ambiguous' });
   });
 
@@ -339,5 +341,132 @@ describe('ImsClient', () => {
     controller.abort(new Error('interrupted'));
     await expect(client().getJob('j', controller.signal)).rejects.toThrow('interrupted');
     expect(seen).toHaveLength(0);
+  });
+});
+
+/** A certificate made for this test alone (self-signed for 127.0.0.1), which no trust store holds. */
+const UNTRUSTED_TLS = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgrq4SEd6VgmzE1KHa
+nPsbBRuygKZ+85+8Iyd2fzwYtx6hRANCAAS0j2Sa4eHS0hLOK4qza13CxYjt6KGs
+nfGTRsLYsZzQoLviu4KlERYVNdjuSPjvhirgrBrj8+4PH0Rt2xzG7P2E
+-----END PRIVATE KEY-----
+`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBjzCCATagAwIBAgIUQjHHXqeHb7Urm0j9O1+PGW13K5EwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwMjE0MTgwNFoYDzIxMjYxMTA4
+MTQxODA0WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAS0j2Sa4eHS0hLOK4qza13CxYjt6KGsnfGTRsLYsZzQoLviu4KlERYV
+NdjuSPjvhirgrBrj8+4PH0Rt2xzG7P2Eo2QwYjAdBgNVHQ4EFgQUwahabUCWdP46
+PP/aBNZfu7WCze8wHwYDVR0jBBgwFoAUwahabUCWdP46PP/aBNZfu7WCze8wDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0cAMEQC
+IDaX5tF+nXx2z6I64U2p0bcNezV2g0iccI2lgGdb9NctAiB3YnoeCLskgWhY6C4j
+M57VfXNrOLTjdvM/pgtWQiXS8w==
+-----END CERTIFICATE-----
+`,
+};
+
+describe('ImsClient: requests it cannot send', () => {
+  it('refuses a header value HTTP cannot carry before sending anything, as often as it is asked', async () => {
+    // A pool of two connections: each request undici refuses used to keep one for good.
+    const ims = client({ auth: { kind: 'token', token: 'iam-token\n' }, connections: 2 });
+    for (let i = 0; i < 5; i++) {
+      const error = await failure(ims.getQuota());
+      expect(error).toMatchObject({ code: 'INVALID_HEADER', retry: 'never' });
+      expect(error.message).toContain('x-auth-token');
+      expect(error.message).not.toContain('iam-token');
+    }
+    expect(seen).toHaveLength(0);
+    await ims.close();
+  });
+
+  it('calls an untrusted TLS certificate a refusal: the request never left, sending it again is pointless', async () => {
+    const tls = createTlsServer(UNTRUSTED_TLS, (_request, response) => response.end('{"job_id":"j"}'));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const ims = client({ endpoint: `https://127.0.0.1:${(tls.address() as AddressInfo).port}` });
+      const error = await failure(ims.quickImport(body));
+      expect(error).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', retry: 'never' });
+      await ims.close();
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((resolve) => tls.close(resolve));
+    }
+  });
+});
+
+describe('ImsClient: answers it cannot use', () => {
+  it('ends an answer that drips a byte at a time at the request deadline, as an ambiguous timeout', async () => {
+    replies.push((response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const drip = setInterval(() => response.write(' '), 20);
+      response.on('close', () => clearInterval(drip));
+    });
+    const started = Date.now();
+    const error = await failure(client({ requestTimeoutMs: 400, maxAttempts: 1 }).quickImport(body));
+    expect(error).toMatchObject({ code: 'TIMEOUT', retry: 'ambiguous' });
+    expect(error.message).toContain('no complete answer within 0.4s');
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('drops an answer over the size cap unread, as one it cannot use', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, ' ');
+    replies.push((response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"images":[');
+      let sent = 0;
+      const more = () => {
+        while (sent <= MAX_ANSWER_BYTES + chunk.length) {
+          sent += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', more);
+        }
+        response.end(']}');
+      };
+      response.on('error', () => undefined);
+      more();
+    });
+    const error = await failure(client({ maxAttempts: 1 }).listImages());
+    expect(error).toMatchObject({ code: 'ANSWER_TOO_LARGE', retry: 'ambiguous', status: 200 });
+  });
+
+  it.each([
+    ['a job id of 100,000 characters', { job_id: 'f'.repeat(100_000) }],
+    ['a job id with a terminal escape', { job_id: '\u001b]0;owned\u0007' }],
+    ['an empty job id', { job_id: '' }],
+  ])('refuses a quick import answered with %s, quoting a short printable excerpt', async (_case, answer) => {
+    replies.push(json(200, answer));
+    const error = await failure(client({ maxAttempts: 1 }).quickImport(body));
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retry: 'ambiguous', status: 200 });
+    expect(error.message.length).toBeLessThan(400);
+    expect(printable(error.message)).toBe(error.message);
+  });
+
+  it.each([
+    ['an image id of 100,000 characters', { images: [{ id: 'a'.repeat(100_000), name: 'n', status: 'active' }] }],
+    ['an image id with a newline', { images: [{ id: 'id\n+ forged', name: 'n', status: 'active' }] }],
+    ['an image status of 100,000 characters', { images: [{ id: 'i', name: 'n', status: 's'.repeat(100_000) }] }],
+  ])('refuses a list with %s', async (_case, answer) => {
+    replies.push(json(200, answer));
+    expect(await failure(client({ maxAttempts: 1 }).listImages())).toMatchObject({ code: 'BAD_RESPONSE' });
+  });
+
+  it('refuses a job whose image id is no id, and bounds the reason of a failed one', async () => {
+    replies.push(json(200, { job_id: 'j', status: 'SUCCESS', entities: { image_id: '../../etc' } }));
+    expect(await failure(client({ maxAttempts: 1 }).getJob('j'))).toMatchObject({ code: 'BAD_RESPONSE' });
+    replies.push(
+      json(200, { job_id: 'j', status: 'FAIL', error_code: 'IMG.0057', fail_reason: 'x'.repeat(5_000_000) }),
+    );
+    const job = await client({ maxAttempts: 1 }).getJob('j');
+    expect(job.errorCode).toBe('IMG.0057');
+    expect(job.failReason!.length).toBeLessThan(1100);
+  });
+
+  it('bounds an error message of 5 MB, and takes no error code that is not a code', async () => {
+    const message = `\u001b[2J${'m'.repeat(5_000_000)}`;
+    replies.push(json(400, { error: { code: 'c'.repeat(100_000), message } }));
+    const error = await failure(client({ maxAttempts: 1 }).getQuota());
+    expect(error).toMatchObject({ code: 'HTTP_400', retry: 'never', status: 400 });
+    expect(error.message.length).toBeLessThan(1200);
+    expect(error.message).not.toContain('\u001b');
   });
 });
