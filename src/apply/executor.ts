@@ -94,6 +94,8 @@ class Run {
   private readonly following = new Map<string, number>();
   /** Imports whose answer never came, waiting to be found by their tag. */
   private readonly settling = new Set<string>();
+  /** When this run began to settle each key: new attempts after absent ones do not restart it. */
+  private readonly unsettledSince = new Map<string, number>();
   private submissions = 0;
   /** Orphans whose image goes once their running import has ended. */
   private readonly deleteWhenDone = new Set<string>();
@@ -196,7 +198,7 @@ class Run {
       case 'settle':
         if (entry.then === 'delete') this.deleteWhenDone.add(key);
         this.slots.track(); // its job may hold one of the account's import slots
-        if (entry.action === 'settle') this.settling.add(key);
+        if (entry.action === 'settle') this.startSettling(key);
         else this.following.set(key, Date.parse(entry.recorded.updatedAt));
         return;
       case 'delete':
@@ -270,7 +272,7 @@ class Run {
         }
         this.slots.perhapsRunning();
         this.emitAt(key, { type: 'import.ambiguous', attemptId, reason: error.message });
-        this.settling.add(key);
+        this.startSettling(key);
         return undefined;
       }
       // Refused, or provably never processed after every retry: a result, not an exception.
@@ -310,6 +312,8 @@ class Run {
       } catch {
         return; // stopped: what is followed stays recorded for the next run
       }
+      // Before the round, so that an API that keeps failing every round still lets the run end.
+      this.stopWaitingForLongJobs();
       const changed = await this.round().catch((error: unknown) => {
         // A round that could not finish (the API kept failing) is tried again, a little later;
         // one cut short by an abort ends the following.
@@ -323,7 +327,6 @@ class Run {
 
   private async round(): Promise<boolean> {
     const settled = await Promise.all([...this.settling].map((key) => this.look(key)));
-    this.stopWaitingForLongJobs();
     const keys = [...this.following.keys()];
     // The tag query costs `pages` requests for all of imsync's images; a job query one per import,
     // and tells its percent: with few jobs running, that is worth it to whoever watches.
@@ -342,13 +345,26 @@ class Run {
     return [...settled, ...followed].some(Boolean);
   }
 
-  /** Jobs followed longer than --wait-timeout are left running: recorded, followed by the next run. */
+  private startSettling(key: string): void {
+    this.settling.add(key);
+    if (!this.unsettledSince.has(key)) this.unsettledSince.set(key, this.deps.clock.now());
+  }
+
+  /**
+   * Jobs followed, and imports settled, longer than --wait-timeout are left: recorded, for the next
+   * run to follow or settle. An IMS that never answers (every import 5xx) thus ends the run too.
+   */
   private stopWaitingForLongJobs(): void {
     const timeout = this.options.waitTimeoutMs;
     if (timeout === undefined) return;
-    for (const [key, since] of this.following) {
-      if (this.deps.clock.now() - since < timeout) continue;
+    const now = this.deps.clock.now();
+    const left = [
+      ...[...this.following].filter(([, since]) => now - since >= timeout).map(([key]) => key),
+      ...[...this.settling].filter((key) => now - this.unsettledSince.get(key)! >= timeout),
+    ];
+    for (const key of left) {
       this.following.delete(key);
+      this.settling.delete(key);
       this.leftRunning.add(key);
       const { jobId } = this.inFlight(key);
       this.emitAt(key, {

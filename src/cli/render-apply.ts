@@ -60,7 +60,7 @@ function printableEvent(event: ApplyEvent): ApplyEvent {
  * | `import.ambiguous`  | `key`, `attempt_id`, `reason`                                                             |
  * | `import.settled`    | `key`, `attempt_id`, `found`                                                              |
  * | `job.progress`      | `key`, `job_id`, `status`, `percent` (null when IMS gives none)                           |
- * | `job.left-running`  | `key`, `job_id`, `seconds`: waited that long (--wait-timeout); the next apply follows it  |
+ * | `job.left-running`  | `key`, `job_id`, `seconds`: waited that long (--wait-timeout); the next apply follows it (no job id: settles it) |
  * | `import.succeeded`  | `key`, `image_id`, `job_id`, `seconds`                                                    |
  * | `import.failed`     | `key`, `job_id`, `code`, `reason`                                                         |
  * | `update.succeeded`  | `key`, `image_id`, `fields`                                                               |
@@ -225,7 +225,9 @@ class EventLog {
         this.statuses.set(event.key, event.status);
         return `${key}  ${event.jobId ? 'job' : 'image'} ${event.status}`;
       case 'job.left-running':
-        return `${key}  ${color.yellow('still running')} after ${event.seconds}s (--wait-timeout): recorded, and the next apply follows it`;
+        return event.jobId === undefined
+          ? `${key}  ${color.yellow('not settled')} after ${event.seconds}s (--wait-timeout): IMS has not shown whether it took the import; recorded, and the next apply looks for it by its tag`
+          : `${key}  ${color.yellow('still running')} after ${event.seconds}s (--wait-timeout): recorded, and the next apply follows it`;
       case 'import.queued':
         return `${key}  ${color.yellow('queued')}: the account runs as many imports as it allows (IMG.0194); it goes when one of this run's jobs ends`;
       case 'import.ambiguous':

@@ -317,6 +317,33 @@ describe('executePlan: answers that never came', () => {
     expect(state.images.web).toMatchObject({ phase: 'succeeded', attemptId: 'attempt1' });
   });
 
+  it('ends within --wait-timeout when IMS never answers: every import 5xx, every lookup failing', async () => {
+    const w = world();
+    const unavailable = () => new ImsError('503 APIGW.0103: service unavailable', 'APIGW.0103', 'ambiguous', 503);
+    const down = () => Promise.reject(unavailable());
+    const outage = edge(w, {
+      quickImport: down,
+      listImages: down,
+      getJob: down,
+      // eslint-disable-next-line require-yield, @typescript-eslint/require-await -- a listing that fails at once
+      listTaggedImages: async function* () {
+        throw unavailable();
+      },
+    });
+    const { summary, events, state } = await execute(w, await plan(w, [manifest('web')]), {
+      ims: outage.api,
+      options: { waitTimeoutMs: 30_000 },
+    });
+    expect(summary).toMatchObject({ imported: 0, failed: 0, stillRunning: 1 });
+    const [left] = ofType(events, 'job.left-running');
+    expect(left).toMatchObject({ key: 'web', seconds: 30 });
+    expect(left).not.toHaveProperty('jobId');
+    expect(at(left) - at(ofType(events, 'import.ambiguous')[0])).toBeLessThan(30_000 + options().pollMaxMs);
+    // Recorded as an intent: the next run settles it by its tag before sending anything.
+    expect(state.images.web).toMatchObject({ phase: 'submitting' });
+    expect(images(w)).toHaveLength(0);
+  });
+
   it('follows jobs and settles attempts left by an earlier run, without resubmitting', async () => {
     const w = world();
     const losing = edge(w, {

@@ -107,6 +107,20 @@ describe('progressMode', () => {
   });
 });
 
+describe('a run that stops waiting (--wait-timeout)', () => {
+  it('says a job is still running, and an import IMS never answered is not settled, each left for the next apply', () => {
+    const { output, text } = fakeOutput();
+    const renderer = createProgressRenderer('plain', output);
+    renderer.emit({ type: 'job.left-running', time: at(1), key: 'slow', jobId: JOB.web, seconds: 30 });
+    renderer.emit({ type: 'job.left-running', time: at(2), key: 'unanswered', seconds: 30 });
+    renderer.close();
+    expect(text()).toContain('slow  still running after 30s (--wait-timeout): recorded, and the next apply follows it');
+    expect(text()).toContain(
+      'unanswered  not settled after 30s (--wait-timeout): IMS has not shown whether it took the import; recorded, and the next apply looks for it by its tag',
+    );
+  });
+});
+
 describe('json mode', () => {
   it('writes every event as one JSON object per line, with snake_case fields', () => {
     const { output, text } = fakeOutput();
