@@ -251,11 +251,22 @@ program
     process.exitCode = await emulatorCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
   });
 
+// A command left waiting on something that will never happen would end in Node's silent exit 13.
+let finished = false;
+process.once('beforeExit', () => {
+  if (finished) return;
+  output.err(
+    'imsync: internal error, this is a bug: the command stopped waiting with its work unfinished; what it recorded is saved, and its lock is taken over as stale by the next command\n',
+  );
+  process.exitCode = EXIT.error;
+});
+
 try {
   await program.parseAsync();
 } catch (error) {
   process.exitCode = report(error);
 }
+finished = true;
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
