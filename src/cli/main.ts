@@ -125,6 +125,7 @@ program
   .option('--max-prune <n>', 'refuse to prune more images than this (default 10)')
   .option('--force', 'prune beyond --max-prune, or with no manifest at all')
   .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
+  .option('--standby', 'while another daemon holds the state, stand by (endpoints answer) and lead once it is gone')
   .option(
     '--settle-grace <duration>',
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',

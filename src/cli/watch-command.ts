@@ -1,5 +1,5 @@
 // `imsync watch`: the reconcile daemon, its HTTP endpoints, its logs and its signals.
-import { once } from 'node:events';
+import type { Server } from 'node:http';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../clock.js';
@@ -7,15 +7,16 @@ import { StateRecorder } from '../state/recorder.js';
 import type { Phase } from '../state/model.js';
 import { Daemon } from '../watch/daemon.js';
 import { startStatusServer } from '../watch/http.js';
+import { Standby, waitToLead } from '../watch/standby.js';
 import { createMetrics } from '../watch/metrics.js';
 import { watchManifests, type ManifestWatcher } from '../watch/watcher.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget } from './connect.js';
-import { openSession, type Session } from './session.js';
+import { openSession } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
 import { accountChanged } from '../state/account.js';
-import { StateError, whileLocked } from '../state/store.js';
+import { describeHolder, StateError, whileLocked, type StateLock } from '../state/store.js';
 import { printable } from '../text.js';
 import { applyEventToJson } from './render-apply.js';
 
@@ -32,6 +33,7 @@ export interface WatchCommandOptions extends Omit<
   interval?: string;
   listen?: string;
   allowedHost?: string[];
+  standby?: boolean;
 }
 
 /**
@@ -67,86 +69,104 @@ export async function watchCommand(
       printable(message),
     );
 
-  // The lock is held for the daemon's life: a second daemon or an apply fails fast, naming us.
-  const lock = await settings.store.lock('imsync watch', lockWaitMs);
-  let session: Session | undefined;
-  return whileLocked(lock, async () => {
-    try {
+  // Signals are heard from the start: a standby, or a daemon still starting, ends cleanly too.
+  const shutdown = new AbortController();
+  let daemon: Daemon | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log('info', 'shutting down', { signal });
+    shutdown.abort(signal);
+    daemon?.stop();
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const standby = options.standby ? new Standby() : undefined;
+  const metrics = createMetrics({
+    phases: () => {
+      const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
+      for (const [, record] of daemon?.recorder.entries() ?? []) phases[record.phase]++;
+      return phases;
+    },
+    stateStats: () => settings.store.stats(),
+    leading: () => daemon !== undefined,
+  });
+  let http: { server: Server; address: string } | undefined;
+  const serve = async () => {
+    http ??= await startStatusServer(
+      listen.host,
+      listen.port,
+      { role: () => daemon ?? standby!, metrics, paths: manifests, stateLocation: settings.store.location },
+      { allowedHosts },
+    ).catch((error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
+      throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
+    });
+    return http;
+  };
+  try {
+    // The lock is held for the daemon's life: it is the leadership. Without --standby a second
+    // daemon or an apply fails fast, naming the holder; a standby answers its endpoints meanwhile.
+    let lock: StateLock | undefined;
+    if (standby) {
+      const { address } = await serve();
+      log('info', 'standing by', { state: settings.store.location, listen: `http://${address}` });
+      lock = await waitToLead(settings.store, 'imsync watch', standby, systemClock, shutdown.signal, (leader) =>
+        log('info', 'another daemon leads', leader ? { leader: describeHolder(leader) } : {}),
+      );
+      if (!lock) return 0;
+      log('info', 'leading: the state lock is ours');
+    } else {
+      lock = await settings.store.lock('imsync watch', lockWaitMs);
+    }
+    return await whileLocked(lock, async () => {
       const state = await settings.store.read();
       const recorder = new StateRecorder(settings.store, state);
-      const metrics = createMetrics({
-        phases: () => {
-          const phases: Record<Phase, number> = { submitting: 0, submitted: 0, succeeded: 0, failed: 0 };
-          for (const [, record] of daemon.recorder.entries()) phases[record.phase]++;
-          return phases;
-        },
-        stateStats: () => settings.store.stats(),
-      });
-      session = await openSession(startTarget, settings.region, state, settings.store.location, {
+      const session = await openSession(startTarget, settings.region, state, settings.store.location, {
         onResponse: ({ route, status }) => metrics.apiResponse(route, status),
       });
-      const { client, region, account, target } = session;
-      const { connection } = target;
-      if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
-      const daemon = new Daemon(
-        {
-          ims: client,
-          recorder,
-          clock: systemClock,
-          random: Math.random,
-          metrics,
-          log,
-          onEvent: (event) => {
-            metrics.event(event);
-            // The log line has its own time.
-            const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
-            log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
-          },
-        },
-        {
-          paths: manifests,
-          ...(region === undefined ? {} : { region }),
-          intervalMs,
-          parallelism,
-          allowReplace: policy.allowReplace,
-          prune: policy.prune,
-          maxPrune,
-          force,
-          settleGraceMs,
-        },
-      );
-      const http = await startStatusServer(
-        listen.host,
-        listen.port,
-        {
-          daemon,
-          metrics,
-          paths: manifests,
-          stateLocation: settings.store.location,
-        },
-        { allowedHosts },
-      ).catch((error: NodeJS.ErrnoException) => {
-        const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
-        throw new UsageError(`--listen ${listen.host}:${listen.port}: cannot listen (${why})`);
-      });
-      const onHangup = () => daemon.trigger('SIGHUP: re-reading the manifests and resyncing', true);
+      const onHangup = () => daemon?.trigger('SIGHUP: re-reading the manifests and resyncing', true);
       let watcher: ManifestWatcher | undefined;
-      // Whatever ends the daemon, nothing it opened keeps the process alive.
       try {
-        watcher = await watchManifests(manifests, DEBOUNCE, (what) => daemon.trigger(what));
+        const { client, region, account, target } = session;
+        if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
+        const leader = new Daemon(
+          {
+            ims: client,
+            recorder,
+            clock: systemClock,
+            random: Math.random,
+            metrics,
+            log,
+            onEvent: (event) => {
+              metrics.event(event);
+              // The log line has its own time.
+              const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
+              log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
+            },
+          },
+          {
+            paths: manifests,
+            ...(region === undefined ? {} : { region }),
+            intervalMs,
+            parallelism,
+            allowReplace: policy.allowReplace,
+            prune: policy.prune,
+            maxPrune,
+            force,
+            settleGraceMs,
+          },
+        );
+        daemon = leader;
+        const { address } = await serve();
+        watcher = await watchManifests(manifests, DEBOUNCE, (what) => leader.trigger(what));
         process.on('SIGHUP', onHangup);
-        const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(([signal]) => {
-          log('info', 'shutting down', { signal: String(signal) });
-          daemon.stop();
-        });
         log('info', 'watching', {
           paths: manifests,
           state: settings.store.location,
-          endpoint: connection.endpoint,
-          listen: `http://${http.address}`,
+          endpoint: target.connection.endpoint,
+          listen: `http://${address}`,
           interval: options.interval ?? '5m',
         });
-        await daemon.run().catch((error: unknown) => {
+        if (shutdown.signal.aborted) leader.stop();
+        await leader.run().catch((error: unknown) => {
           const why = error instanceof Error ? error.message : String(error);
           log('error', 'stopped; the state could not be saved', { error: why });
           throw new StateError(
@@ -154,19 +174,20 @@ export async function watchCommand(
             `the state could not be written (${why}); the state last written stands, and the next start follows or settles what it lacks`,
           );
         });
-        await stopped;
       } finally {
         process.off('SIGHUP', onHangup);
         await watcher?.close();
-        http.server.close();
-        http.server.closeAllConnections();
+        await session.close();
       }
       log('info', 'stopped; state saved');
       return 0;
-    } finally {
-      await session?.close();
-    }
-  });
+    });
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    // Whatever ends the daemon, nothing it opened keeps the process alive.
+    http?.server.close();
+    http?.server.closeAllConnections();
+  }
 }
 
 /** `--allowed-host`: a DNS name, as a Host header carries it without its port. */

@@ -14,10 +14,13 @@ import { encodeDrift } from '../plan/codec.js';
 import type { PlanEntry } from '../plan/plan.js';
 import type { Planned } from '../reconcile/reconcile.js';
 import type { Daemon } from './daemon.js';
+import { describeHolder } from '../state/store.js';
+import { Standby } from './standby.js';
 import type { Metrics } from './metrics.js';
 
 export interface StatusSources {
-  readonly daemon: Daemon;
+  /** The daemon once this replica leads; its standby while another daemon does. */
+  readonly role: () => Daemon | Standby;
   readonly metrics: Metrics;
   readonly paths: readonly string[];
   readonly stateLocation: string;
@@ -76,7 +79,10 @@ export async function startStatusServer(
       case '/healthz':
         return reply(200, 'text/plain', 'ok\n');
       case '/readyz': {
-        const unready = sources.daemon.unready;
+        const role = sources.role();
+        // Ready: a standby is as it should be, and a rollout waits for no replica to lead.
+        if (role instanceof Standby) return reply(200, 'text/plain', `standby: ${leaderOf(role)} leads\n`);
+        const unready = role.unready;
         return unready === undefined
           ? reply(200, 'text/plain', 'ready\n')
           : reply(503, 'text/plain', `not ready: ${unready}\n`);
@@ -87,8 +93,11 @@ export async function startStatusServer(
           (error: Error) => reply(500, 'text/plain', `${error.message}\n`),
         );
         return;
-      case '/status':
-        return reply(200, 'application/json', `${JSON.stringify(status(sources), null, 2)}\n`);
+      case '/status': {
+        const role = sources.role();
+        const document = role instanceof Standby ? standbyStatus(role, sources) : status(role, sources);
+        return reply(200, 'application/json', `${JSON.stringify(document, null, 2)}\n`);
+      }
       default:
         return reply(404, 'text/plain', 'not found: try /healthz, /readyz, /metrics or /status\n');
     }
@@ -119,9 +128,26 @@ function canonicalHost(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
 }
 
+function leaderOf(standby: Standby): string {
+  return standby.leader ? describeHolder(standby.leader) : 'another daemon';
+}
+
+/** /status of a standby: who leads; the images are the leader's to tell. */
+function standbyStatus(standby: Standby, sources: StatusSources): object {
+  const { leader } = standby;
+  return {
+    role: 'standby',
+    ready: true,
+    leader: leader
+      ? { host: leader.host, pid: leader.pid, command: leader.command, since: leader.since, lock_id: leader.id }
+      : null,
+    watching: sources.paths,
+    state: sources.stateLocation,
+  };
+}
+
 /** The documented /status document (README, "watch"). */
-function status(sources: StatusSources): object {
-  const { daemon } = sources;
+function status(daemon: Daemon, sources: StatusSources): object {
   const last = daemon.lastReconcile;
   const images = Object.fromEntries(
     [...daemon.recorder.entries()]
@@ -142,6 +168,7 @@ function status(sources: StatusSources): object {
       ]),
   );
   return {
+    role: 'leader',
     ready: daemon.ready,
     reconciling: daemon.reconciling,
     watching: sources.paths,

@@ -10,6 +10,8 @@ export interface MetricSources {
   /** Records by phase, read at each scrape. */
   readonly phases: () => Readonly<Record<Phase, number>>;
   readonly stateStats: () => StoreStats;
+  /** Whether this replica leads (holds the state's lock) or stands by. */
+  readonly leading: () => boolean;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -37,6 +39,14 @@ export function createMetrics(sources: MetricSources) {
     registers,
     collect() {
       for (const [phase, count] of Object.entries(sources.phases())) this.set({ phase }, count);
+    },
+  });
+  new Gauge({
+    name: 'imsync_leader',
+    help: '1 while this replica leads (holds the state lock and reconciles), 0 while it stands by.',
+    registers,
+    collect() {
+      this.set(sources.leading() ? 1 : 0);
     },
   });
   new Gauge({

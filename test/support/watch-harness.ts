@@ -300,9 +300,13 @@ export class DaemonProcess {
     );
   }
 
-  /** The address of its HTTP endpoints, from the 'watching' log line (`listen`). */
+  /** The address of its HTTP endpoints, from the 'watching' or 'standing by' log line (`listen`). */
   async url(timeoutMs = 15_000): Promise<string> {
-    const line = await this.waitForLog('the "watching" log line', (l) => l.msg === 'watching', timeoutMs);
+    const line = await this.waitForLog(
+      'the "watching" or "standing by" log line',
+      (l) => l.msg === 'watching' || l.msg === 'standing by',
+      timeoutMs,
+    );
     return String(line.listen);
   }
 

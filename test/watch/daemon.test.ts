@@ -128,6 +128,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
   const results: ReconcileResult[] = [];
   const errors: string[] = [];
   const metrics = createMetrics({
+    leading: () => true,
     phases: () => ({ submitting: 0, submitted: 0, succeeded: 0, failed: 0 }),
     stateStats: () => store.stats(),
   });

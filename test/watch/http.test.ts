@@ -31,6 +31,7 @@ async function serve(options: ServerOptions = {}): Promise<number> {
   const store = new MemoryStateStore();
   const recorder = new StateRecorder(store, emptyState());
   const metrics = createMetrics({
+    leading: () => true,
     phases: () => ({ submitting: 0, submitted: 0, succeeded: 0, failed: 0 }),
     stateStats: () => store.stats(),
   });
@@ -55,7 +56,7 @@ async function serve(options: ServerOptions = {}): Promise<number> {
       settleGraceMs: 1_000,
     },
   );
-  const sources = { daemon, metrics, paths: [], stateLocation: store.location };
+  const sources = { role: () => daemon, metrics, paths: [], stateLocation: store.location };
   const { server } = await startStatusServer('127.0.0.1', 0, sources, options);
   servers.push(server);
   return (server.address() as AddressInfo).port;
