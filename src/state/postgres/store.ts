@@ -380,8 +380,9 @@ export class PostgresStateStore implements StateStore {
       version: STATE_VERSION,
       lineage: meta.lineage,
       serial: Number(meta.serial),
-      ...(meta.account === null ? {} : { account: meta.account }),
       images,
+      // After the images, where a file has it: a state moved back to a file is the file it was.
+      ...(meta.account === null ? {} : { account: meta.account }),
     };
     try {
       return checkState(state, this.location);
