@@ -87,6 +87,27 @@ describe('a state on PostgreSQL', () => {
     expect(removed.stdout).toContain(`Removed held-a from ${location}`);
   });
 
+  it('stops an apply whose lock was forced away: it writes nothing more, and exits 1 saying so', async () => {
+    const { emulator, workspace } = await applied(['fenced-a'], ['--job-seconds', '4']);
+    const location = freshLocation();
+    const stored = async () => {
+      const list = expectExit(await workspace.run(['state', 'list', '--json', '--state', location], emulator), 0);
+      return JSON.parse(list.stdout) as { serial: number; images: Record<string, { phase: string }> };
+    };
+    const apply = workspace.start([...applyArgs(workspace, '--json'), '--state', location], emulator);
+    await apply.waitFor((p) => p.events().some((e) => e.type === 'import.submitted'), 15_000);
+    const held = await workspace.run(['state', 'rm', 'fenced-a', '--state', location], emulator);
+    const lockId = /force-unlock ([0-9a-f]{12})/.exec(held.stderr)![1]!;
+    expectExit(await workspace.run(['force-unlock', lockId, '--state', location], emulator), 0);
+    const forced = await stored();
+    const done = await apply.exited;
+    expect(done.code, outputOf(done)).toBe(1);
+    expect(done.stderr).toContain(`imsync: cannot write ${location}: the connection holding its lock was lost`);
+    // Its job went on, but the run had lost the right to record it.
+    expect(await stored()).toEqual(forced);
+    expect(forced.images['fenced-a']!.phase).toBe('submitted');
+  });
+
   it('shows the password of the URL in no output of plan, apply, the state commands or force-unlock', async () => {
     const password = 'pg-pass-4f1c9e';
     const { emulator, workspace } = await applied(['secret-a']);

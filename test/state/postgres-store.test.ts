@@ -151,7 +151,7 @@ describe('postgres state store', () => {
     const theirs = await second.commit(await second.read(), new Map([['b', withImports(base, 'b').images.b!]]));
     const error = await stateFailure(first.commit(base, new Map([['c', withImports(base, 'c').images.c!]])));
     expect(error.code).toBe('STATE_UNWRITABLE');
-    expect(error.message).toContain('the connection holding the state lock was lost');
+    expect(error.message).toContain(`cannot write ${location}: the connection holding its lock was lost`);
     expect(await open(location).read()).toEqual(theirs);
     await lock.release();
     await next.release();

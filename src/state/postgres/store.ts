@@ -410,9 +410,9 @@ export class PostgresStateStore implements StateStore {
       const held = this.held;
       if (held) {
         return serially(held, async () => {
-          if (held.lost) throw lostLock(held.lost);
+          if (held.lost) throw lostLock(this.location, held.lost);
           return work(held.client).catch((error: unknown) => {
-            throw held.lost && !(error instanceof StateError) ? lostLock(held.lost) : error;
+            throw held.lost && !(error instanceof StateError) ? lostLock(this.location, held.lost) : error;
           });
         });
       }
@@ -545,10 +545,10 @@ function holderOf(row: HolderRow): LockHolder {
   return { host: row.host, pid: row.pid, command: row.command, since: row.since.toISOString(), id: row.lock_id };
 }
 
-function lostLock(lost: Error): StateError {
+function lostLock(location: string, lost: Error): StateError {
   return new StateError(
     'STATE_UNWRITABLE',
-    `the connection holding the state lock was lost (${reason(lost)}); nothing more is written by this command, whose lock is gone`,
+    `cannot write ${location}: the connection holding its lock was lost (${reason(lost)}); nothing more is written by this command, whose lock is gone`,
   );
 }
 
