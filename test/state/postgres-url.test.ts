@@ -30,6 +30,7 @@ describe('postgres state location', () => {
         password: 's@cret',
         ssl: { rejectUnauthorized: true },
         connectionTimeoutMillis: 3000,
+        query_timeout: 60_000,
         application_name: 'imsync',
       },
     });
@@ -41,6 +42,7 @@ describe('postgres state location', () => {
       host: '127.0.0.1',
       ssl: false,
       connectionTimeoutMillis: 10_000,
+      query_timeout: 60_000,
       application_name: 'imsync',
     });
     expect(target.schema).toBe('imsync');

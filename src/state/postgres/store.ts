@@ -410,9 +410,9 @@ export class PostgresStateStore implements StateStore {
       const held = this.held;
       if (held) {
         return serially(held, async () => {
-          if (held.lost) throw lostLock(this.location, held.lost);
+          if (held.lost) throw lostLock(doing, this.location, held.lost);
           return work(held.client).catch((error: unknown) => {
-            throw held.lost && !(error instanceof StateError) ? lostLock(this.location, held.lost) : error;
+            throw held.lost && !(error instanceof StateError) ? lostLock(doing, this.location, held.lost) : error;
           });
         });
       }
@@ -545,10 +545,10 @@ function holderOf(row: HolderRow): LockHolder {
   return { host: row.host, pid: row.pid, command: row.command, since: row.since.toISOString(), id: row.lock_id };
 }
 
-function lostLock(location: string, lost: Error): StateError {
+function lostLock(doing: 'read' | 'write', location: string, lost: Error): StateError {
   return new StateError(
-    'STATE_UNWRITABLE',
-    `cannot write ${location}: the connection holding its lock was lost (${reason(lost)}); nothing more is written by this command, whose lock is gone`,
+    doing === 'read' ? 'STATE_UNREADABLE' : 'STATE_UNWRITABLE',
+    `cannot ${doing} ${location}: the connection holding its lock was lost (${reason(lost)}); nothing more is written by this command, whose lock is gone`,
   );
 }
 

@@ -6,6 +6,8 @@ import type { ClientConfig } from 'pg';
 export const DEFAULT_SCHEMA = 'imsync';
 /** How long connecting may take before the state counts as unreachable (libpq's connect_timeout, in seconds). */
 const DEFAULT_CONNECT_TIMEOUT_S = 10;
+/** A query unanswered this long fails, rather than leave a command waiting on a server gone silent. */
+const QUERY_TIMEOUT_MS = 60_000;
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 const SSL_MODES = ['disable', 'no-verify', 'require', 'verify-ca', 'verify-full'] as const;
 type SslMode = (typeof SSL_MODES)[number];
@@ -76,6 +78,7 @@ export function postgresTarget(text: string, env: NodeJS.ProcessEnv): PostgresTa
     ...(password === '' ? {} : { password }),
     ssl: sslOptions(sslMode),
     connectionTimeoutMillis: connectTimeout(url.searchParams.get('connect_timeout')) * 1000,
+    query_timeout: QUERY_TIMEOUT_MS,
     application_name: url.searchParams.get('application_name') ?? 'imsync',
   };
   const shown = new URL(url.href);
