@@ -114,10 +114,7 @@ export class PostgresStateStore implements StateStore {
     return this.writing(state, async (client, current) => {
       const next: State = { ...state, lineage: current.lineage || randomUUID(), serial: state.serial + 1 };
       await client.query(`DELETE FROM ${this.tables.images} WHERE key <> ALL($1::text[])`, [Object.keys(next.images)]);
-      return {
-        state: next,
-        bytes: (await this.upsert(client, next, Object.entries(next.images))) + (await this.putMeta(client, next)),
-      };
+      return { state: next, bytes: await this.putWhole(client, next) };
     });
   }
 
@@ -153,9 +150,7 @@ export class PostgresStateStore implements StateStore {
             serial: Number(current?.serial ?? 0),
             records: count,
           });
-          const bytes =
-            (await this.upsert(client, state, Object.entries(state.images))) + (await this.putMeta(client, state));
-          return { state, bytes };
+          return { state, bytes: await this.putWhole(client, state) };
         }),
       ),
     );
@@ -180,10 +175,7 @@ export class PostgresStateStore implements StateStore {
           if (kept.rows[0]) aside = `${this.location} (table ${shown(t.aside)}, id ${kept.rows[0].id})`;
           await client.query(`DELETE FROM ${t.images}`);
           const next: State = { ...state, lineage: randomUUID(), serial: 1 };
-          return {
-            state: next,
-            bytes: (await this.upsert(client, next, Object.entries(next.images))) + (await this.putMeta(client, next)),
-          };
+          return { state: next, bytes: await this.putWhole(client, next) };
         }),
       );
       return { state: rebuilt, ...(aside === undefined ? {} : { aside }) };
@@ -331,6 +323,11 @@ export class PostgresStateStore implements StateStore {
         }),
       ),
     );
+  }
+
+  /** Writes every record of `state`, and its lineage, serial and account; returns the bytes sent. */
+  private async putWhole(client: ClientBase, state: State): Promise<number> {
+    return (await this.upsert(client, state, Object.entries(state.images))) + (await this.putMeta(client, state));
   }
 
   /** Writes `records` as they are in `state`; returns the bytes sent. */
