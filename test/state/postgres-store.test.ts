@@ -192,4 +192,26 @@ describe('postgres state store', () => {
       expect(error.message).not.toContain('hunter2');
     }
   });
+
+  it('asks the server for TLS when told to, and says what to change in the URL when that fails', async () => {
+    const location = `${freshLocation()}&sslmode=verify-full`;
+    const error = await stateFailure(open(location).read());
+    expect(error.code).toBe('STATE_UNREADABLE');
+    const [{ ssl }] = (await admin.query<{ ssl: string }>('SHOW ssl')).rows as [{ ssl: string }];
+    // A test server has no TLS, or a certificate no public CA signed for 127.0.0.1.
+    expect(error.message).toMatch(
+      ssl === 'off'
+        ? `cannot read ${location}: The server does not support SSL connections; add sslmode=disable to the URL to connect without TLS`
+        : /; give the database's CA certificate as sslrootcert=PATH in the URL \(or PGSSLROOTCERT\)$/,
+    );
+  });
+
+  it('names a CA certificate file it cannot read, before connecting', async () => {
+    const location = `${freshLocation()}&sslmode=verify-ca&sslrootcert=/nonexistent/rds-ca.pem`;
+    const error = await stateFailure(open(location).read());
+    expect(error.code).toBe('STATE_UNREADABLE');
+    expect(error.message).toMatch(
+      /^cannot read the CA certificate \/nonexistent\/rds-ca\.pem \(sslrootcert\): .*ENOENT/,
+    );
+  });
 });
