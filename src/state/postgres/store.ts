@@ -453,7 +453,8 @@ export class PostgresStateStore implements StateStore {
         });
         config = { ...client, ssl: { ...client.ssl, ca } };
       }
-      const pool = new pg.Pool({ ...config, max: 4, allowExitOnIdle: true });
+      // Small and short-lived: a command uses one connection at a time, and needs none once it is done.
+      const pool = new pg.Pool({ ...config, max: 2, idleTimeoutMillis: 1_000, allowExitOnIdle: true });
       // An idle connection that breaks is dropped by the pool; the next query opens another.
       pool.on('error', () => undefined);
       return { pg, config, pool };
