@@ -1,6 +1,6 @@
 // Global settings from flags and the environment, checked before anything is read or sent.
 import type { Authentication } from '../ims/client.js';
-import { FileStateStore } from '../state/file-store.js';
+import { LocationError, openStore } from '../state/open.js';
 import type { StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = 'imsync.state.json';
@@ -30,12 +30,20 @@ export class UsageError extends Error {
 export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv): Settings {
   const state = options.state ?? env.IMSYNC_STATE ?? (options.emulator ? DEFAULT_EMULATOR_STATE : DEFAULT_STATE);
   const stateOrigin = options.state !== undefined ? '--state' : 'IMSYNC_STATE';
-  if (state.trim() === '') throw new UsageError(`${stateOrigin} is empty; give a state file path`);
-  if (/^postgres(ql)?:/.test(state)) {
-    throw new UsageError(`${stateOrigin}: the Postgres state backend is not available yet; use a file path`);
-  }
+  if (state.trim() === '') throw new UsageError(`${stateOrigin} is empty; give a state file path or a postgres:// URL`);
+  const store = openLocation(state, stateOrigin, env);
   const region = resolveRegion(options, env);
-  return { store: new FileStateStore(state), ...(region === undefined ? {} : { region }) };
+  return { store, ...(region === undefined ? {} : { region }) };
+}
+
+/** The store at `location`; `origin` (a flag or variable) names it when the location cannot be used. */
+export function openLocation(location: string, origin: string, env: NodeJS.ProcessEnv): StateStore {
+  try {
+    return openStore(location, env);
+  } catch (error) {
+    if (error instanceof LocationError) throw new UsageError(`${origin} ${error.message}`);
+    throw error;
+  }
 }
 
 export function resolveRegion(options: { region?: string }, env: NodeJS.ProcessEnv): string | undefined {

@@ -24,7 +24,9 @@ const program = new Command('imsync')
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError('(run imsync --help for usage)')
-  .addOption(new Option('--state <location>', `state file (default: ${DEFAULT_STATE}; env IMSYNC_STATE)`))
+  .addOption(
+    new Option('--state <location>', `state file or postgres:// URL (default: ${DEFAULT_STATE}; env IMSYNC_STATE)`),
+  )
   .addOption(
     new Option('--region <name>', 'region of the endpoint and of manifests that name none (env HW_REGION_NAME)'),
   )
@@ -216,6 +218,15 @@ state
       process.env,
       output,
     );
+  });
+state
+  .command('migrate')
+  .description('copy the state to another location (a file or a postgres:// URL), lineage and serial kept')
+  .requiredOption('--to <location>', 'the state file or postgres:// URL to copy it to; it must hold no records')
+  .option('--lock-timeout <duration>', 'wait this long for each state lock (default: fail at once)')
+  .action(async (options, command) => {
+    const { stateMigrateCommand } = await stateCommands();
+    process.exitCode = await stateMigrateCommand({ ...command.optsWithGlobals(), ...options }, process.env, output);
   });
 
 program

@@ -1,5 +1,5 @@
-// `imsync state list | show | rm | mv | rebuild`: the state's records, read and moved by hand, as
-// Terraform's state commands do. Only rebuild talks to IMS; the others touch the state alone.
+// `imsync state list | show | rm | mv | rebuild | migrate`: the state's records, read and moved by
+// hand, as Terraform's state commands do. Only rebuild talks to IMS; the others touch the state alone.
 import { systemClock } from '../clock.js';
 import type { Manifest } from '../manifest/types.js';
 import { observeAccount } from '../refresh/observe.js';
@@ -9,7 +9,7 @@ import { emptyState, STATE_VERSION, withChanges, type ImageRecord, type State } 
 import { StateError, whileLocked, type StateStore } from '../state/store.js';
 import { jsonText } from '../text.js';
 import { EXIT, loadOrReport } from './commands.js';
-import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { openLocation, resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
 import { parseLockTimeout, parseSettleGrace } from './flags.js';
 import type { Output } from './output.js';
@@ -165,6 +165,37 @@ export async function stateRebuildCommand(
     } finally {
       await session.close();
     }
+  });
+}
+
+/**
+ * Copies the state to another location (a file, or PostgreSQL), lineage and serial kept, under the
+ * locks of both: a state moved between backends is the same state, and plans saved against it
+ * still apply. The target must hold no records; the source is left as it was.
+ */
+export async function stateMigrateCommand(
+  options: StateCommandOptions & { to: string },
+  env: NodeJS.ProcessEnv,
+  output: Output,
+) {
+  const { store } = resolveSettings(options, env);
+  const target = openLocation(options.to, '--to', env);
+  if (target.location === store.location) throw new UsageError(`--to names the state itself (${store.location})`);
+  const waitMs = parseLockTimeout(options.lockTimeout);
+  const lock = await store.lock('imsync state migrate', waitMs);
+  return whileLocked(lock, async () => {
+    const targetLock = await target.lock('imsync state migrate', waitMs);
+    return whileLocked(targetLock, async () => {
+      const state = await store.read();
+      if (state.serial === 0) throw new UsageError(`${store.location} holds no state; there is nothing to migrate`);
+      await target.seed(state);
+      const count = Object.keys(state.images).length;
+      output.out(
+        `Copied ${count} ${plural(count, 'record')} from ${store.location} to ${target.location}: lineage ${state.lineage}, serial ${state.serial}.\n` +
+          `${store.location} is left as it was; point --state (or IMSYNC_STATE) at ${target.location} from now on.\n`,
+      );
+      return EXIT.ok;
+    });
   });
 }
 

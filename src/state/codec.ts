@@ -47,6 +47,34 @@ export function checkState(state: State, location: string): State {
 /** Beyond 2^53 - 1, JSON numbers skip integers: a serial there would let journal lines pass unseen. */
 export const SERIAL_RANGE = 'outside 0 to 2^53 - 1, where JSON numbers count one by one';
 
+/**
+ * Refuses to write on top of `base` when the stored state (`current`) has moved on since it was
+ * read (STATE_CONFLICT), or when it is at the last serial a JSON number counts (STATE_CORRUPT).
+ */
+export function checkBase(location: string, current: { lineage: string; serial: number }, base: State): void {
+  if (current.serial !== base.serial || (current.lineage !== '' && current.lineage !== base.lineage)) {
+    throw new StateError(
+      'STATE_CONFLICT',
+      `${location} has moved on (serial ${current.serial}) since it was read (serial ${base.serial}); nothing was written`,
+    );
+  }
+  if (!isSerial(current.serial + 1)) {
+    throw new StateError(
+      'STATE_CORRUPT',
+      `${location} is at serial ${current.serial}, the last one a JSON number counts exactly; nothing was written`,
+    );
+  }
+}
+
+/** Refuses to seed a location that holds records already (STATE_CONFLICT): a state is moved only where none is. */
+export function checkSeedable(location: string, current: { lineage: string; serial: number; records: number }): void {
+  if (current.records === 0) return;
+  throw new StateError(
+    'STATE_CONFLICT',
+    `${location} already holds a state (${current.records} ${current.records === 1 ? 'record' : 'records'}, lineage ${current.lineage}, serial ${current.serial}); nothing was written`,
+  );
+}
+
 export function isSerial(serial: unknown): boolean {
   return Number.isSafeInteger(serial) && (serial as number) >= 0;
 }

@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getSystemErrorMap } from 'node:util';
-import { checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
+import { checkBase, checkSeedable, checkState, decodeState, encodeState, isSerial, SERIAL_RANGE } from './codec.js';
 import { emptyState, withChanges, type ImageRecord, type RecordChanges, type State } from './model.js';
 import {
   describeHolder,
@@ -149,7 +149,7 @@ export class FileStateStore implements StateStore {
 
   async write(state: State): Promise<State> {
     const current = await this.read();
-    this.checkBase(current, state);
+    checkBase(this.location, current, state);
     return this.replace({ ...state, lineage: current.lineage || randomUUID(), serial: state.serial + 1 });
   }
 
@@ -158,7 +158,7 @@ export class FileStateStore implements StateStore {
     // The journal extends a file; the very first state is written whole.
     if (base.lineage === '') return this.write(next);
     const files = await this.files();
-    this.checkBase(await this.current(), base);
+    checkBase(this.location, await this.current(), base);
     const committed: State = { ...next, serial: base.serial + 1 };
     const entry: JournalEntry = {
       lineage: base.lineage,
@@ -202,6 +202,12 @@ export class FileStateStore implements StateStore {
     return { state: rebuilt, ...(kept === undefined ? {} : { aside: kept }) };
   }
 
+  async seed(state: State): Promise<State> {
+    const current = await this.read();
+    checkSeedable(this.location, { ...current, records: Object.keys(current.images).length });
+    return this.replace(state);
+  }
+
   /** The stored state's lineage and serial: from memory when nobody else has written since. */
   private async current(): Promise<{ lineage: string; serial: number }> {
     const files = await this.files();
@@ -216,21 +222,6 @@ export class FileStateStore implements StateStore {
       }
     }
     return this.read();
-  }
-
-  private checkBase(current: { lineage: string; serial: number }, base: State): void {
-    if (current.serial !== base.serial || (current.lineage !== '' && current.lineage !== base.lineage)) {
-      throw new StateError(
-        'STATE_CONFLICT',
-        `${this.location} has moved on (serial ${current.serial}) since it was read (serial ${base.serial}); nothing was written`,
-      );
-    }
-    if (!isSerial(current.serial + 1)) {
-      throw new StateError(
-        'STATE_CORRUPT',
-        `${this.location} is at serial ${current.serial}, the last one a JSON number counts exactly; nothing was written`,
-      );
-    }
   }
 
   /** Writes `state` as the whole file (the journal folded in), keeping the replaced file as the backup. */

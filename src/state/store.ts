@@ -57,6 +57,11 @@ export interface StateStore {
    * cannot be read), which is kept aside; returns the new state and where the old one went.
    */
   rebuild(state: State): Promise<{ state: State; aside?: string }>;
+  /**
+   * Stores `state` as it is, lineage and serial kept, where no record is stored yet: a state moved
+   * from another location. Refused with `STATE_CONFLICT` when records are stored.
+   */
+  seed(state: State): Promise<State>;
   /** What this store has written since it was opened. */
   stats(): StoreStats;
   /** Takes the writers' lock, waiting up to `waitMs`; refused with `LOCK_HELD` naming the holder. */

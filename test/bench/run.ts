@@ -7,10 +7,11 @@ import { ims } from './ims.js';
 import { plan10k } from './plan-10k.js';
 import { refreshBench } from './refresh.js';
 import { startup } from './startup.js';
+import { statePostgres } from './state-postgres.js';
 import { watch } from './watch.js';
 
 /** In report order. Later benches (IMS client, apply, watch) join this list. */
-const SECTIONS: readonly BenchSection[] = [plan10k, refreshBench, startup, ims, apply, watch];
+const SECTIONS: readonly BenchSection[] = [plan10k, statePostgres, refreshBench, startup, ims, apply, watch];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !SECTIONS.some((section) => section.name === name));

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConnection, UsageError } from '../../src/cli/config.js';
+import { resolveConnection, resolveSettings, UsageError } from '../../src/cli/config.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import { PostgresStateStore } from '../../src/state/postgres/store.js';
 
 const secrets = {
   HW_ACCESS_KEY: 'AKEXAMPLE0000000000',
@@ -141,5 +143,30 @@ describe('resolveConnection: credentials that cannot be sent', () => {
     expect(error.message).toContain(message);
     expect(error.message).not.toContain(value.trim());
     expect(error.message).not.toContain('secret');
+  });
+});
+
+describe('resolveSettings: the state location', () => {
+  it('opens a file store for a path and a PostgreSQL store for a postgres:// or postgresql:// URL, from --state or IMSYNC_STATE', () => {
+    expect(resolveSettings({ state: 'team.state.json' }, {}).store).toBeInstanceOf(FileStateStore);
+    const url = 'postgres://ops:s3cret@db.internal/platform?schema=team_a';
+    for (const settings of [
+      resolveSettings({ state: url }, {}),
+      resolveSettings({}, { IMSYNC_STATE: url.replace('postgres:', 'postgresql:') }),
+    ]) {
+      expect(settings.store).toBeInstanceOf(PostgresStateStore);
+      expect(settings.store.location).toMatch(/^postgres(ql)?:\/\/ops@db\.internal\/platform\?schema=team_a$/);
+    }
+  });
+
+  it('refuses a PostgreSQL URL it cannot use, naming the flag or variable, before connecting', () => {
+    expect(() => resolveSettings({ state: 'postgres://db/x?sslmode=prefer' }, {})).toThrow(
+      new UsageError(
+        '--state has sslmode=prefer, which falls back to no TLS unnoticed; imsync takes disable, no-verify, require, verify-ca, verify-full',
+      ),
+    );
+    expect(() => resolveSettings({}, { IMSYNC_STATE: 'postgresql://db/x?schema=A' })).toThrow(
+      /^IMSYNC_STATE has schema "A"/,
+    );
   });
 });

@@ -294,9 +294,9 @@ describe('imsync plan', () => {
     [['plan'], { HW_REGION_NAME: 'ap southeast' }, 'imsync: HW_REGION_NAME "ap southeast" is not a region name'],
     [['plan'], { IMSYNC_STATE: '' }, 'imsync: IMSYNC_STATE is empty'],
     [
-      ['plan', '--state', 'postgres://db/imsync'],
+      ['plan', '--state', 'postgres://db/imsync?sslmode=prefer'],
       {},
-      'imsync: --state: the Postgres state backend is not available yet',
+      'imsync: --state has sslmode=prefer, which falls back to no TLS unnoticed',
     ],
     [['plan', offline, 'nowhere/'], {}, 'nowhere/: no such file or directory'],
     [['plan', '--refresh', 'maybe'], {}, 'imsync: --refresh "maybe" must be true or false'],

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../../src/clock.js';
-import { decodeState, encodeState } from '../../src/state/codec.js';
+import { checkSeedable, decodeState, encodeState } from '../../src/state/codec.js';
 import { emptyState, withChanges, type RecordChanges, type State } from '../../src/state/model.js';
 import {
   forceUnlockRefusal,
@@ -91,6 +91,14 @@ export class MemoryStateStore implements StateStore {
       // Counted as the file store's journal line would be: the changes, not the whole state.
       const entry = { lineage: base.lineage, serial: base.serial + 1, changes: Object.fromEntries(changes) };
       return this.put({ ...next, serial: base.serial + 1 }, Buffer.byteLength(`${JSON.stringify(entry)}\n`));
+    });
+  }
+
+  seed(state: State): Promise<State> {
+    return later(() => {
+      const current = this.stored;
+      checkSeedable(this.location, { ...current, records: Object.keys(current.images).length });
+      return this.put(state);
     });
   }
 

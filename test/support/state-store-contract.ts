@@ -1,4 +1,5 @@
-// The conformance suite every StateStore backend must pass: the file store now, Postgres later.
+// The conformance suite every StateStore backend must pass: the file, memory and PostgreSQL stores.
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { emptyState, type State } from '../../src/state/model.js';
 import { StateError, type StateStore } from '../../src/state/store.js';
@@ -93,6 +94,29 @@ export function describeStateStore(name: string, open: () => Promise<StoreFixtur
         code: 'STATE_CONFLICT',
       });
       expect(Object.keys((await reopen().read()).images).sort()).toEqual(['a', 'b']);
+    });
+
+    it('seeds a store that holds no record with a state as it is, lineage and serial kept', async () => {
+      const { store, reopen } = await open();
+      const moved: State = { ...withImport(emptyState(), 'a'), lineage: randomUUID(), serial: 41 };
+      expect(await store.seed(moved)).toEqual(moved);
+      expect(await reopen().read()).toEqual(moved);
+      const next = await reopen().commit(moved, new Map([['b', withImport(moved, 'b').images.b!]]));
+      expect(next).toMatchObject({ lineage: moved.lineage, serial: 42 });
+      expect(await reopen().read()).toEqual(next);
+    });
+
+    it('refuses to seed a store that holds records (STATE_CONFLICT), and keeps them', async () => {
+      const { store, reopen } = await open();
+      const held = await store.write(withImport(await store.read(), 'a'));
+      const error = await stateFailure(
+        reopen().seed({ ...withImport(emptyState(), 'b'), lineage: randomUUID(), serial: 7 }),
+      );
+      expect(error.code).toBe('STATE_CONFLICT');
+      expect(error.message).toBe(
+        `${store.location} already holds a state (1 record, lineage ${held.lineage}, serial 1); nothing was written`,
+      );
+      expect(await reopen().read()).toEqual(held);
     });
 
     it('counts what it writes', async () => {
