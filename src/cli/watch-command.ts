@@ -116,6 +116,15 @@ export async function watchCommand(
     } else {
       lock = await settings.store.lock('imsync watch', lockWaitMs);
     }
+    // A lock that is lost (its database session gone or cut off) is leadership lost: step down at
+    // once, before the server frees the lock for a standby, and exit for the supervisor to restart.
+    const { lost } = lock;
+    const lostWhy = () => (lost?.reason instanceof Error ? lost.reason.message : String(lost?.reason));
+    const stepDown = () => {
+      log('error', 'lost the state lock: stepping down', { reason: lostWhy() });
+      daemon?.stop();
+    };
+    lost?.addEventListener('abort', stepDown, { once: true });
     return await whileLocked(lock, async () => {
       const state = await settings.store.read();
       const recorder = new StateRecorder(settings.store, state);
@@ -165,8 +174,9 @@ export async function watchCommand(
           listen: `http://${address}`,
           interval: options.interval ?? '5m',
         });
-        if (shutdown.signal.aborted) leader.stop();
+        if (shutdown.signal.aborted || lost?.aborted) leader.stop();
         await leader.run().catch((error: unknown) => {
+          if (lost?.aborted) return;
           const why = error instanceof Error ? error.message : String(error);
           log('error', 'stopped; the state could not be saved', { error: why });
           throw new StateError(
@@ -178,6 +188,12 @@ export async function watchCommand(
         process.off('SIGHUP', onHangup);
         await watcher?.close();
         await session.close();
+      }
+      if (lost?.aborted) {
+        throw new StateError(
+          'LOCK_HELD',
+          `the lock of ${settings.store.location} was lost (${lostWhy()}); stepped down, as another daemon may lead now`,
+        );
       }
       log('info', 'stopped; state saved');
       return 0;

@@ -14,6 +14,11 @@ export interface LockHolder {
 
 export interface StateLock {
   readonly holder: LockHolder;
+  /**
+   * Aborted once the lock can no longer be relied on (a database session lost, or cut off), with
+   * the reason: its holder writes nothing more, and a daemon steps down. Absent: never lost.
+   */
+  readonly lost?: AbortSignal;
   release(): Promise<void>;
 }
 

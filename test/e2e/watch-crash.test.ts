@@ -3,19 +3,11 @@
 // when the signal comes.
 import { mkdir, readFile, rename, rmdir, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
-import {
-  countBy,
-  emulatorImages,
-  emulatorJobs,
-  emulatorRequests,
-  imagesByKey,
-  importPosts,
-  tagValue,
-} from '../support/emulator-inspect.js';
+import { countBy, emulatorJobs, emulatorRequests, importPosts } from '../support/emulator-inspect.js';
 import {
   allDaemonOutput,
   cleanup,
+  exactlyOnceProblems,
   sleep,
   waitUntil,
   SECRET_KEY,
@@ -23,7 +15,6 @@ import {
   Workspace,
   type DaemonProcess,
 } from '../support/watch-harness.js';
-import type { EmulatorProcess } from '../support/emulator-process.js';
 
 afterEach(async () => {
   await cleanup();
@@ -37,39 +28,6 @@ const keysFrom = (from: number, count: number) =>
 async function lockHolder(workspace: Workspace): Promise<{ pid: number; command: string } | undefined> {
   const text = await readFile(`${workspace.statePath}.lock`, 'utf8').catch(() => undefined);
   return text === undefined ? undefined : (JSON.parse(text) as { pid: number; command: string });
-}
-
-/**
- * Exactly once, key by key: one image per imsync-key tag, active, the one the state records as
- * succeeded under the attempt its tag names; one accepted quick import per key; no image of
- * another key. Returns the problems (empty when none), so that a failure shows them all.
- */
-async function exactlyOnceProblems(
-  emulator: EmulatorProcess,
-  workspace: Workspace,
-  keys: readonly string[],
-): Promise<string[]> {
-  const problems: string[] = [];
-  const byKey = imagesByKey(await emulatorImages(emulator));
-  const accepted = countBy(
-    importPosts(await emulatorRequests(emulator)).filter((post) => post.status === 200),
-    (post) => post.key,
-  );
-  const state = await workspace.state();
-  for (const key of keys) {
-    const images = byKey.get(key) ?? [];
-    const record = state.images[key];
-    if (images.length !== 1 || images[0]!.status !== 'active') {
-      problems.push(`${key}: ${images.length} images (${images.map((i) => `${i.id} ${i.status}`).join(', ')})`);
-    } else if (record?.phase !== 'succeeded' || record.imageId !== images[0]!.id) {
-      problems.push(`${key}: the state says ${record?.phase} ${record?.imageId}, the emulator has ${images[0]!.id}`);
-    } else if (record.attemptId !== tagValue(images[0]!, ATTEMPT_TAG)) {
-      problems.push(`${key}: state attempt ${record.attemptId}, image attempt ${tagValue(images[0]!, ATTEMPT_TAG)}`);
-    }
-    if (accepted.get(key) !== 1) problems.push(`${key}: ${accepted.get(key) ?? 0} accepted quick imports`);
-  }
-  for (const key of byKey.keys()) if (!keys.includes(key)) problems.push(`${key}: an image of no manifest`);
-  return problems;
 }
 
 async function killWhen(daemon: DaemonProcess, what: string, ready: () => boolean): Promise<void> {
@@ -115,7 +73,7 @@ describe('imsync watch: crashes, locks and signals', () => {
       await third.waitForPhase(all, 'succeeded', 30_000);
       expect(await lockHolder(workspace)).toMatchObject({ pid: third.pid });
       expect(third.stdout()).not.toContain('locked by');
-      expect(await exactlyOnceProblems(emulator, workspace, all)).toEqual([]);
+      expect(await exactlyOnceProblems(emulator, await workspace.state(), all)).toEqual([]);
     },
   );
 
@@ -194,7 +152,7 @@ describe('imsync watch: crashes, locks and signals', () => {
       for (const key of submitted.keys()) {
         expect(restarted.logsWith('import.submitting').some((line) => line.key === key)).toBe(false);
       }
-      expect(await exactlyOnceProblems(emulator, workspace, keys)).toEqual([]);
+      expect(await exactlyOnceProblems(emulator, await workspace.state(), keys)).toEqual([]);
     },
   );
 
@@ -239,7 +197,7 @@ describe('imsync watch: crashes, locks and signals', () => {
       expect(countBy(importPosts(await emulatorRequests(emulator)), (post) => post.key).get('api')).toBeUndefined();
       const restarted = workspace.watch(emulator);
       await restarted.waitForPhase(['web', 'api'], 'succeeded');
-      expect(await exactlyOnceProblems(emulator, workspace, ['web', 'api'])).toEqual([]);
+      expect(await exactlyOnceProblems(emulator, await workspace.state(), ['web', 'api'])).toEqual([]);
     },
   );
 
@@ -272,7 +230,7 @@ describe('imsync watch: crashes, locks and signals', () => {
       let leader = replica();
       await leader.waitForLog('leading', (line) => line.msg === 'watching');
       let standby = replica();
-      await standby.waitForLog('standing by', (line) => line.msg === 'standing by');
+      await standby.waitForLog('another daemon leads', (line) => line.msg === 'another daemon leads');
       // Ready, and says it stands by: a rollout waits for no replica to lead.
       const ready = await standby.get('/readyz');
       expect(ready.status).toBe(200);
@@ -301,11 +259,11 @@ describe('imsync watch: crashes, locks and signals', () => {
         );
         failoverMs.push(Date.now() - killed);
         [leader, standby] = [standby, replica()];
-        await standby.waitForLog('standing by', (line) => line.msg === 'standing by');
+        await standby.waitForLog('another daemon leads', (line) => line.msg === 'another daemon leads');
       }
       await leader.waitForPhase(keys, 'succeeded', 30_000);
       // Each job was followed by the next leader, never sent again.
-      expect(await exactlyOnceProblems(emulator, workspace, keys)).toEqual([]);
+      expect(await exactlyOnceProblems(emulator, await workspace.state(), keys)).toEqual([]);
       const sorted = [...failoverMs].sort((a, b) => a - b);
       console.log(
         `failover after kill -9 of the leader, ${sorted.length} times: min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,

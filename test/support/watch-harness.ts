@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ATTEMPT_TAG } from '../../src/ims/ownership.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import type { State } from '../../src/state/model.js';
+import { countBy, emulatorImages, emulatorRequests, imagesByKey, importPosts, tagValue } from './emulator-inspect.js';
 import { spawnEmulator, type EmulatorProcess } from './emulator-process.js';
 import { repoRoot } from './run-cli.js';
 import { specFor, type SpecFields } from './specs.js';
@@ -392,4 +394,36 @@ export async function deleteOutOfBand(emulator: EmulatorProcess, imageId: string
   });
   await response.arrayBuffer();
   return response.status;
+}
+
+/**
+ * Exactly once, key by key: one image per imsync-key tag, active, the one the state records as
+ * succeeded under the attempt its tag names; one accepted quick import per key; no image of
+ * another key. Returns the problems (empty when none), so that a failure shows them all.
+ */
+export async function exactlyOnceProblems(
+  emulator: EmulatorProcess,
+  state: State,
+  keys: readonly string[],
+): Promise<string[]> {
+  const problems: string[] = [];
+  const byKey = imagesByKey(await emulatorImages(emulator));
+  const accepted = countBy(
+    importPosts(await emulatorRequests(emulator)).filter((post) => post.status === 200),
+    (post) => post.key,
+  );
+  for (const key of keys) {
+    const images = byKey.get(key) ?? [];
+    const record = state.images[key];
+    if (images.length !== 1 || images[0]!.status !== 'active') {
+      problems.push(`${key}: ${images.length} images (${images.map((i) => `${i.id} ${i.status}`).join(', ')})`);
+    } else if (record?.phase !== 'succeeded' || record.imageId !== images[0]!.id) {
+      problems.push(`${key}: the state says ${record?.phase} ${record?.imageId}, the emulator has ${images[0]!.id}`);
+    } else if (record.attemptId !== tagValue(images[0]!, ATTEMPT_TAG)) {
+      problems.push(`${key}: state attempt ${record.attemptId}, image attempt ${tagValue(images[0]!, ATTEMPT_TAG)}`);
+    }
+    if (accepted.get(key) !== 1) problems.push(`${key}: ${accepted.get(key) ?? 0} accepted quick imports`);
+  }
+  for (const key of byKey.keys()) if (!keys.includes(key)) problems.push(`${key}: an image of no manifest`);
+  return problems;
 }

@@ -43,6 +43,14 @@ const TERMINATED_WAIT_MS = 5_000;
  */
 const KEEPALIVES = 'SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
 
+/**
+ * The lock's session is asked to answer every HEARTBEAT_MS; one that has not answered for LOST_MS
+ * counts as lost. The holder steps down then, well before the server's keepalives (above) end the
+ * session and free the lock for another: a holder cut off never overlaps the next.
+ */
+const HEARTBEAT_MS = 1_000;
+const LOST_MS = 10_000;
+
 /** The lock this store holds: its own connection, whose session holds the advisory lock. */
 interface Held {
   readonly client: Client;
@@ -50,6 +58,8 @@ interface Held {
   queue: Promise<unknown>;
   /** Why the connection was lost, once it was: its session, and the lock with it, are gone. */
   lost?: Error;
+  /** Aborted when it is lost, for the holder to step down. */
+  readonly lostSignal: AbortController;
 }
 
 interface Connection {
@@ -187,8 +197,8 @@ export class PostgresStateStore implements StateStore {
       const { pg, config, pool } = await this.connection();
       await this.migrate(pool);
       const client = new pg.Client({ ...config, keepAlive: true });
-      const held: Held = { client, queue: Promise.resolve() };
-      client.on('error', (error) => (held.lost ??= error));
+      const held: Held = { client, queue: Promise.resolve(), lostSignal: new AbortController() };
+      client.on('error', (error) => lose(held, error));
       const holder: LockHolder = {
         host: hostname(),
         pid: process.pid,
@@ -217,7 +227,15 @@ export class PostgresStateStore implements StateStore {
         throw error;
       }
       this.held = held;
-      return { holder, release: () => this.release(held, holder) };
+      const heartbeat = beat(held);
+      return {
+        holder,
+        lost: held.lostSignal.signal,
+        release: () => {
+          clearInterval(heartbeat);
+          return this.release(held, holder);
+        },
+      };
     });
   }
 
@@ -531,6 +549,36 @@ async function inTransaction<T>(client: ClientBase, work: () => Promise<T>, begi
 /** The answer of a query asking one yes-or-no question (`AS yes`). */
 async function yes(client: ClientBase, sql: string, values: readonly unknown[]): Promise<boolean> {
   return (await client.query<{ yes: boolean }>(sql, [...values])).rows[0]!.yes;
+}
+
+function lose(held: Held, error: Error): void {
+  held.lost ??= error;
+  held.lostSignal.abort(held.lost);
+}
+
+/** Asks the lock's session for a sign of life every HEARTBEAT_MS; lost when none came for LOST_MS. */
+function beat(held: Held): NodeJS.Timeout {
+  let answered = Date.now();
+  let asking = false;
+  const timer = setInterval(() => {
+    if (held.lost) return clearInterval(timer);
+    if (Date.now() - answered > LOST_MS) {
+      lose(held, new Error(`its session has not answered for ${LOST_MS / 1000}s`));
+      return clearInterval(timer);
+    }
+    if (asking) return;
+    asking = true;
+    void serially(held, () => held.client.query('SELECT 1')).then(
+      () => {
+        answered = Date.now();
+        asking = false;
+      },
+      (error: Error) => lose(held, error),
+    );
+  }, HEARTBEAT_MS);
+  // The heartbeat keeps no command alive.
+  timer.unref();
+  return timer;
 }
 
 function serially<T>(held: Held, work: () => Promise<T>): Promise<T> {
