@@ -37,8 +37,8 @@ async function leads(standby: DaemonProcess): Promise<void> {
 
 describe('imsync watch on PostgreSQL: several daemons, one leading', () => {
   it(
-    'the leader killed with -9, three times: a standby leads within 15 s and follows its jobs',
-    { timeout: 120_000 },
+    'the leader killed with -9, ten times: a standby leads within 15 s each time and follows its jobs',
+    { timeout: 240_000 },
     async () => {
       const emulator = await startEmulator(['--job-seconds', '3', '--faults', 'jobcap=1000']);
       const started = await replicas(emulator);
@@ -47,7 +47,7 @@ describe('imsync watch on PostgreSQL: several daemons, one leading', () => {
       expect(await standby.status()).toMatchObject({ role: 'standby', leader: { pid: leader.child.pid } });
       const keys: string[] = [];
       const failoverMs: number[] = [];
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 10; round++) {
         const key = `pg-failover-${round}`;
         keys.push(key);
         await workspace.put(key);
@@ -61,7 +61,10 @@ describe('imsync watch on PostgreSQL: several daemons, one leading', () => {
       }
       await leader.waitForPhase(keys, 'succeeded', 30_000);
       expect(await exactlyOnceProblems(emulator, await openStore(location, {}).read(), keys)).toEqual([]);
-      console.log(`PostgreSQL failover after kill -9 of the leader: ${failoverMs.join(', ')} ms`);
+      const sorted = [...failoverMs].sort((a, b) => a - b);
+      console.log(
+        `PostgreSQL failover after kill -9 of the leader, ${sorted.length} times: min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,
+      );
     },
   );
 
