@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ApplyEvent } from '../../src/apply/events.js';
 import type { Output } from '../../src/cli/output.js';
 import { createProgressRenderer, progressMode } from '../../src/cli/render-apply.js';
+import { fakeOutput } from '../support/fake-output.js';
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -79,16 +80,6 @@ const OTHER_EVENTS: readonly ApplyEvent[] = [
   },
   { type: 'apply.interrupted', time: at(3), reason: 'SIGINT' },
 ];
-
-function fakeOutput(): { output: Output; text: () => string } {
-  const chunks: string[] = [];
-  const output: Output = {
-    out: (text) => void chunks.push(text),
-    err: (text) => void chunks.push(text),
-    color: pc.createColors(false),
-  };
-  return { output, text: () => chunks.join('') };
-}
 
 function fakeTerminal(): { stream: NodeJS.WriteStream; chunks: string[] } {
   const chunks: string[] = [];

@@ -1,24 +1,13 @@
 // The plan for people, where what the state and the cloud said is shown: on one printable line.
-import pc from 'picocolors';
 import { describe, expect, it } from 'vitest';
-import type { Output } from '../../src/cli/output.js';
 import { renderPlan } from '../../src/cli/render-plan.js';
 import { planChanges } from '../../src/plan/plan.js';
 import { manifest, systemSpec } from '../support/specs.js';
 import { emptyState, failed, imported } from '../support/states.js';
+import { fakeOutput } from '../support/fake-output.js';
 
 /** Text as a broken or hostile answer may word it: a title change, a screen clear, a forged line. */
 const HOSTILE = '\u001b]0;owned\u0007\u001b[2Jdisk\n  + forged will be imported \u009b31mred\u001b[0m';
-
-function fakeOutput(): { output: Output; text: () => string } {
-  const chunks: string[] = [];
-  const output: Output = {
-    out: (text) => void chunks.push(text),
-    err: (text) => void chunks.push(text),
-    color: pc.createColors(false),
-  };
-  return { output, text: () => chunks.join('') };
-}
 
 describe('renderPlan', () => {
   it('shows recorded reasons, ids and what the refresh found on printable lines, their escapes gone', () => {
