@@ -14,7 +14,7 @@ type Load = typeof import('../../src/manifest/load.js');
 type Plan = typeof import('../../src/plan/plan.js');
 type Open = typeof import('../../src/state/open.js');
 
-const SERVER = process.env.IMSYNC_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const SERVER = process.env.IMSYNC_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const FILES = 20;
 const DOCUMENTS_PER_FILE = 100;
 /** Records one commit changes: an apply's progress of a few jobs. */
