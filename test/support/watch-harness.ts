@@ -160,11 +160,11 @@ export class Workspace {
   watch(
     emulator: EmulatorProcess,
     extra: readonly string[] = [],
-    options: { env?: NodeJS.ProcessEnv; defaultListen?: boolean } = {},
+    options: { env?: NodeJS.ProcessEnv; defaultListen?: boolean; netns?: string } = {},
   ): DaemonProcess {
     const listen = options.defaultListen || extra.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
     const args = ['watch', this.manifests, '--state', this.statePath, ...listen, ...extra];
-    return new DaemonProcess(args, this.dir, this.env(emulator, options.env));
+    return new DaemonProcess(args, this.dir, this.env(emulator, options.env), options.netns);
   }
 
   /** Any other CLI command with this workspace's environment, run to its end. */
@@ -231,8 +231,15 @@ export class DaemonProcess {
   private out = '';
   private err = '';
 
-  constructor(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `netns`: the network namespace to run in (`ip netns exec`), for partition tests. */
+  constructor(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, netns?: string) {
+    const [command, ...rest] = [
+      ...(netns === undefined ? [] : ['ip', 'netns', 'exec', netns]),
+      process.execPath,
+      cli,
+      ...args,
+    ];
+    this.child = spawn(command!, rest, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     daemons.push(this);
     this.child.stdout!.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.err += chunk.toString()));

@@ -39,9 +39,11 @@ const MIGRATING = 0x696d7302;
 const TERMINATED_WAIT_MS = 5_000;
 /**
  * The lock's session asks the server to notice a peer gone silent within about 30 seconds (the
- * system's default is hours): a holder whose host is lost frees the lock that soon.
+ * system's default is hours): a holder whose host is lost frees the lock that soon. Keepalives
+ * cover an idle connection; the user timeout one with an answer in flight, never acknowledged.
  */
-const KEEPALIVES = 'SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
+const KEEPALIVES =
+  'SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 30000';
 
 /**
  * The lock's session is asked to answer every HEARTBEAT_MS; one that has not answered for LOST_MS
