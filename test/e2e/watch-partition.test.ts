@@ -2,16 +2,12 @@
 // the emulator are reached through a veth pair from a network namespace that the test makes, and
 // then takes the link down. The leader must step down before the server frees its lock for the
 // standby, so that two leaders never act at once. Needs root (namespaces, a cluster of its own).
-import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { appendFile, chown, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/state/open.js';
+import { run, startCluster, type Cluster } from '../support/postgres-cluster.js';
 import { cleanup, exactlyOnceProblems, startEmulator, Workspace } from '../support/watch-harness.js';
 
-const BIN = '/usr/lib/postgresql/15/bin';
 const subnet = randomInt(1, 250);
 const net = {
   ns: `imsync-part-${subnet}`,
@@ -20,12 +16,8 @@ const net = {
   /** The host's end, where the database and the emulator listen; the namespace has .2. */
   address: `10.231.${subnet}.1`,
 };
-const port = 56_000 + randomInt(0, 1000);
-let cluster: string | undefined;
+let cluster: Cluster | undefined;
 let unavailable: string | undefined;
-
-const run = (command: string, ...args: string[]) => execFileSync(command, args, { stdio: 'pipe' });
-const asPostgres = (command: string, ...args: string[]) => run('runuser', '-u', 'postgres', '--', command, ...args);
 
 beforeAll(async () => {
   try {
@@ -37,13 +29,7 @@ beforeAll(async () => {
     run('ip', 'netns', 'exec', net.ns, 'ip', 'addr', 'add', `10.231.${subnet}.2/30`, 'dev', net.peer);
     run('ip', 'netns', 'exec', net.ns, 'ip', 'link', 'set', net.peer, 'up');
     run('ip', 'netns', 'exec', net.ns, 'ip', 'link', 'set', 'lo', 'up');
-    cluster = await mkdtemp(join(tmpdir(), 'imsync-partition-pg-'));
-    await chown(cluster, Number(run('id', '-u', 'postgres')), Number(run('id', '-g', 'postgres')));
-    const data = join(cluster, 'data');
-    asPostgres(`${BIN}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres');
-    await appendFile(join(data, 'pg_hba.conf'), `host all all 10.231.${subnet}.0/30 trust\n`);
-    const options = `-c listen_addresses=${net.address} -p ${port} -k ${cluster}`;
-    asPostgres(`${BIN}/pg_ctl`, '-D', data, '-o', options, '-l', join(cluster, 'log'), '-w', 'start');
+    cluster = await startCluster(net.address, `10.231.${subnet}.0/30`);
   } catch (error) {
     unavailable = `a network namespace and a PostgreSQL cluster of its own need root: ${String(error).split('\n')[0]}`;
   }
@@ -51,14 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cleanup();
-  if (cluster) {
-    try {
-      asPostgres(`${BIN}/pg_ctl`, '-D', join(cluster, 'data'), '-m', 'immediate', 'stop');
-    } catch {
-      // not started
-    }
-    await rm(cluster, { recursive: true, force: true });
-  }
+  await cluster?.stop();
   for (const args of [
     ['netns', 'del', net.ns],
     ['link', 'del', net.host],
@@ -79,7 +58,7 @@ describe('imsync watch cut off from its PostgreSQL state', () => {
       skip(unavailable !== undefined, unavailable);
       const emulator = await startEmulator(['--host', net.address, '--job-seconds', '3', '--faults', 'jobcap=1000']);
       const workspace = await Workspace.create();
-      const location = `postgres://postgres@${net.address}:${port}/postgres?schema=imsync&sslmode=disable`;
+      const { location } = cluster!;
       const flags = ['--standby', '--settle-grace', '1s', '--state', location];
       const leader = workspace.watch(emulator, flags, { netns: net.ns });
       await leader.waitForLog('leading', (line) => line.msg === 'watching');
