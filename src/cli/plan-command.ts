@@ -1,11 +1,12 @@
 // `imsync plan`: load, refresh, plan, show; nothing is written but the saved plan (`--out`).
 import { randomUUID } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { systemClock } from '../clock.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
 import { planOnce } from '../reconcile/reconcile.js';
+import { writeDurably } from '../state/file-store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -43,7 +44,8 @@ export async function planCommand(
       ...(region === undefined ? {} : { region }),
       graceMs: parseSettleGrace(options.settleGrace),
     });
-    const document = JSON.stringify(encodePlan(planned.plan));
+    // Encoded (its checksum with it) only when it is printed or saved.
+    const document = options.json || options.out ? JSON.stringify(encodePlan(planned.plan)) : '';
     if (options.json) output.out(`${document}\n`);
     else renderPlan(planned, output);
     if (planned.refusal !== undefined) {
@@ -75,13 +77,7 @@ export async function planCommand(
 async function savePlan(path: string, text: string): Promise<string | undefined> {
   const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
   try {
-    const file = await open(temporary, 'wx', 0o600);
-    try {
-      await file.writeFile(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
+    await writeDurably(temporary, text);
     await rename(temporary, path);
     return undefined;
   } catch (error) {

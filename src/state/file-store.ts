@@ -601,7 +601,7 @@ async function appendDurably(path: string, text: string): Promise<boolean> {
 }
 
 /** Creates `path` (mode 0600) with `text` and flushes it to disk; on failure, removes it again. */
-async function writeDurably(path: string, text: string): Promise<void> {
+export async function writeDurably(path: string, text: string): Promise<void> {
   const file = await open(path, 'wx', 0o600);
   try {
     try {
