@@ -26,11 +26,13 @@ export async function startCluster(address: string, trusted: string): Promise<Cl
   const data = join(dir, 'data');
   const port = 56_000 + randomInt(0, 1000);
   const pgCtl = (...args: string[]) => asPostgres(`${BIN}/pg_ctl`, '-D', data, ...args);
+  // Given again at a restart: without -l, the server would write to (and hold open) pg_ctl's stdout.
+  const serverOptions = ['-o', `-c listen_addresses=${address} -p ${port} -k ${dir}`, '-l', join(dir, 'log')];
   try {
     await chown(dir, Number(run('id', '-u', 'postgres')), Number(run('id', '-g', 'postgres')));
     asPostgres(`${BIN}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres');
     await appendFile(join(data, 'pg_hba.conf'), `host all all ${trusted} trust\n`);
-    pgCtl('-o', `-c listen_addresses=${address} -p ${port} -k ${dir}`, '-l', join(dir, 'log'), '-w', 'start');
+    pgCtl(...serverOptions, '-w', 'start');
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -39,7 +41,7 @@ export async function startCluster(address: string, trusted: string): Promise<Cl
     address,
     port,
     location: `postgres://postgres@${address}:${port}/postgres?schema=imsync&sslmode=disable`,
-    restart: () => pgCtl('-m', 'fast', '-w', 'restart'),
+    restart: () => pgCtl(...serverOptions, '-m', 'fast', '-w', 'restart'),
     stop: async () => {
       try {
         pgCtl('-m', 'immediate', 'stop');
