@@ -6,7 +6,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, ClientBase, ClientConfig, Pool } from 'pg';
+import type { Client, ClientBase, ClientConfig, Pool, QueryResult } from 'pg';
 import { validateAgainst } from '../../manifest/schema.js';
 import { describeSchemaErrors } from '../../manifest/schema-errors.js';
 import { checkBase, checkSeedable, checkState } from '../codec.js';
@@ -107,19 +107,21 @@ export class PostgresStateStore implements StateStore {
 
   read(): Promise<State> {
     const t = this.tables;
-    return this.on('read', (client) =>
-      inTransaction(
-        client,
-        async () => {
-          const meta = await client.query<MetaRow>(`SELECT lineage, serial::text AS serial, account FROM ${t.meta}`);
-          const images = await client.query<{ key: string; record: ImageRecord }>(
-            `SELECT key, record FROM ${t.images} ORDER BY key`,
-          );
-          return this.decode(meta.rows[0], images.rows);
-        },
-        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      ),
-    );
+    return this.on('read', async (client) => {
+      // One round trip: the snapshot, both tables and its end, sent as one simple query.
+      const [, meta, images] = (await client
+        .query(
+          `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+           SELECT lineage, serial::text AS serial, account FROM ${t.meta};
+           SELECT key, record FROM ${t.images} ORDER BY key;
+           COMMIT`,
+        )
+        .catch(async (error: unknown) => {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        })) as unknown as [unknown, QueryResult<MetaRow>, QueryResult<{ key: string; record: ImageRecord }>];
+      return this.decode(meta.rows[0], images.rows);
+    });
   }
 
   write(state: State): Promise<State> {
