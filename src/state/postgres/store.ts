@@ -38,26 +38,29 @@ const MIGRATING = 0x696d7302;
 /** How long force-unlock waits for the lock of the session it ended to be freed. */
 const TERMINATED_WAIT_MS = 5_000;
 /**
- * The lock's session asks the server to notice a peer gone silent within about 30 seconds (the
- * system's default is hours): a holder whose host is lost frees the lock that soon. Keepalives
- * cover an idle connection; the user timeout one with an answer in flight, never acknowledged.
+ * The lock's session asks the server to notice a peer gone silent within about 11 seconds (the
+ * system's default is hours): a holder whose host is lost frees the lock that soon, and a standby
+ * leads within 15 s. Keepalives (5 s idle, then 3 probes 2 s apart) cover an idle connection; the
+ * user timeout one with an answer in flight, never acknowledged.
  */
 const KEEPALIVES =
-  'SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 30000';
+  'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 11000';
 
 /**
- * The lock's session is asked to answer every HEARTBEAT_MS; one that has not answered for LOST_MS
- * counts as lost. The holder steps down then, well before the server's keepalives (above) end the
- * session and free the lock for another: a holder cut off never overlaps the next.
+ * The lock's session is asked to answer every HEARTBEAT_MS; one that has not answered anything for
+ * LOST_MS counts as lost. The holder steps down then, at least 4 s before the server's keepalives
+ * (above) end the session and free the lock for another: a holder cut off never overlaps the next.
  */
 const HEARTBEAT_MS = 1_000;
-const LOST_MS = 10_000;
+const LOST_MS = 5_000;
 
 /** The lock this store holds: its own connection, whose session holds the advisory lock. */
 interface Held {
   readonly client: Client;
   /** Its operations, one after another: a connection runs one transaction at a time. */
   queue: Promise<unknown>;
+  /** When the session last answered anything: a long write is a sign of life too. */
+  answeredAt: number;
   /** Why the connection was lost, once it was: its session, and the lock with it, are gone. */
   lost?: Error;
   /** Aborted when it is lost, for the holder to step down. */
@@ -201,7 +204,12 @@ export class PostgresStateStore implements StateStore {
       const { pg, config, pool } = await this.connection();
       await this.migrate(pool);
       const client = new pg.Client({ ...config, keepAlive: true });
-      const held: Held = { client, queue: Promise.resolve(), lostSignal: new AbortController() };
+      const held: Held = {
+        client,
+        queue: Promise.resolve(),
+        answeredAt: Date.now(),
+        lostSignal: new AbortController(),
+      };
       client.on('error', (error) => lose(held, error));
       const holder: LockHolder = {
         host: hostname(),
@@ -562,21 +570,17 @@ function lose(held: Held, error: Error): void {
 
 /** Asks the lock's session for a sign of life every HEARTBEAT_MS; lost when none came for LOST_MS. */
 function beat(held: Held): NodeJS.Timeout {
-  let answered = Date.now();
   let asking = false;
   const timer = setInterval(() => {
     if (held.lost) return clearInterval(timer);
-    if (Date.now() - answered > LOST_MS) {
+    if (Date.now() - held.answeredAt > LOST_MS) {
       lose(held, new Error(`its session has not answered for ${LOST_MS / 1000}s`));
       return clearInterval(timer);
     }
     if (asking) return;
     asking = true;
     void serially(held, () => held.client.query('SELECT 1')).then(
-      () => {
-        answered = Date.now();
-        asking = false;
-      },
+      () => (asking = false),
       (error: Error) => lose(held, error),
     );
   }, HEARTBEAT_MS);
@@ -586,7 +590,10 @@ function beat(held: Held): NodeJS.Timeout {
 }
 
 function serially<T>(held: Held, work: () => Promise<T>): Promise<T> {
-  const run = held.queue.then(work, work);
+  const run = held.queue.then(work, work).then((result) => {
+    held.answeredAt = Date.now();
+    return result;
+  });
   held.queue = run.catch(() => undefined);
   return run;
 }
