@@ -70,6 +70,8 @@ export interface ExecutorOptions {
   readonly stop: AbortSignal;
   /** Aborted: also abandon requests in flight (their outcome is settled next time). */
   readonly abort?: AbortSignal;
+  /** The source's commit the plan was made from, recorded with what is applied (a git source). */
+  readonly revision?: string;
 }
 
 /** Images per page of the tag query that following uses. */
@@ -294,7 +296,14 @@ class Run {
   /** A new attempt, durable before anything is sent. */
   private async intend(key: string, spec: ImageSpec, region: string | undefined, keepOld: boolean) {
     const attemptId = this.deps.newAttemptId();
-    const intent = { spec, attemptId, keepsPrevious: keepOld, ...(region === undefined ? {} : { region }) };
+    const { revision } = this.options;
+    const intent = {
+      spec,
+      attemptId,
+      keepsPrevious: keepOld,
+      ...(region === undefined ? {} : { region }),
+      ...(revision === undefined ? {} : { revision }),
+    };
     const record = intentRecord(this.deps.recorder.get(key), intent, this.now());
     await this.deps.recorder.record(key, record);
     this.emitAt(key, { type: 'import.submitting', attemptId });
@@ -541,7 +550,7 @@ class Run {
       if (stale.length > 0) await ims.changeImageTags(id, 'delete', stale, this.options.abort);
       if (added.length > 0) await ims.changeImageTags(id, 'create', added, this.options.abort);
     }
-    await recorder.record(key, updatedRecord(recorded, spec, this.now()));
+    await recorder.record(key, updatedRecord(recorded, spec, this.now(), this.options.revision));
     this.counts.updated++;
     this.emitAt(key, { type: 'update.succeeded', imageId: id, fields });
   }

@@ -128,6 +128,17 @@ program
   .option('--force', 'prune beyond --max-prune, or with no manifest at all')
   .option('--lock-timeout <duration>', 'wait this long for the state lock (default: fail at once)')
   .option('--standby', 'while another daemon holds the state, stand by (endpoints answer) and lead once it is gone')
+  .option('--git <url>', 'follow a git repository (https://, ssh://, git@host:path or file://) instead of local paths')
+  .option('--ref <ref>', 'with --git: a branch, tag:NAME or a commit id (default main)')
+  .option('--git-path <dir>', "with --git: the manifests' directory in the repository (default its root)")
+  .option('--git-interval <duration>', 'with --git: fetch this often (default 1m)')
+  .option(
+    '--git-cache <dir>',
+    'with --git: where the repository is kept (default ~/.cache/imsync/git, IMSYNC_GIT_CACHE)',
+  )
+  .option('--git-credentials <file>', "with --git over https: a file in git's credential-store format")
+  .option('--git-ssh-key <file>', 'with --git over ssh: the private key')
+  .option('--git-known-hosts <file>', "with --git over ssh: the known_hosts file the server's key must be in")
   .option(
     '--settle-grace <duration>',
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',

@@ -10,6 +10,8 @@ import { startStatusServer } from '../watch/http.js';
 import { Standby, waitToLead } from '../watch/standby.js';
 import { createMetrics } from '../watch/metrics.js';
 import { watchManifests, type ManifestWatcher } from '../watch/watcher.js';
+import { directorySource, SourceFollower, type ManifestSource } from '../source/follow.js';
+import { gitSetting, type GitFlags } from './git-flags.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -26,10 +28,10 @@ import { applyEventToJson } from './render-apply.js';
  */
 const DEBOUNCE = { quietMs: 300, maxWaitMs: 2_000 };
 
-export interface WatchCommandOptions extends Omit<
-  ApplyCommandOptions,
-  'plan' | 'autoApprove' | 'json' | 'detailedExitcode' | 'refresh' | 'refreshOnly'
-> {
+export interface WatchCommandOptions
+  extends
+    Omit<ApplyCommandOptions, 'plan' | 'autoApprove' | 'json' | 'detailedExitcode' | 'refresh' | 'refreshOnly'>,
+    GitFlags {
   interval?: string;
   listen?: string;
   allowedHost?: string[];
@@ -54,6 +56,12 @@ export async function watchCommand(
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const { policy, maxPrune, force } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
+  if (options.git !== undefined && paths.length > 0) {
+    throw new UsageError(
+      `give either --git or manifest paths (${paths.join(' ')}), not both: --git-path names a directory in the repository`,
+    );
+  }
+  const git = options.git === undefined ? undefined : gitSetting(options, env);
   const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
 
   const loggerOptions = { level: 'info', timestamp: pino.stdTimeFunctions.isoTime };
@@ -87,13 +95,40 @@ export async function watchCommand(
     },
     stateStats: () => settings.store.stats(),
     leading: () => daemon !== undefined,
+    revision: () => daemon?.applied,
   });
+  let follower: SourceFollower | undefined;
+  /** The manifests reconciled: a local tree, or the commits of a repository followed. */
+  const manifestSource = (): ManifestSource => {
+    if (!git) return directorySource(manifests);
+    follower = new SourceFollower(git.source, git.intervalMs, {
+      clock: systemClock,
+      log,
+      changed: (checkout) => daemon?.trigger(`new commit ${checkout.commit.slice(0, 12)} of ${checkout.url}`),
+      fetched: (result) => metrics.sourceFetched(result),
+    });
+    return follower;
+  };
   let http: { server: Server; address: string } | undefined;
   const serve = async () => {
     http ??= await startStatusServer(
       listen.host,
       listen.port,
-      { role: () => daemon ?? standby!, metrics, paths: manifests, stateLocation: settings.store.location },
+      {
+        role: () => daemon ?? standby!,
+        metrics,
+        source: git
+          ? {
+              kind: 'git',
+              url: git.source.url,
+              ref: git.source.ref,
+              path: git.path,
+              intervalMs: git.intervalMs,
+              follower: () => follower,
+            }
+          : { kind: 'directory', paths: manifests },
+        stateLocation: settings.store.location,
+      },
       { allowedHosts },
     ).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
@@ -131,8 +166,13 @@ export async function watchCommand(
       const session = await openSession(startTarget, settings.region, state, settings.store.location, {
         onResponse: ({ route, status }) => metrics.apiResponse(route, status),
       });
-      const onHangup = () => daemon?.trigger('SIGHUP: re-reading the manifests and resyncing', true);
+      const onHangup = () => {
+        follower?.fetchNow('SIGHUP');
+        daemon?.trigger('SIGHUP: re-reading the manifests and resyncing', true);
+      };
       let watcher: ManifestWatcher | undefined;
+      const following = new AbortController();
+      let followed: Promise<void> | undefined;
       try {
         const { client, region, account, target } = session;
         if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
@@ -144,15 +184,16 @@ export async function watchCommand(
             random: Math.random,
             metrics,
             log,
-            onEvent: (event) => {
+            onEvent: (event, revision) => {
               metrics.event(event);
               // The log line has its own time.
               const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
-              log(event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info', type, fields);
+              const level = event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info';
+              log(level, type, revision ? { ...fields, revision: revision.commit } : fields);
             },
           },
           {
-            paths: manifests,
+            source: manifestSource(),
             ...(region === undefined ? {} : { region }),
             intervalMs,
             parallelism,
@@ -165,10 +206,11 @@ export async function watchCommand(
         );
         daemon = leader;
         const { address } = await serve();
-        watcher = await watchManifests(manifests, DEBOUNCE, (what) => leader.trigger(what));
+        if (follower) followed = follower.run(following.signal);
+        else watcher = await watchManifests(manifests, DEBOUNCE, (what) => leader.trigger(what));
         process.on('SIGHUP', onHangup);
         log('info', 'watching', {
-          paths: manifests,
+          ...(git ? { git: git.source.url, ref: git.source.ref, path: git.path } : { paths: manifests }),
           state: settings.store.location,
           endpoint: target.connection.endpoint,
           listen: `http://${address}`,
@@ -186,6 +228,8 @@ export async function watchCommand(
         });
       } finally {
         process.off('SIGHUP', onHangup);
+        following.abort();
+        await followed;
         await watcher?.close();
         await session.close();
       }

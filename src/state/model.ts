@@ -24,6 +24,8 @@ interface RecordBase {
   readonly attemptId: string;
   /** The image this import replaces; deleted once the new one is active. */
   readonly supersedes?: string;
+  /** The source's commit whose manifest the spec was last applied from (a git source). */
+  readonly revision?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -108,6 +110,7 @@ export interface ImportIntent {
   readonly attemptId: string;
   /** A replacement that leaves the image it replaces alone (no longer imsync's to delete). */
   readonly keepsPrevious?: boolean;
+  readonly revision?: string;
 }
 
 /**
@@ -126,6 +129,7 @@ export function intentRecord(previous: ImageRecord | undefined, intent: ImportIn
     phase: 'submitting',
     attemptId: intent.attemptId,
     ...(supersedes === undefined ? {} : { supersedes }),
+    ...(intent.revision === undefined ? {} : { revision: intent.revision }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
@@ -155,8 +159,14 @@ export function failedRecord(record: ImageRecord, error: JobError, at: Date): Fa
 }
 
 /** A spec applied in place (name, description, tags, firmware) to the existing image. */
-export function updatedRecord(record: SucceededRecord, spec: ImageSpec, at: Date): SucceededRecord {
-  return { ...record, spec, specHash: specHash(spec), updatedAt: at.toISOString() };
+export function updatedRecord(record: SucceededRecord, spec: ImageSpec, at: Date, revision?: string): SucceededRecord {
+  return {
+    ...record,
+    spec,
+    specHash: specHash(spec),
+    ...(revision === undefined ? {} : { revision }),
+    updatedAt: at.toISOString(),
+  };
 }
 
 /** The superseded image is gone. */
@@ -188,13 +198,14 @@ export function adoptedRecord(found: {
 
 /** The fields every phase shares, with the time moved on. */
 function base(record: ImageRecord, at: Date): RecordBase {
-  const { region, spec, specHash: hash, attemptId, supersedes, createdAt } = record;
+  const { region, spec, specHash: hash, attemptId, supersedes, revision, createdAt } = record;
   return {
     ...(region === undefined ? {} : { region }),
     spec,
     specHash: hash,
     attemptId,
     ...(supersedes === undefined ? {} : { supersedes }),
+    ...(revision === undefined ? {} : { revision }),
     createdAt,
     updatedAt: at.toISOString(),
   };

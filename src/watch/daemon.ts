@@ -9,8 +9,11 @@ import type { ApplyEvent, ApplySummary } from '../apply/events.js';
 import type { ImsApi } from '../apply/executor.js';
 import type { Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
+import { relative } from 'node:path';
 import type { Diagnostic } from '../manifest/diagnostic.js';
 import { loadManifests } from '../manifest/load.js';
+import type { ManifestSource, Snapshot } from '../source/follow.js';
+import type { Revision } from '../source/git.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
@@ -34,7 +37,7 @@ const BLOCKED_MESSAGES: Readonly<Record<BlockedAction, string>> = {
 };
 
 export interface DaemonOptions {
-  readonly paths: readonly string[];
+  readonly source: ManifestSource;
   readonly region?: string;
   /** Time between full resyncs: a refresh from the cloud, and failed imports retried. */
   readonly intervalMs: number;
@@ -54,7 +57,8 @@ export interface DaemonDeps {
   readonly metrics: Metrics;
   /** Structured log lines: the daemon never prints. */
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
-  readonly onEvent: (event: ApplyEvent) => void;
+  /** Every event, with the source's commit it came from (a git source). */
+  readonly onEvent: (event: ApplyEvent, revision?: Revision) => void;
   /** Uniform in [0, 1): the jitter of resyncs and backoff (Math.random; a fixed one in tests). */
   readonly random: () => number;
 }
@@ -65,6 +69,8 @@ export interface LastReconcile {
   readonly result: ReconcileResult;
   readonly summary?: ApplySummary;
   readonly error?: string;
+  /** The source's commit reconciled (a git source). */
+  readonly revision?: Revision;
 }
 
 export class Daemon {
@@ -80,6 +86,8 @@ export class Daemon {
   private unwritable: string | undefined;
   lastReconcile: LastReconcile | undefined;
   diagnostics: readonly Diagnostic[] = [];
+  /** The source's commit of the last reconcile that applied it (a git source). */
+  applied: Revision | undefined;
   /** The last plan made, with what its refresh found. */
   lastPlan: Planned | undefined;
   /** The blocked entries of the last plan, as `action key`. */
@@ -106,7 +114,10 @@ export class Daemon {
   get unready(): string | undefined {
     if (this.stopped.signal.aborted) return 'shutting down';
     if (this.unwritable !== undefined) return `the state cannot be written (${this.unwritable}); retrying`;
-    if (this.completed === 0) return 'no reconcile has completed yet';
+    if (this.completed === 0) {
+      const snapshot = this.options.source.snapshot();
+      return 'missing' in snapshot ? snapshot.missing : 'no reconcile has completed yet';
+    }
     return undefined;
   }
 
@@ -140,14 +151,16 @@ export class Daemon {
 
   private async loop(): Promise<void> {
     while (!this.stopped.signal.aborted) {
-      if (!this.due.reconcile) {
+      const snapshot = this.options.source.snapshot();
+      // Nothing to do, or nothing to do it with yet: the source triggers once it has a tree.
+      if (!this.due.reconcile || 'missing' in snapshot) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         continue;
       }
       const resync = this.due.resync;
       this.due = { reconcile: false, resync: false };
-      const ok = await this.reconcile(resync);
+      const ok = await this.reconcile(resync, snapshot);
       if (ok) {
         this.failures = 0;
       } else if (!this.stopped.signal.aborted) {
@@ -180,7 +193,8 @@ export class Daemon {
   }
 
   /** One reconcile; false when it failed and should be retried. */
-  private async reconcile(resync: boolean): Promise<boolean> {
+  private async reconcile(resync: boolean, snapshot: Snapshot): Promise<boolean> {
+    const { revision } = snapshot;
     const started = this.deps.clock.now();
     const interrupt = new AbortController();
     if (this.stopped.signal.aborted) interrupt.abort('shutdown');
@@ -195,12 +209,16 @@ export class Daemon {
         this.recording = await this.recording.reopen();
         this.deps.log('info', 'state read again after a failed write', { serial: this.recorder.state.serial });
       }
-      const loaded = await loadManifests(this.options.paths);
-      this.diagnostics = loaded.diagnostics;
+      const loaded = await loadManifests(snapshot.paths);
+      this.diagnostics = loaded.diagnostics.map((d) => inRepository(d, snapshot.root));
       if (loaded.diagnostics.length > 0) {
         result = 'invalid';
-        for (const d of loaded.diagnostics)
-          this.deps.log('warn', 'invalid manifest: nothing is applied until it is fixed', { ...d });
+        for (const d of this.diagnostics) {
+          this.deps.log('warn', 'invalid manifest: nothing is applied until it is fixed', {
+            ...d,
+            ...(revision ? { revision: revision.commit } : {}),
+          });
+        }
         return true;
       }
       const region = this.options.region;
@@ -210,7 +228,7 @@ export class Daemon {
           recorder: this.recorder,
           clock: this.deps.clock,
           newAttemptId: () => randomUUID().replaceAll('-', ''),
-          emit: this.deps.onEvent,
+          emit: (event) => this.deps.onEvent(event, revision),
         },
         {
           manifests: loaded.manifests,
@@ -242,10 +260,12 @@ export class Daemon {
           stop: interrupt.signal,
           // Shutting down abandons requests in flight; the next start settles them by tag.
           abort: this.stopped.signal,
+          ...(revision ? { revision: revision.commit } : {}),
         },
       );
       summary = reconciled.summary;
       result = interrupt.signal.aborted ? 'interrupted' : 'applied';
+      if (result === 'applied' && revision) this.applied = revision;
       return true;
     } catch (caught) {
       // Whatever of it still runs stops waiting and submitting: it can record nothing more.
@@ -266,6 +286,7 @@ export class Daemon {
         result,
         ...(summary ? { summary } : {}),
         ...(error === undefined ? {} : { error }),
+        ...(revision ? { revision } : {}),
       };
     }
   }
@@ -295,4 +316,10 @@ export class Daemon {
     if (planned.refusal !== undefined)
       this.deps.log('error', 'plan refused; nothing is applied', { reason: planned.refusal });
   }
+}
+
+/** A diagnostic of a checked-out commit, its file named as in the repository. */
+function inRepository(diagnostic: Diagnostic, root: string | undefined): Diagnostic {
+  if (root === undefined || diagnostic.source === undefined) return diagnostic;
+  return { ...diagnostic, source: { ...diagnostic.source, file: relative(root, diagnostic.source.file) } };
 }

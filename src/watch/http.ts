@@ -14,15 +14,30 @@ import { encodeDrift } from '../plan/codec.js';
 import type { PlanEntry } from '../plan/plan.js';
 import type { Planned } from '../reconcile/reconcile.js';
 import type { Daemon } from './daemon.js';
+import type { Revision } from '../source/git.js';
 import { describeHolder } from '../state/store.js';
 import { Standby } from './standby.js';
 import type { Metrics } from './metrics.js';
+import type { SourceFollower } from '../source/follow.js';
+
+/** Where the manifests come from, as /status tells it. */
+export type SourceView =
+  | { readonly kind: 'directory'; readonly paths: readonly string[] }
+  | {
+      readonly kind: 'git';
+      readonly url: string;
+      readonly ref: string;
+      readonly path: string;
+      readonly intervalMs: number;
+      /** Once this replica leads. */
+      readonly follower: () => SourceFollower | undefined;
+    };
 
 export interface StatusSources {
   /** The daemon once this replica leads; its standby while another daemon does. */
   readonly role: () => Daemon | Standby;
   readonly metrics: Metrics;
-  readonly paths: readonly string[];
+  readonly source: SourceView;
   readonly stateLocation: string;
 }
 
@@ -141,7 +156,7 @@ function standbyStatus(standby: Standby, sources: StatusSources): object {
     leader: leader
       ? { host: leader.host, pid: leader.pid, command: leader.command, since: leader.since, lock_id: leader.id }
       : null,
-    watching: sources.paths,
+    source: sourceStatus(sources.source),
     state: sources.stateLocation,
   };
 }
@@ -162,6 +177,7 @@ function status(daemon: Daemon, sources: StatusSources): object {
           job_status: record.phase === 'submitted' ? (record.jobStatus ?? null) : null,
           image_id: record.imageId ?? null,
           error: record.error ?? null,
+          revision: record.revision ?? null,
           created_at: record.createdAt,
           updated_at: record.updatedAt,
         },
@@ -171,7 +187,7 @@ function status(daemon: Daemon, sources: StatusSources): object {
     role: 'leader',
     ready: daemon.ready,
     reconciling: daemon.reconciling,
-    watching: sources.paths,
+    source: sourceStatus(sources.source, daemon.applied),
     state: sources.stateLocation,
     last_reconcile: last
       ? {
@@ -179,6 +195,7 @@ function status(daemon: Daemon, sources: StatusSources): object {
           finished_at: last.finishedAt,
           result: last.result,
           error: last.error ?? null,
+          revision: last.revision?.commit ?? null,
           summary: last.summary
             ? {
                 imported: last.summary.imported,
@@ -200,6 +217,23 @@ function status(daemon: Daemon, sources: StatusSources): object {
       where: d.source ? formatLocation(d.source) : null,
     })),
     images,
+  };
+}
+
+/** The directory watched, or the repository followed: what was fetched, and what applied. */
+function sourceStatus(view: SourceView, applied?: Revision): object {
+  if (view.kind === 'directory') return { kind: 'directory', paths: view.paths };
+  const follower = view.follower();
+  return {
+    kind: 'git',
+    url: view.url,
+    ref: view.ref,
+    path: view.path,
+    interval_seconds: view.intervalMs / 1000,
+    fetched_revision: follower?.current?.commit ?? null,
+    applied_revision: applied?.commit ?? null,
+    last_fetch_at: follower?.lastFetchAt ?? null,
+    fetch_error: follower?.failure?.error ?? null,
   };
 }
 

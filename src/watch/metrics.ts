@@ -2,6 +2,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApplyEvent } from '../apply/events.js';
 import type { Phase } from '../state/model.js';
+import type { Revision } from '../source/git.js';
 import type { StoreStats } from '../state/store.js';
 
 export type ReconcileResult = 'applied' | 'invalid' | 'interrupted' | 'error';
@@ -12,6 +13,8 @@ export interface MetricSources {
   readonly stateStats: () => StoreStats;
   /** Whether this replica leads (holds the state's lock) or stands by. */
   readonly leading: () => boolean;
+  /** The source's commit last applied (a git source). */
+  readonly revision: () => Revision | undefined;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -58,6 +61,23 @@ export function createMetrics(sources: MetricSources) {
       this.set(phases.submitting + phases.submitted);
     },
   });
+  new Gauge({
+    name: 'imsync_source_revision_info',
+    help: 'The commit of the git source last applied: 1, with the repository, the ref and the commit as labels.',
+    labelNames: ['url', 'ref', 'revision'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const revision = sources.revision();
+      if (revision) this.set({ url: revision.url, ref: revision.ref, revision: revision.commit }, 1);
+    },
+  });
+  const sourceFetches = new Counter({
+    name: 'imsync_source_fetches_total',
+    help: 'Fetches of the git source by result: changed (a new commit), unchanged, failed.',
+    labelNames: ['result'] as const,
+    registers,
+  });
   const apiRequests = new Counter({
     name: 'imsync_api_requests_total',
     help: 'IMS API requests by route and status (HTTP status, or the transport error code).',
@@ -92,6 +112,9 @@ export function createMetrics(sources: MetricSources) {
     reconciled(result: ReconcileResult, seconds: number): void {
       reconciles.inc({ result });
       reconcileSeconds.observe(seconds);
+    },
+    sourceFetched(result: 'changed' | 'unchanged' | 'failed'): void {
+      sourceFetches.inc({ result });
     },
     apiResponse(route: string, status: string): void {
       apiRequests.inc({ route, status });

@@ -2,6 +2,7 @@
 // no sleeps. Its manifests are small YAML files in a temporary directory (it loads them from
 // paths); a manifest change is a call to trigger(), as the file watcher would make it. Resyncs,
 // job following and backoff all wait on the clock, so their timing is asserted exactly.
+import { directorySource } from '../../src/source/follow.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +130,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
   const errors: string[] = [];
   const metrics = createMetrics({
     leading: () => true,
+    revision: () => undefined,
     phases: () => ({ submitting: 0, submitted: 0, succeeded: 0, failed: 0 }),
     stateStats: () => store.stats(),
   });
@@ -154,7 +156,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
       onEvent: (event) => events.push(event),
     },
     {
-      paths: [w.dir],
+      source: directorySource([w.dir]),
       intervalMs: INTERVAL_MS,
       parallelism: 4,
       allowReplace: false,

@@ -1,6 +1,7 @@
 // The daemon's HTTP server, for real on 127.0.0.1 (port 0): which Host names it answers (a page
 // of another name that resolves to the daemon, DNS rebinding, must read nothing), and the limits
 // that keep idle connections from using up its file handles. Its daemon is never started.
+import { directorySource } from '../../src/source/follow.js';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +33,7 @@ async function serve(options: ServerOptions = {}): Promise<number> {
   const recorder = new StateRecorder(store, emptyState());
   const metrics = createMetrics({
     leading: () => true,
+    revision: () => undefined,
     phases: () => ({ submitting: 0, submitted: 0, succeeded: 0, failed: 0 }),
     stateStats: () => store.stats(),
   });
@@ -46,7 +48,7 @@ async function serve(options: ServerOptions = {}): Promise<number> {
       random: Math.random,
     },
     {
-      paths: [],
+      source: directorySource([]),
       intervalMs: 60_000,
       parallelism: 1,
       allowReplace: false,
@@ -56,7 +58,12 @@ async function serve(options: ServerOptions = {}): Promise<number> {
       settleGraceMs: 1_000,
     },
   );
-  const sources = { role: () => daemon, metrics, paths: [], stateLocation: store.location };
+  const sources = {
+    role: () => daemon,
+    metrics,
+    source: { kind: 'directory', paths: [] } as const,
+    stateLocation: store.location,
+  };
   const { server } = await startStatusServer('127.0.0.1', 0, sources, options);
   servers.push(server);
   return (server.address() as AddressInfo).port;
