@@ -76,10 +76,9 @@ export class SourceFollower implements ManifestSource {
       this.again = false;
       await this.fetchOnce(signal);
       if (this.again || signal.aborted) continue;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.deps.clock.sleep(this.intervalMs, signal).then(resolve, resolve);
-      });
+      const woken = new AbortController();
+      this.wake = () => woken.abort();
+      await this.deps.clock.sleep(this.intervalMs, AbortSignal.any([signal, woken.signal])).catch(() => undefined);
       this.wake = undefined;
     }
   }

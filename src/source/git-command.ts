@@ -70,9 +70,10 @@ export function git(args: readonly string[], run: GitRun = {}): Promise<string> 
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
         const code = typeof error.code === 'number' ? error.code : undefined;
-        const said = stderr.trim() || error.message;
-        const why = error.killed ? `stopped after ${(run.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000}s` : said;
-        reject(new GitError(`git ${args[0]}: ${redact(why, run.secrets ?? [])}`, code));
+        // What git said, without its "fatal:" and "error:" labels: callers say what was being done.
+        const said = stderr.trim().replace(/^(fatal|error): /gm, '') || error.message;
+        const why = error.killed ? `git stopped after ${(run.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000}s` : said;
+        reject(new GitError(redact(why, run.secrets ?? []), code));
       },
     );
   });

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { git, GitError, redact, type GitRun } from './git-command.js';
+import { git, redact, type GitRun } from './git-command.js';
 
 /** What to follow: a branch, a tag, or one commit. */
 export type GitRef =
@@ -261,6 +261,5 @@ function shellQuote(path: string): string {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof GitError) return error.message.replace(/^git \w+: /, '');
   return error instanceof Error ? error.message : String(error);
 }

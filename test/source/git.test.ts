@@ -1,0 +1,138 @@
+// The git source against real repositories (file://): what each ref follows, a force-push back,
+// a tree checked out whole and kept apart per commit, links that stay inside it, and errors that
+// say what is wrong without a secret in them.
+import { lstat, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GitSource, parseGitPath, parseGitRef, shownUrl, SourceError, type GitRef } from '../../src/source/git.js';
+import { gitIn, makeRepository, type TestRepository } from '../support/git-repo.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function setup(ref: GitRef = { kind: 'branch', name: 'main' }, path = 'images') {
+  const repo = await makeRepository();
+  const cacheDir = await mkdtemp(join(tmpdir(), 'imsync-git-cache-'));
+  cleanups.push(
+    () => repo.remove(),
+    () => rm(cacheDir, { recursive: true, force: true }),
+  );
+  const source = (options: Partial<ConstructorParameters<typeof GitSource>[0]> = {}) =>
+    new GitSource({ url: repo.url, ref, path, cacheDir, auth: {}, ...options });
+  return { repo, cacheDir, source: source(), sourceWith: source };
+}
+
+async function commitFile(repo: TestRepository, text: string): Promise<string> {
+  await repo.write('images/web.yaml', text);
+  return repo.commit(text);
+}
+
+describe('GitSource', () => {
+  it('checks out the branch head, follows new commits and a force-push back to an older one', async () => {
+    const { repo, source } = await setup();
+    const first = await commitFile(repo, 'one');
+    const fetched = await source.fetch();
+    expect(fetched.commit).toBe(first);
+    expect(await readFile(join(fetched.paths[0]!, 'web.yaml'), 'utf8')).toBe('one');
+    const second = await commitFile(repo, 'two');
+    const next = await source.fetch();
+    expect(next.commit).toBe(second);
+    expect(await readFile(join(next.paths[0]!, 'web.yaml'), 'utf8')).toBe('two');
+    // The earlier checkout is left as it was, for a reconcile that may still read it.
+    expect(await readFile(join(fetched.paths[0]!, 'web.yaml'), 'utf8')).toBe('one');
+    repo.forcePush(first);
+    expect((await source.fetch()).commit).toBe(first);
+  });
+
+  it('follows a tag, and one commit given by its id', async () => {
+    const { repo, sourceWith } = await setup();
+    const first = await commitFile(repo, 'one');
+    repo.tag('v1', first);
+    await commitFile(repo, 'two');
+    expect((await sourceWith({ ref: { kind: 'tag', name: 'v1' } }).fetch()).commit).toBe(first);
+    expect((await sourceWith({ ref: { kind: 'commit', commit: first } }).fetch()).commit).toBe(first);
+  });
+
+  it('keeps two checkouts and no partial one', async () => {
+    const { repo, source, cacheDir } = await setup();
+    for (const text of ['one', 'two', 'three', 'four']) {
+      await commitFile(repo, text);
+      await source.fetch();
+    }
+    expect(await readdir(join(cacheDir, 'trees'))).toHaveLength(2);
+  });
+
+  it('checks out a link as a plain file: a manifest tree cannot reach outside itself', async () => {
+    const { repo, source } = await setup();
+    await repo.write('images/web.yaml', 'one');
+    const work = join(repo.bare, '..', 'work');
+    await symlink('/etc/passwd', join(work, 'images', 'passwd.yaml'));
+    repo.commit('a link');
+    const fetched = await source.fetch();
+    const link = join(fetched.paths[0]!, 'passwd.yaml');
+    expect((await lstat(link)).isSymbolicLink()).toBe(false);
+    expect(await readFile(link, 'utf8')).toBe('/etc/passwd');
+  });
+
+  it('says what is wrong: a branch the remote lacks, a directory the commit lacks, an unreachable remote', async () => {
+    const { repo, sourceWith } = await setup();
+    await commitFile(repo, 'one');
+    await expect(sourceWith({ ref: { kind: 'branch', name: 'release' } }).fetch()).rejects.toThrow(
+      new SourceError(`cannot fetch release from ${repo.url}: couldn't find remote ref refs/heads/release`),
+    );
+    const commit = gitIn(repo.bare, 'rev-parse', 'main');
+    await expect(sourceWith({ path: 'elsewhere' }).fetch()).rejects.toThrow(
+      `commit ${commit.slice(0, 12)} of ${repo.url} has no directory elsewhere`,
+    );
+    const gone = sourceWith({ url: 'https://user:s3cret-token@127.0.0.1:1/images.git' });
+    const error = await gone.fetch().catch((caught: Error) => caught);
+    expect(error.message).toMatch(/^cannot fetch main from https:\/\/\*\*\*@127\.0\.0\.1:1\/images\.git: /);
+    expect(error.message).not.toContain('s3cret-token');
+  });
+
+  it('refuses a commit its check refuses, naming it, and checks nothing out', async () => {
+    const { repo, sourceWith, cacheDir } = await setup();
+    const commit = await commitFile(repo, 'one');
+    const source = sourceWith({ check: () => Promise.resolve('it is not signed') });
+    await expect(source.fetch()).rejects.toThrow(`commit ${commit.slice(0, 12)} is not applied: it is not signed`);
+    await expect(readdir(join(cacheDir, 'trees'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('parseGitRef, parseGitPath, shownUrl', () => {
+  it.each([
+    ['main', { kind: 'branch', name: 'main' }],
+    ['release/2026.12', { kind: 'branch', name: 'release/2026.12' }],
+    ['tag:v1.2.0', { kind: 'tag', name: 'v1.2.0' }],
+    [
+      '0123456789abcdef0123456789abcdef01234567',
+      { kind: 'commit', commit: '0123456789abcdef0123456789abcdef01234567' },
+    ],
+  ])('--ref %s', (text, ref) => expect(parseGitRef(text)).toEqual(ref));
+
+  it.each(['', '-main', 'a..b', 'a b', 'main.lock', 'tag:', 'refs/heads/x:y', 'main/', 'a@{1}'])(
+    'refuses --ref %j',
+    (text) => expect(() => parseGitRef(text)).toThrow(`--ref "${text}" is not a branch, tag:NAME`),
+  );
+
+  it.each([
+    ['', ''],
+    ['.', ''],
+    ['./images/', 'images'],
+    ['images//prod', 'images/prod'],
+  ])('--git-path %j is %j', (text, path) => expect(parseGitPath(text)).toBe(path));
+
+  it.each(['/etc', '..', '../x', 'images/../../x'])('refuses --git-path %j', (text) =>
+    expect(() => parseGitPath(text)).toThrow('must be a directory inside the repository'),
+  );
+
+  it('shows a URL without its password or token', () => {
+    expect(shownUrl('https://bot:ghp_abc@github.com/team/images.git')).toBe('https://***@github.com/team/images.git');
+    expect(shownUrl('ssh://git@gitlab.example.com/team/images.git')).toBe(
+      'ssh://***@gitlab.example.com/team/images.git',
+    );
+  });
+});
