@@ -76,9 +76,13 @@ export class SourceFollower implements ManifestSource {
       this.again = false;
       await this.fetchOnce(signal);
       if (this.again || signal.aborted) continue;
+      // Woken early by fetchNow or the end; the listener goes with the wait.
       const woken = new AbortController();
-      this.wake = () => woken.abort();
-      await this.deps.clock.sleep(this.intervalMs, AbortSignal.any([signal, woken.signal])).catch(() => undefined);
+      const wake = () => woken.abort();
+      signal.addEventListener('abort', wake, { once: true });
+      this.wake = wake;
+      await this.deps.clock.sleep(this.intervalMs, woken.signal).catch(() => undefined);
+      signal.removeEventListener('abort', wake);
       this.wake = undefined;
     }
   }
