@@ -154,16 +154,18 @@ export class Workspace {
   }
 
   /**
-   * `imsync watch` on this workspace with its state and `extra` flags; on a free port of 127.0.0.1
-   * unless `extra` has --listen or `defaultListen` asks for the daemon's default address.
+   * `imsync watch` on this workspace's manifests (or `paths`) with its state and `extra` flags; on
+   * a free port of 127.0.0.1 unless `extra` has --listen or `defaultListen` asks for the daemon's
+   * default address.
    */
   watch(
     emulator: EmulatorProcess,
     extra: readonly string[] = [],
-    options: { env?: NodeJS.ProcessEnv; defaultListen?: boolean; netns?: string } = {},
+    options: { env?: NodeJS.ProcessEnv; defaultListen?: boolean; netns?: string; paths?: readonly string[] } = {},
   ): DaemonProcess {
     const listen = options.defaultListen || extra.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
-    const args = ['watch', this.manifests, '--state', this.statePath, ...listen, ...extra];
+    const paths = options.paths ?? [this.manifests];
+    const args = ['watch', ...paths, '--state', this.statePath, ...listen, ...extra];
     return new DaemonProcess(args, this.dir, this.env(emulator, options.env), options.netns);
   }
 
@@ -197,13 +199,15 @@ export interface LogLine {
 export interface Status {
   readonly ready: boolean;
   readonly reconciling: boolean;
-  readonly watching: string[];
+  /** The directory watched, or the repository followed. */
+  readonly source: { readonly kind: 'directory' | 'git'; readonly [field: string]: unknown };
   readonly state: string;
   readonly last_reconcile: {
     readonly started_at: string;
     readonly finished_at: string;
     readonly result: string;
     readonly error: string | null;
+    readonly revision: string | null;
     readonly summary: Record<string, number> | null;
   } | null;
   readonly diagnostics: { readonly code: string; readonly message: string; readonly where: string | null }[];
@@ -219,6 +223,7 @@ export interface StatusImage {
   readonly job_status: string | null;
   readonly image_id: string | null;
   readonly error: { code: string; reason: string } | null;
+  readonly revision: string | null;
   readonly created_at: string;
   readonly updated_at: string;
 }
