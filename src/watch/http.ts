@@ -6,7 +6,7 @@
 // rebinding) sends that name as Host and reads nothing. Its own are IP addresses (a page can only
 // reach one under the address itself, so probes and scrapes by pod IP work), localhost, the listen
 // host and --allowed-host names. Connections are bounded in number and in idle time.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { formatLocation } from '../manifest/diagnostic.js';
@@ -39,7 +39,12 @@ export interface StatusSources {
   readonly metrics: Metrics;
   readonly source: SourceView;
   readonly stateLocation: string;
+  /** POST /hooks/git: judges a push notification by its signature (with --webhook-secret-file). */
+  readonly gitHook?: (headers: IncomingHttpHeaders, body: Buffer) => { status: number; text: string };
 }
+
+/** A push notification is a few kilobytes; GitHub's largest are 25 MB, and none is needed whole. */
+const MAX_HOOK_BODY = 1024 * 1024;
 
 export interface ServerLimits {
   /** Connections open at once; more are closed as they come. */
@@ -81,6 +86,9 @@ export async function startStatusServer(
         .writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
         .end(body);
     };
+    // A push notification comes from the forge, under the daemon's public name: its signature,
+    // not its Host, says whether it is to be heeded.
+    if (path === '/hooks/git') return void gitHook(req, sources, reply);
     if (!servesHost(req.headers.host, host, allowedHosts)) {
       const name = JSON.stringify(req.headers.host ?? '');
       return reply(
@@ -124,6 +132,35 @@ export async function startStatusServer(
   await once(server, 'listening');
   const bound = server.address() as AddressInfo;
   return { server, address: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` };
+}
+
+/** POST /hooks/git: 202 and a fetch at once for a request signed with the secret; else 401. */
+async function gitHook(
+  req: IncomingMessage,
+  sources: StatusSources,
+  reply: (status: number, type: string, body: string) => void,
+): Promise<void> {
+  if (!sources.gitHook) {
+    return reply(404, 'text/plain', 'no webhook here: start imsync watch with --git and --webhook-secret-file\n');
+  }
+  if (req.method !== 'POST') return reply(405, 'text/plain', 'method not allowed: POST a push notification\n');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_HOOK_BODY) {
+        reply(413, 'text/plain', `a notification of at most ${MAX_HOOK_BODY} bytes\n`);
+        // The rest is read and dropped, within the request timeout.
+        return void req.resume();
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    return; // the client went away, or the request timed out: nobody to answer
+  }
+  const { status, text } = sources.gitHook(req.headers, Buffer.concat(chunks));
+  reply(status, 'text/plain', `${text}\n`);
 }
 
 /**
