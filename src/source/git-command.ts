@@ -38,10 +38,9 @@ export function git(args: readonly string[], run: GitRun = {}): Promise<string> 
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    // No prompt for a user name, a password or a host key: an answer never comes.
+    // No prompt for a user name, a password or a host key: an answer never comes. (No askpass
+    // program is passed on either: git fails at once where it would have asked.)
     GIT_TERMINAL_PROMPT: '0',
-    GIT_ASKPASS: 'echo',
-    SSH_ASKPASS: 'echo',
     // Neither the user's nor the system's configuration applies; only what is given here.
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',

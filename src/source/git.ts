@@ -261,5 +261,10 @@ function shellQuote(path: string): string {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  // git asks for a user name when the server answers 401, and cannot: say what that means.
+  if (/could not read (Username|Password) for/.test(message)) {
+    return 'the server asks for credentials, and none were given or those given were refused (IMSYNC_GIT_TOKEN, --git-credentials)';
+  }
+  return message;
 }

@@ -1,28 +1,30 @@
 // `imsync watch --git`: the built CLI follows a repository served over file:// and reconciles
 // each commit it fetches: pushed commits become imports within the interval, a force-push back
 // is one more change, and a commit with a broken manifest applies nothing until one fixes it.
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepository, type TestRepository } from '../support/git-repo.js';
+import { makeRepository, type Repository } from '../support/git-repo.js';
 import { cleanup, manifestText, startEmulator, Workspace, type DaemonProcess } from '../support/watch-harness.js';
 
 afterEach(cleanup);
-const repositories: TestRepository[] = [];
-afterEach(async () => {
-  for (const repo of repositories.splice(0)) await repo.remove();
-});
+
+/** Commits what the work tree holds and pushes it: the commit's id. */
+async function pushed(repo: Repository, message: string): Promise<string> {
+  const commit = await repo.commit(message);
+  await repo.push();
+  return commit;
+}
 
 async function following(extra: readonly string[] = []) {
-  const repo = await makeRepository();
-  repositories.push(repo);
-  await repo.write('images/a.yaml', manifestText('git-a'));
-  const first = repo.commit('a');
-  const emulator = await startEmulator();
   const workspace = await Workspace.create();
+  const repo = await makeRepository(workspace.dir, { files: { 'images/a.yaml': manifestText('git-a') } });
+  const first = repo.initial;
+  const emulator = await startEmulator();
   const daemon = workspace.watch(
     emulator,
     [
       '--git',
-      repo.url,
+      repo.fileUrl,
       '--git-path',
       'images',
       '--git-interval',
@@ -51,31 +53,37 @@ describe('imsync watch --git', () => {
   it('imports what each pushed commit adds within the interval, and tells the commit everywhere', async () => {
     const { repo, first, daemon } = await following();
     const status = await appliedAt(daemon, first, ['git-a']);
-    expect(status.source).toMatchObject({ kind: 'git', url: repo.url, ref: 'main', path: 'images', fetch_error: null });
+    expect(status.source).toMatchObject({
+      kind: 'git',
+      url: repo.fileUrl,
+      ref: 'main',
+      path: 'images',
+      fetch_error: null,
+    });
     expect(status.images['git-a']!.revision).toBe(first);
     expect(status.last_reconcile!.revision).toBe(first);
 
     await repo.write('images/b.yaml', manifestText('git-b'));
-    const pushed = Date.now();
-    const second = repo.commit('b');
+    const pushedAt = Date.now();
+    const second = await pushed(repo, 'b');
     await appliedAt(daemon, second, ['git-a', 'git-b']);
     const submitted = daemon.logs().find((line) => line.msg === 'import.submitted' && line.key === 'git-b')!;
-    console.log(`push to import.submitted: ${submitted.time - pushed} ms (fetch interval 1 s)`);
-    expect(submitted.time - pushed).toBeLessThan(5_000);
+    console.log(`push to import.submitted: ${submitted.time - pushedAt} ms (fetch interval 1 s)`);
+    expect(submitted.time - pushedAt).toBeLessThan(5_000);
     expect(submitted.revision).toBe(second);
     const metrics = (await daemon.get('/metrics')).body;
-    expect(metrics).toContain(`imsync_source_revision_info{url="${repo.url}",ref="main",revision="${second}"} 1`);
+    expect(metrics).toContain(`imsync_source_revision_info{url="${repo.fileUrl}",ref="main",revision="${second}"} 1`);
   });
 
   it('takes a force-push back to an older commit as a change like any other', async () => {
     const { repo, first, daemon } = await following();
     await appliedAt(daemon, first, ['git-a']);
     await repo.write('images/a.yaml', manifestText('git-a', { description: 'second thoughts' }));
-    const second = repo.commit('a, described');
+    const second = await pushed(repo, 'a, described');
     await appliedAt(daemon, second, ['git-a']);
     expect(daemon.logsWith('update.succeeded')).toHaveLength(1);
 
-    repo.forcePush(first);
+    await repo.forcePush(first);
     await appliedAt(daemon, first, ['git-a']);
     expect(daemon.logsWith('update.succeeded')).toHaveLength(2);
     expect(daemon.logsWith('import.submitted')).toHaveLength(1);
@@ -89,7 +97,7 @@ describe('imsync watch --git', () => {
       'images/broken.yaml',
       'apiVersion: imsync/v1\nkind: Image\nmetadata: {name: git-c}\nspec: {name: c}\n',
     );
-    const broken = repo.commit('b, and c broken');
+    const broken = await pushed(repo, 'b, and c broken');
     const reported = await daemon.waitForStatus('the broken commit reported', (status) =>
       status.source.fetched_revision === broken && status.diagnostics.length > 0 ? status : undefined,
     );
@@ -99,7 +107,7 @@ describe('imsync watch --git', () => {
     expect(daemon.logsWith('invalid manifest: nothing is applied until it is fixed')[0]!.revision).toBe(broken);
 
     await repo.write('images/broken.yaml', manifestText('git-c'));
-    const fixed = repo.commit('c fixed');
+    const fixed = await pushed(repo, 'c fixed');
     const status = await appliedAt(daemon, fixed, ['git-a', 'git-b', 'git-c']);
     expect(status.diagnostics).toEqual([]);
   });
@@ -107,11 +115,13 @@ describe('imsync watch --git', () => {
   it('keeps the last good commit when the repository cannot be fetched, and reports why', async () => {
     const { repo, first, daemon } = await following();
     await appliedAt(daemon, first, ['git-a']);
-    await repo.remove();
+    await rm(repo.bare, { recursive: true, force: true });
     const status = await daemon.waitForStatus('the failed fetch reported', (s) =>
       typeof s.source.fetch_error === 'string' ? s : undefined,
     );
-    expect(status.source.fetch_error).toMatch(/^cannot fetch main from file:\/\/.*images\.git: /);
+    expect(status.source.fetch_error).toMatch(
+      /^cannot fetch main from file:\/\/.*\.git: .*does not appear to be a git repository/,
+    );
     expect(status.source.applied_revision).toBe(first);
     expect((await daemon.get('/readyz')).status).toBe(200);
     expect((await daemon.get('/metrics')).body).toMatch(/imsync_source_fetches_total\{result="failed"\} [1-9]/);

@@ -5,14 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../../src/source/git-command.js';
-import {
-  basicAuthorization,
-  makeRepository,
-  REALM,
-  startGitServer,
-  type GitServer,
-  type Repository,
-} from '../support/git-server.js';
+import { makeRepository, type Repository } from '../support/git-repo.js';
+import { basicAuthorization, REALM, startGitServer, type GitServer } from '../support/git-server.js';
 
 const USER = 'imsync-bot';
 const PASSWORD = 'correct-horse-battery';
@@ -71,7 +65,7 @@ describe('startGitServer', () => {
   ])('answers %s with 401 and serves nothing', async (_, run) => {
     const served = recordFrom();
     const clone = join(dir, `clone-${Math.random().toString(36).slice(2)}`);
-    await expect(git(['clone', '--quiet', remote, clone], run)).rejects.toThrow(/Authentication failed/);
+    await expect(git(['clone', '--quiet', remote, clone], run)).rejects.toThrow(/could not read Username/);
     expect(served().length).toBeGreaterThan(0);
     for (const request of served()) expect(request).toMatchObject({ status: 401, authenticated: false });
   });

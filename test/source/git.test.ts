@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GitSource, parseGitPath, parseGitRef, shownUrl, SourceError, type GitRef } from '../../src/source/git.js';
-import { gitIn, makeRepository, type TestRepository } from '../support/git-repo.js';
+import { makeRepository, type Repository } from '../support/git-repo.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -14,20 +14,20 @@ afterEach(async () => {
 });
 
 async function setup(ref: GitRef = { kind: 'branch', name: 'main' }, path = 'images') {
-  const repo = await makeRepository();
-  const cacheDir = await mkdtemp(join(tmpdir(), 'imsync-git-cache-'));
-  cleanups.push(
-    () => repo.remove(),
-    () => rm(cacheDir, { recursive: true, force: true }),
-  );
+  const root = await mkdtemp(join(tmpdir(), 'imsync-git-'));
+  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  const repo = await makeRepository(root);
+  const cacheDir = join(root, 'cache');
   const source = (options: Partial<ConstructorParameters<typeof GitSource>[0]> = {}) =>
-    new GitSource({ url: repo.url, ref, path, cacheDir, auth: {}, ...options });
+    new GitSource({ url: repo.fileUrl, ref, path, cacheDir, auth: {}, ...options });
   return { repo, cacheDir, source: source(), sourceWith: source };
 }
 
-async function commitFile(repo: TestRepository, text: string): Promise<string> {
+async function commitFile(repo: Repository, text: string): Promise<string> {
   await repo.write('images/web.yaml', text);
-  return repo.commit(text);
+  const commit = await repo.commit(text);
+  await repo.push();
+  return commit;
 }
 
 describe('GitSource', () => {
@@ -43,14 +43,14 @@ describe('GitSource', () => {
     expect(await readFile(join(next.paths[0]!, 'web.yaml'), 'utf8')).toBe('two');
     // The earlier checkout is left as it was, for a reconcile that may still read it.
     expect(await readFile(join(fetched.paths[0]!, 'web.yaml'), 'utf8')).toBe('one');
-    repo.forcePush(first);
+    await repo.forcePush(first);
     expect((await source.fetch()).commit).toBe(first);
   });
 
   it('follows a tag, and one commit given by its id', async () => {
     const { repo, sourceWith } = await setup();
     const first = await commitFile(repo, 'one');
-    repo.tag('v1', first);
+    await repo.git('push', '--quiet', 'origin', `${first}:refs/tags/v1`);
     await commitFile(repo, 'two');
     expect((await sourceWith({ ref: { kind: 'tag', name: 'v1' } }).fetch()).commit).toBe(first);
     expect((await sourceWith({ ref: { kind: 'commit', commit: first } }).fetch()).commit).toBe(first);
@@ -68,9 +68,9 @@ describe('GitSource', () => {
   it('checks out a link as a plain file: a manifest tree cannot reach outside itself', async () => {
     const { repo, source } = await setup();
     await repo.write('images/web.yaml', 'one');
-    const work = join(repo.bare, '..', 'work');
-    await symlink('/etc/passwd', join(work, 'images', 'passwd.yaml'));
-    repo.commit('a link');
+    await symlink('/etc/passwd', join(repo.work, 'images', 'passwd.yaml'));
+    await repo.commit('a link');
+    await repo.push();
     const fetched = await source.fetch();
     const link = join(fetched.paths[0]!, 'passwd.yaml');
     expect((await lstat(link)).isSymbolicLink()).toBe(false);
@@ -81,11 +81,11 @@ describe('GitSource', () => {
     const { repo, sourceWith } = await setup();
     await commitFile(repo, 'one');
     await expect(sourceWith({ ref: { kind: 'branch', name: 'release' } }).fetch()).rejects.toThrow(
-      new SourceError(`cannot fetch release from ${repo.url}: couldn't find remote ref refs/heads/release`),
+      new SourceError(`cannot fetch release from ${repo.fileUrl}: couldn't find remote ref refs/heads/release`),
     );
-    const commit = gitIn(repo.bare, 'rev-parse', 'main');
+    const commit = (await repo.git('rev-parse', 'HEAD')).trim();
     await expect(sourceWith({ path: 'elsewhere' }).fetch()).rejects.toThrow(
-      `commit ${commit.slice(0, 12)} of ${repo.url} has no directory elsewhere`,
+      `commit ${commit.slice(0, 12)} of ${repo.fileUrl} has no directory elsewhere`,
     );
     const gone = sourceWith({ url: 'https://user:s3cret-token@127.0.0.1:1/images.git' });
     const { message } = await gone.fetch().then(

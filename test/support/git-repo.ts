@@ -1,63 +1,85 @@
-// A repository for tests: a working clone that commits and pushes to a bare repository, which the
-// source fetches from (file://, or over HTTP through test/support/git-server.ts). The machine's
-// git configuration plays no part.
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+// A repository for tests: a bare repository (what a file:// URL names and a GitServer serves)
+// and a working clone that commits and pushes to it. The machine's git configuration plays no
+// part: git runs through src/source/git-command.ts.
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { git } from '../../src/source/git-command.js';
 
-const ENV = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' };
-
-export function gitIn(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=imsync test', '-c', 'user.email=test@imsync.invalid', ...args], {
-    cwd,
-    env: ENV,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim();
-}
-
-export interface TestRepository {
-  /** The bare repository. */
+export interface Repository {
+  /** The bare repository's path: what a file:// URL names and a GitServer serves. */
   readonly bare: string;
-  readonly url: string;
-  /** Writes a file of the working clone (made with its directories), or removes it (null). */
-  write(path: string, text: string | null): Promise<void>;
-  /** Commits everything and pushes it to `branch`; the new commit's id. */
-  commit(message: string, branch?: string): string;
-  /** Moves `branch` of the bare repository to `commit`, as a force-push would. */
-  forcePush(commit: string, branch?: string): void;
-  tag(name: string, commit: string): void;
-  remove(): Promise<void>;
+  /** file:// URL of the bare repository. */
+  readonly fileUrl: string;
+  /** Its path under a GitServer's url: `/<name>.git`. */
+  readonly httpPath: string;
+  /** The working clone commits are made in; it pushes through the file:// URL. */
+  readonly work: string;
+  /** The commit makeRepository made. */
+  readonly initial: string;
+  /** Writes `content` to `path` (relative to the work tree, directories made as needed). */
+  write(path: string, content: string): Promise<void>;
+  /** Commits every change in the work tree; resolves with the new commit's id. */
+  commit(message: string): Promise<string>;
+  /** Pushes the work tree's HEAD to the bare repository's branch. */
+  push(): Promise<void>;
+  /** Moves the branch back (or anywhere) to `commit`, force-pushed, the work tree following. */
+  forcePush(commit: string): Promise<void>;
+  /** Any other git command, run in the work tree. */
+  git(...args: string[]): Promise<string>;
 }
 
-export async function makeRepository(): Promise<TestRepository> {
-  const dir = await mkdtemp(join(tmpdir(), 'imsync-git-'));
-  const bare = join(dir, 'images.git');
-  const work = join(dir, 'work');
-  gitIn(dir, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
-  gitIn(dir, 'init', '--quiet', '--initial-branch=main', work);
-  gitIn(work, 'remote', 'add', 'origin', bare);
+/** Who commits: given per run, since no user or system configuration is read. */
+const AUTHOR = { 'user.name': 'imsync test', 'user.email': 'test@imsync.invalid', 'commit.gpgsign': 'false' };
+
+/**
+ * Makes `<root>/<name>.git`, a bare repository whose `branch` holds one commit of `files`, and a
+ * working clone of it in `<root>/<name>.work`.
+ */
+export async function makeRepository(
+  root: string,
+  {
+    name = 'manifests',
+    branch = 'main',
+    files = { 'README.md': 'manifests for imsync\n' },
+  }: { name?: string; branch?: string; files?: Readonly<Record<string, string>> } = {},
+): Promise<Repository> {
+  const bare = join(root, `${name}.git`);
+  const work = join(root, `${name}.work`);
+  const fileUrl = pathToFileURL(bare).href;
+  const inWork = (...args: string[]) => git(args, { cwd: work, config: AUTHOR });
+  await git(['init', '--quiet', '--bare', `--initial-branch=${branch}`, bare]);
+  await git(['init', '--quiet', `--initial-branch=${branch}`, work]);
+  await inWork('remote', 'add', 'origin', fileUrl);
+
+  const write = async (path: string, content: string) => {
+    const file = join(work, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+  };
+  const commit = async (message: string) => {
+    await inWork('add', '--all');
+    await inWork('commit', '--quiet', '--allow-empty', '--message', message);
+    return (await inWork('rev-parse', 'HEAD')).trim();
+  };
+  const push = async () => void (await inWork('push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`));
+
+  for (const [path, content] of Object.entries(files)) await write(path, content);
+  const initial = await commit('initial commit');
+  await push();
   return {
     bare,
-    url: `file://${bare}`,
-    write: async (path, text) => {
-      const file = join(work, path);
-      if (text === null) return rm(file, { force: true });
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, text);
+    fileUrl,
+    httpPath: `/${name}.git`,
+    work,
+    initial,
+    write,
+    commit,
+    push,
+    forcePush: async (target) => {
+      await inWork('reset', '--quiet', '--hard', target);
+      await inWork('push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`);
     },
-    commit: (message, branch = 'main') => {
-      gitIn(work, 'add', '--all');
-      gitIn(work, 'commit', '--quiet', '--allow-empty', '-m', message);
-      gitIn(work, 'push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`);
-      return gitIn(work, 'rev-parse', 'HEAD');
-    },
-    forcePush: (commit, branch = 'main') => {
-      gitIn(work, 'reset', '--quiet', '--hard', commit);
-      gitIn(work, 'push', '--quiet', '--force', 'origin', `${commit}:refs/heads/${branch}`);
-    },
-    tag: (name, commit) => gitIn(work, 'push', '--quiet', '--force', 'origin', `${commit}:refs/tags/${name}`),
-    remove: () => rm(dir, { recursive: true, force: true }),
+    git: inWork,
   };
 }

@@ -1,14 +1,10 @@
 // A git smart-HTTP server of a test's own: `git http-backend` (CGI) behind a node server on
-// 127.0.0.1, serving the bare repositories under a directory, with basic auth when given a user;
-// and bare repositories to serve, with a working clone that commits and pushes to them.
+// 127.0.0.1, serving the bare repositories under a directory (test/support/git-repo.ts makes
+// them), with basic auth when given a user.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { git } from '../../src/source/git-command.js';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 export const REALM = 'imsync-test';
@@ -178,82 +174,4 @@ function parseCgiHead(head: string): { status: number; headers: Record<string, s
     else headers[name] = value;
   }
   return { status, headers };
-}
-
-export interface Repository {
-  /** The bare repository's path: what a file:// URL names and a GitServer serves. */
-  readonly bare: string;
-  /** file:// URL of the bare repository. */
-  readonly fileUrl: string;
-  /** Its path under a GitServer's url: `/<name>.git`. */
-  readonly httpPath: string;
-  /** The working clone commits are made in; it pushes through the file:// URL. */
-  readonly work: string;
-  /** The commit makeRepository made. */
-  readonly initial: string;
-  /** Writes `content` to `path` (relative to the work tree, directories made as needed). */
-  write(path: string, content: string): Promise<void>;
-  /** Commits every change in the work tree; resolves with the new commit's id. */
-  commit(message: string): Promise<string>;
-  /** Pushes the work tree's HEAD to the bare repository's branch. */
-  push(): Promise<void>;
-  /** Moves the branch back (or anywhere) to `commit`, force-pushed, the work tree following. */
-  forcePush(commit: string): Promise<void>;
-  /** Any other git command, run in the work tree. */
-  git(...args: string[]): Promise<string>;
-}
-
-/** Who commits: given per run, since no user or system configuration is read. */
-const AUTHOR = { 'user.name': 'imsync test', 'user.email': 'test@imsync.invalid', 'commit.gpgsign': 'false' };
-
-/**
- * Makes `<root>/<name>.git`, a bare repository whose `branch` holds one commit of `files`, and a
- * working clone of it in `<root>/<name>.work`.
- */
-export async function makeRepository(
-  root: string,
-  {
-    name = 'manifests',
-    branch = 'main',
-    files = { 'README.md': 'manifests for imsync\n' },
-  }: { name?: string; branch?: string; files?: Readonly<Record<string, string>> } = {},
-): Promise<Repository> {
-  const bare = join(root, `${name}.git`);
-  const work = join(root, `${name}.work`);
-  const fileUrl = pathToFileURL(bare).href;
-  const inWork = (...args: string[]) => git(args, { cwd: work, config: AUTHOR });
-  await git(['init', '--quiet', '--bare', `--initial-branch=${branch}`, bare]);
-  await git(['init', '--quiet', `--initial-branch=${branch}`, work]);
-  await inWork('remote', 'add', 'origin', fileUrl);
-
-  const write = async (path: string, content: string) => {
-    const file = join(work, path);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, content);
-  };
-  const commit = async (message: string) => {
-    await inWork('add', '--all');
-    await inWork('commit', '--quiet', '--allow-empty', '--message', message);
-    return (await inWork('rev-parse', 'HEAD')).trim();
-  };
-  const push = async () => void (await inWork('push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`));
-
-  for (const [path, content] of Object.entries(files)) await write(path, content);
-  const initial = await commit('initial commit');
-  await push();
-  return {
-    bare,
-    fileUrl,
-    httpPath: `/${name}.git`,
-    work,
-    initial,
-    write,
-    commit,
-    push,
-    forcePush: async (target) => {
-      await inWork('reset', '--quiet', '--hard', target);
-      await inWork('push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`);
-    },
-    git: inWork,
-  };
 }
