@@ -140,6 +140,14 @@ program
   .option('--git-ssh-key <file>', 'with --git over ssh: the private key')
   .option('--git-known-hosts <file>', "with --git over ssh: the known_hosts file the server's key must be in")
   .option(
+    '--git-verify <file>',
+    'with --git: apply only commits signed by a key in this file (SSH allowed signers or OpenPGP keys)',
+  )
+  .option(
+    '--webhook-secret-file <file>',
+    'with --git: POST /hooks/git, signed with this secret (GitHub or GitLab), fetches at once',
+  )
+  .option(
     '--settle-grace <duration>',
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',
   )

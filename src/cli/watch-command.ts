@@ -1,5 +1,6 @@
 // `imsync watch`: the reconcile daemon, its HTTP endpoints, its logs and its signals.
-import type { Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../clock.js';
@@ -12,6 +13,8 @@ import { createMetrics } from '../watch/metrics.js';
 import { watchManifests, type ManifestWatcher } from '../watch/watcher.js';
 import { directorySource, SourceFollower, type ManifestSource } from '../source/follow.js';
 import { gitSetting, type GitFlags } from './git-flags.js';
+import { loadSigningKeys, requireSignature, SigningKeysError, type SigningKeys } from '../source/verify.js';
+import { readWebhookSecret, verifyWebhook, WebhookSecretError, type WebhookSecret } from '../source/webhook.js';
 import type { ApplyCommandOptions } from './apply-command.js';
 import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
 import { resolveTarget } from './connect.js';
@@ -36,6 +39,8 @@ export interface WatchCommandOptions
   listen?: string;
   allowedHost?: string[];
   standby?: boolean;
+  gitVerify?: string;
+  webhookSecretFile?: string;
 }
 
 /**
@@ -56,12 +61,23 @@ export async function watchCommand(
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
   const { policy, maxPrune, force } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
+  for (const [flag, given] of [
+    ['--git-verify', options.gitVerify],
+    ['--webhook-secret-file', options.webhookSecretFile],
+  ] as const) {
+    if (given !== undefined && options.git === undefined) throw new UsageError(`${flag} goes with --git`);
+  }
   if (options.git !== undefined && paths.length > 0) {
     throw new UsageError(
       `give either --git or manifest paths (${paths.join(' ')}), not both: --git-path names a directory in the repository`,
     );
   }
-  const git = options.git === undefined ? undefined : gitSetting(options, env);
+  const hookSecret =
+    options.webhookSecretFile === undefined ? undefined : await hookSecretOf(options.webhookSecretFile);
+  const check = options.gitVerify === undefined ? undefined : requireSignature(() => keys!);
+  const git = options.git === undefined ? undefined : gitSetting(options, env, check);
+  // Read last of all the settings: the keys' private copy is removed when the daemon ends.
+  const keys = options.gitVerify === undefined ? undefined : await signingKeys(options.gitVerify);
   const manifests = paths.length > 0 ? paths : [DEFAULT_MANIFESTS];
 
   const loggerOptions = { level: 'info', timestamp: pino.stdTimeFunctions.isoTime };
@@ -109,6 +125,18 @@ export async function watchCommand(
     });
     return follower;
   };
+  /** A push notification: a fetch at once when it is signed with the secret. */
+  const gitHook = (headers: IncomingHttpHeaders, body: Buffer) => {
+    const verdict = verifyWebhook({ headers, body }, hookSecret!, Date.now());
+    if (!verdict.ok) {
+      log('warn', 'webhook refused', { reason: verdict.reason });
+      return { status: 401, text: `refused: ${verdict.reason}` };
+    }
+    const from = `webhook from ${verdict.provider}${verdict.delivery ? ` (delivery ${verdict.delivery})` : ''}`;
+    if (!follower) return { status: 202, text: 'standing by: the leading daemon fetches at its next interval' };
+    follower.fetchNow(from);
+    return { status: 202, text: 'fetching' };
+  };
   let http: { server: Server; address: string } | undefined;
   const serve = async () => {
     http ??= await startStatusServer(
@@ -128,6 +156,7 @@ export async function watchCommand(
             }
           : { kind: 'directory', paths: manifests },
         stateLocation: settings.store.location,
+        ...(hookSecret ? { gitHook: (headers, body) => gitHook(headers, body) } : {}),
       },
       { allowedHosts },
     ).catch((error: NodeJS.ErrnoException) => {
@@ -244,6 +273,7 @@ export async function watchCommand(
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await keys?.close();
     // Whatever ends the daemon, nothing it opened keeps the process alive.
     http?.server.close();
     http?.server.closeAllConnections();
@@ -263,4 +293,18 @@ function parseListen(value: string): { host: string; port: number } {
   const port = Number(match?.[2]);
   if (!match || port > 65_535) throw new UsageError(`--listen "${value}" must be HOST:PORT, such as 127.0.0.1:9464`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** `--git-verify FILE`: the allowed keys, read once at start. */
+async function signingKeys(file: string): Promise<SigningKeys> {
+  return loadSigningKeys(resolve(file)).catch((error: unknown) => {
+    throw error instanceof SigningKeysError ? new UsageError(`--git-verify ${error.message}`) : error;
+  });
+}
+
+/** `--webhook-secret-file FILE`, read once at start. */
+async function hookSecretOf(file: string): Promise<WebhookSecret> {
+  return readWebhookSecret(file).catch((error: unknown) => {
+    throw error instanceof WebhookSecretError ? new UsageError(`--webhook-secret-file: ${error.message}`) : error;
+  });
 }

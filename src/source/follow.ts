@@ -1,7 +1,7 @@
 // Follows a source: fetches it every interval, and at once when asked (a webhook). A failed fetch
 // or a refused commit leaves the last good checkout the one reconciled.
 import type { Clock } from '../clock.js';
-import type { Checkout, Revision } from './git.js';
+import { CommitRefused, type Checkout, type Revision } from './git.js';
 
 /** What the daemon reconciles: the manifest paths, and the commit they are at (a git source). */
 export interface Snapshot {
@@ -104,9 +104,11 @@ export class SourceFollower implements ManifestSource {
       this.lastFetchAt = new Date(this.deps.clock.now()).toISOString();
       this.failure = { at: this.lastFetchAt, error: message };
       this.deps.fetched?.('failed');
-      this.deps.log('warn', 'fetch failed: the last good commit stays applied', {
+      const refused = error instanceof CommitRefused;
+      this.deps.log('warn', `${refused ? 'commit refused' : 'fetch failed'}: the last good commit stays applied`, {
         error: message,
         revision: this.current?.commit ?? null,
+        ...(refused ? { refused: error.commit } : {}),
       });
     }
   }

@@ -61,6 +61,17 @@ export class SourceError extends Error {
   }
 }
 
+/** A commit fetched and not applied: its check (--git-verify) refused it. */
+export class CommitRefused extends SourceError {
+  constructor(
+    readonly commit: string,
+    reason: string,
+  ) {
+    super(`commit ${commit.slice(0, 12)} is not applied: ${reason}`);
+    this.name = 'CommitRefused';
+  }
+}
+
 const TRACKING = 'refs/imsync/source';
 /** Checkouts kept: the one in use and the one before it (a reconcile may still read it). */
 const KEPT = 2;
@@ -138,7 +149,7 @@ export class GitSource {
       })
     ).trim();
     const refused = await this.options.check?.(this.gitDir, commit);
-    if (refused !== undefined) throw new SourceError(`commit ${commit.slice(0, 12)} is not applied: ${refused}`);
+    if (refused !== undefined) throw new CommitRefused(commit, refused);
     const root = await this.checkout(commit, signal);
     const manifests = join(root, this.options.path);
     const isDirectory = await stat(manifests).then(

@@ -5,6 +5,7 @@
 //
 // git does the checking (`%G?` of `git log`); this module only decides which kind of signature
 // may be checked, gives git the keys, and says why a commit did not pass.
+import type { CommitCheck } from './git.js';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -381,4 +382,12 @@ export function judge(name: string, keys: Pick<SigningKeys, 'kind' | 'file'>, ch
 /** Text git passed on from a signature or a key file, made safe to show. */
 function shown(text: string): string {
   return truncate(printable(text), 200);
+}
+
+/** A check for the git source: only commits signed by one of the keys are applied. */
+export function requireSignature(keys: () => SigningKeys): CommitCheck {
+  return async (gitDir, commit) => {
+    const verification = await verifyCommit(gitDir, commit, keys());
+    return verification.verified ? undefined : verification.reason;
+  };
 }
