@@ -3,17 +3,10 @@
 // is one more change, and a commit with a broken manifest applies nothing until one fixes it.
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepository, type Repository } from '../support/git-repo.js';
+import { makeRepository } from '../support/git-repo.js';
 import { cleanup, manifestText, startEmulator, Workspace, type DaemonProcess } from '../support/watch-harness.js';
 
 afterEach(cleanup);
-
-/** Commits what the work tree holds and pushes it: the commit's id. */
-async function pushed(repo: Repository, message: string): Promise<string> {
-  const commit = await repo.commit(message);
-  await repo.push();
-  return commit;
-}
 
 async function following(extra: readonly string[] = []) {
   const workspace = await Workspace.create();
@@ -65,7 +58,7 @@ describe('imsync watch --git', () => {
 
     await repo.write('images/b.yaml', manifestText('git-b'));
     const pushedAt = Date.now();
-    const second = await pushed(repo, 'b');
+    const second = await repo.publish('b');
     await appliedAt(daemon, second, ['git-a', 'git-b']);
     const submitted = daemon.logs().find((line) => line.msg === 'import.submitted' && line.key === 'git-b')!;
     console.log(`push to import.submitted: ${submitted.time - pushedAt} ms (fetch interval 1 s)`);
@@ -79,7 +72,7 @@ describe('imsync watch --git', () => {
     const { repo, first, daemon } = await following();
     await appliedAt(daemon, first, ['git-a']);
     await repo.write('images/a.yaml', manifestText('git-a', { description: 'second thoughts' }));
-    const second = await pushed(repo, 'a, described');
+    const second = await repo.publish('a, described');
     await appliedAt(daemon, second, ['git-a']);
     expect(daemon.logsWith('update.succeeded')).toHaveLength(1);
 
@@ -97,7 +90,7 @@ describe('imsync watch --git', () => {
       'images/broken.yaml',
       'apiVersion: imsync/v1\nkind: Image\nmetadata: {name: git-c}\nspec: {name: c}\n',
     );
-    const broken = await pushed(repo, 'b, and c broken');
+    const broken = await repo.publish('b, and c broken');
     const reported = await daemon.waitForStatus('the broken commit reported', (status) =>
       status.source.fetched_revision === broken && status.diagnostics.length > 0 ? status : undefined,
     );
@@ -107,7 +100,7 @@ describe('imsync watch --git', () => {
     expect(daemon.logsWith('invalid manifest: nothing is applied until it is fixed')[0]!.revision).toBe(broken);
 
     await repo.write('images/broken.yaml', manifestText('git-c'));
-    const fixed = await pushed(repo, 'c fixed');
+    const fixed = await repo.publish('c fixed');
     const status = await appliedAt(daemon, fixed, ['git-a', 'git-b', 'git-c']);
     expect(status.diagnostics).toEqual([]);
   });

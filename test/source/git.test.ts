@@ -25,9 +25,7 @@ async function setup(ref: GitRef = { kind: 'branch', name: 'main' }, path = 'ima
 
 async function commitFile(repo: Repository, text: string): Promise<string> {
   await repo.write('images/web.yaml', text);
-  const commit = await repo.commit(text);
-  await repo.push();
-  return commit;
+  return repo.publish(text);
 }
 
 describe('GitSource', () => {

@@ -23,6 +23,8 @@ export interface Repository {
   commit(message: string): Promise<string>;
   /** Pushes the work tree's HEAD to the bare repository's branch. */
   push(): Promise<void>;
+  /** Commits every change and pushes it: the new commit's id. */
+  publish(message: string): Promise<string>;
   /** Moves the branch back (or anywhere) to `commit`, force-pushed, the work tree following. */
   forcePush(commit: string): Promise<void>;
   /** Any other git command, run in the work tree. */
@@ -57,7 +59,7 @@ export async function makeRepository(
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, content);
   };
-  const commit = async (message: string) => {
+  const commitAll = async (message: string) => {
     await inWork('add', '--all');
     await inWork('commit', '--quiet', '--allow-empty', '--message', message);
     return (await inWork('rev-parse', 'HEAD')).trim();
@@ -65,7 +67,7 @@ export async function makeRepository(
   const push = async () => void (await inWork('push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`));
 
   for (const [path, content] of Object.entries(files)) await write(path, content);
-  const initial = await commit('initial commit');
+  const initial = await commitAll('initial commit');
   await push();
   return {
     bare,
@@ -74,8 +76,13 @@ export async function makeRepository(
     work,
     initial,
     write,
-    commit,
+    commit: commitAll,
     push,
+    publish: async (message) => {
+      const commit = await commitAll(message);
+      await push();
+      return commit;
+    },
     forcePush: async (target) => {
       await inWork('reset', '--quiet', '--hard', target);
       await inWork('push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`);
