@@ -1,7 +1,7 @@
 // The git source against real repositories (file://): what each ref follows, a force-push back,
 // a tree checked out whole and kept apart per commit, links that stay inside it, and errors that
 // say what is wrong without a secret in them.
-import { lstat, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,47 @@ describe('GitSource', () => {
     const source = sourceWith({ check: () => Promise.resolve('it is not signed') });
     await expect(source.fetch()).rejects.toThrow(`commit ${commit.slice(0, 12)} is not applied: it is not signed`);
     await expect(readdir(join(cacheDir, 'trees'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('GitSource over ssh', () => {
+  it('runs ssh with the key and the known hosts, in batch mode, never accepting a new host key', async () => {
+    const { repo, sourceWith, cacheDir } = await setup();
+    await commitFile(repo, 'one');
+    // An ssh of the test's own on PATH: it notes its arguments and runs the remote command here.
+    const bin = join(cacheDir, '..', 'bin');
+    await mkdir(bin, { recursive: true });
+    const noted = join(bin, 'arguments');
+    await writeFile(
+      join(bin, 'ssh'),
+      `#!/bin/sh\nprintf '%s\\n' "$@" > '${noted}'\nfor last; do :; done\nexec sh -c "$last"\n`,
+      { mode: 0o755 },
+    );
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const source = sourceWith({
+        url: `ssh://git@forge.example.com${repo.bare}`,
+        auth: { sshKeyFile: '/keys/deploy key', knownHostsFile: '/keys/known_hosts' },
+      });
+      expect((await source.fetch()).commit).toBe((await repo.git('rev-parse', 'HEAD')).trim());
+    } finally {
+      process.env.PATH = path;
+    }
+    const args = (await readFile(noted, 'utf8')).trim().split('\n');
+    expect(args.slice(0, 10)).toEqual([
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-i',
+      '/keys/deploy key',
+      '-o',
+      'UserKnownHostsFile=/keys/known_hosts',
+    ]);
+    expect(args).toContain('git@forge.example.com');
   });
 });
 
