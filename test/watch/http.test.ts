@@ -12,7 +12,7 @@ import { systemClock } from '../../src/clock.js';
 import { emptyState } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
 import { Daemon } from '../../src/watch/daemon.js';
-import { servesHost, startStatusServer, type ServerOptions } from '../../src/watch/http.js';
+import { servesHost, startStatusServer, type ServerOptions, type StatusSources } from '../../src/watch/http.js';
 import { createMetrics } from '../../src/watch/metrics.js';
 import { MemoryStateStore } from '../support/memory-store.js';
 
@@ -28,7 +28,7 @@ afterEach(async () => {
   );
 });
 
-async function serve(options: ServerOptions = {}): Promise<number> {
+async function serve(options: ServerOptions = {}, gitHook?: StatusSources['gitHook']): Promise<number> {
   const store = new MemoryStateStore();
   const recorder = new StateRecorder(store, emptyState());
   const metrics = createMetrics({
@@ -63,6 +63,7 @@ async function serve(options: ServerOptions = {}): Promise<number> {
     metrics,
     source: { kind: 'directory', paths: [] } as const,
     stateLocation: store.location,
+    ...(gitHook ? { gitHook } : {}),
   };
   const { server } = await startStatusServer('127.0.0.1', 0, sources, options);
   servers.push(server);
@@ -149,5 +150,52 @@ describe('the status server', () => {
     // The idle ones closed after their 300 ms.
     expect(closed.size).toBe(10);
     expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+  });
+});
+
+describe('POST /hooks/git', () => {
+  /** POSTs `body` to /hooks/git under a name the daemon does not serve, as a forge would. */
+  async function post(port: number, body: string | Buffer, method = 'POST') {
+    const response = await fetch(`http://127.0.0.1:${port}/hooks/git`, {
+      method,
+      headers: { host: 'imsync.public.example', 'x-test': 'yes' },
+      ...(method === 'POST' ? { body } : {}),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  it('hands the body and headers to the receiver, under any Host, and answers what it says', async () => {
+    const seen: { body: string; header: unknown }[] = [];
+    const port = await serve({}, (headers, body) => {
+      seen.push({ body: body.toString(), header: headers['x-test'] });
+      return body.toString() === 'signed' ? { status: 202, text: 'fetching' } : { status: 401, text: 'refused: no' };
+    });
+    expect(await post(port, 'signed')).toEqual({ status: 202, text: 'fetching\n' });
+    expect(await post(port, 'forged')).toEqual({ status: 401, text: 'refused: no\n' });
+    expect(seen).toEqual([
+      { body: 'signed', header: 'yes' },
+      { body: 'forged', header: 'yes' },
+    ]);
+    // The rest of the daemon still answers only its own names.
+    expect((await get(port, '/status', 'imsync.public.example')).status).toBe(403);
+  });
+
+  it('refuses what is not a notification before the receiver sees it: GET, and a body over 1 MiB', async () => {
+    let called = 0;
+    const port = await serve({}, () => {
+      called++;
+      return { status: 202, text: 'fetching' };
+    });
+    expect((await post(port, '', 'GET')).status).toBe(405);
+    expect((await post(port, Buffer.alloc(1024 * 1024 + 1, 'x'))).status).toBe(413);
+    expect(called).toBe(0);
+  });
+
+  it('says there is no webhook when the daemon was started without a secret', async () => {
+    const port = await serve();
+    expect(await post(port, '{}')).toEqual({
+      status: 404,
+      text: 'no webhook here: start imsync watch with --git and --webhook-secret-file\n',
+    });
   });
 });
