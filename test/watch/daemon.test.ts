@@ -2,7 +2,7 @@
 // no sleeps. Its manifests are small YAML files in a temporary directory (it loads them from
 // paths); a manifest change is a call to trigger(), as the file watcher would make it. Resyncs,
 // job following and backoff all wait on the clock, so their timing is asserted exactly.
-import { directorySource } from '../../src/source/follow.js';
+import { directorySource, type ManifestSource } from '../../src/source/follow.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +225,26 @@ function delegating(w: World, overrides: Partial<ImsApi & RefreshApi> = {}): Ims
 const logged = (rig: Rig, message: string) => rig.logs.filter((line) => line.message === message);
 
 describe('Daemon', () => {
+  it('waits for its source: not ready, nothing reconciled, until it has a tree; then records the commit applied', async () => {
+    const w = await world({ web: {} });
+    const missing = { missing: 'no commit of https://git.example.com/images.git (main) fetched yet: host unreachable' };
+    let snapshot: ReturnType<ManifestSource['snapshot']> = missing;
+    const rig = await start(w, { options: { source: { snapshot: () => snapshot } } });
+    await rig.clock.advance(INTERVAL_MS / 2);
+    expect(rig.daemon.unready).toBe(missing.missing);
+    expect(rig.results).toEqual([]);
+    expect(posts(w)).toBe(0);
+
+    const commit = 'c0ffee'.padEnd(40, '0');
+    const revision = { url: 'https://git.example.com/images.git', ref: 'main', commit };
+    snapshot = { paths: [w.dir], revision, root: w.dir };
+    rig.daemon.trigger(`new commit ${commit.slice(0, 12)}`);
+    await until(rig, 'ready', () => rig.daemon.ready);
+    expect(stored(w, 'web')).toMatchObject({ phase: 'succeeded', revision: commit });
+    expect(rig.daemon.lastReconcile?.revision).toEqual(revision);
+    expect(rig.daemon.applied).toEqual(revision);
+  });
+
   it('imports on its first reconcile and is ready once that reconcile has completed', async () => {
     const rig = await start(await world({ web: {} }));
     await until(rig, 'web submitted', () => stored(rig, 'web')?.phase === 'submitted');
