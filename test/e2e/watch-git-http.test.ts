@@ -30,28 +30,10 @@ async function forge(extra: readonly string[] = [], token = TOKEN) {
   const secretFile = join(workspace.dir, 'webhook-secret');
   await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
   const emulator = await startEmulator();
-  const daemon = workspace.watch(
-    emulator,
-    [
-      '--git',
-      url,
-      '--git-path',
-      'images',
-      '--git-cache',
-      join(workspace.dir, 'git'),
-      '--webhook-secret-file',
-      secretFile,
-      ...extra,
-    ],
-    { paths: [], env: { IMSYNC_GIT_TOKEN: token, IMSYNC_GIT_USERNAME: USER } },
-  );
+  const daemon = workspace.watchGit(emulator, url, ['--webhook-secret-file', secretFile, ...extra], {
+    env: { IMSYNC_GIT_TOKEN: token, IMSYNC_GIT_USERNAME: USER },
+  });
   return { workspace, repo, server, url, daemon };
-}
-
-function appliedAt(daemon: DaemonProcess, commit: string) {
-  return daemon.waitForStatus(`${commit.slice(0, 12)} applied`, (status) =>
-    status.source.applied_revision === commit && !status.reconciling ? status : undefined,
-  );
 }
 
 async function hook(daemon: DaemonProcess, body: string, headers: Record<string, string>) {
@@ -69,7 +51,7 @@ describe('imsync watch --git over smart HTTP', () => {
   it('fetches with the token, and a signed push notification is applied within 2 s', async () => {
     // An hour between fetches: only the webhook can bring the next commit in time.
     const { repo, server, daemon } = await forge(['--git-interval', '1h']);
-    await appliedAt(daemon, repo.initial);
+    await daemon.waitForCommit(repo.initial);
     expect(server.requests.length).toBeGreaterThan(0);
     expect(server.requests.every((request) => request.authenticated)).toBe(true);
 
@@ -97,7 +79,7 @@ describe('imsync watch --git over smart HTTP', () => {
     console.log(`webhook to import.submitted: ${submitted.time - sent} ms`);
     expect(submitted.time - sent).toBeLessThan(2_000);
     expect(submitted.revision).toBe(commit);
-    await appliedAt(daemon, commit);
+    await daemon.waitForCommit(commit);
     expect(daemon.logsWith('webhook refused')).toHaveLength(2);
 
     const output = daemon.stdout() + daemon.stderr() + JSON.stringify(await daemon.status());
@@ -142,23 +124,8 @@ describe('imsync watch --git over smart HTTP', () => {
     const first = await sign('a, signed');
 
     const emulator = await startEmulator();
-    const daemon = workspace.watch(
-      emulator,
-      [
-        '--git',
-        repo.fileUrl,
-        '--git-path',
-        'images',
-        '--git-interval',
-        '1s',
-        '--git-cache',
-        join(workspace.dir, 'git'),
-        '--git-verify',
-        allowed,
-      ],
-      { paths: [] },
-    );
-    await appliedAt(daemon, first);
+    const daemon = workspace.watchGit(emulator, repo.fileUrl, ['--git-interval', '1s', '--git-verify', allowed]);
+    await daemon.waitForCommit(first);
 
     await repo.write('images/b.yaml', manifestText('git-b'));
     const unsigned = await repo.publish('b, unsigned');
@@ -177,7 +144,7 @@ describe('imsync watch --git over smart HTTP', () => {
     expect(status.images['git-b']).toBeUndefined();
 
     const fixed = await sign('b, signed');
-    const applied = await appliedAt(daemon, fixed);
+    const applied = await daemon.waitForCommit(fixed);
     expect(applied.images['git-b']?.revision).toBe(fixed);
   });
 });

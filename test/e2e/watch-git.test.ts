@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeRepository } from '../support/git-repo.js';
-import { cleanup, manifestText, startEmulator, Workspace, type DaemonProcess } from '../support/watch-harness.js';
+import { cleanup, manifestText, startEmulator, Workspace } from '../support/watch-harness.js';
 
 afterEach(cleanup);
 
@@ -13,39 +13,14 @@ async function following(extra: readonly string[] = []) {
   const repo = await makeRepository(workspace.dir, { files: { 'images/a.yaml': manifestText('git-a') } });
   const first = repo.initial;
   const emulator = await startEmulator();
-  const daemon = workspace.watch(
-    emulator,
-    [
-      '--git',
-      repo.fileUrl,
-      '--git-path',
-      'images',
-      '--git-interval',
-      '1s',
-      '--git-cache',
-      `${workspace.dir}/git`,
-      ...extra,
-    ],
-    { paths: [] },
-  );
+  const daemon = workspace.watchGit(emulator, repo.fileUrl, ['--git-interval', '1s', ...extra]);
   return { repo, first, emulator, workspace, daemon };
-}
-
-/** Waits until the commit applied is `commit`, with every one of `keys` imported. */
-function appliedAt(daemon: DaemonProcess, commit: string, keys: readonly string[]) {
-  return daemon.waitForStatus(`${commit.slice(0, 12)} applied`, (status) =>
-    status.source.applied_revision === commit &&
-    !status.reconciling &&
-    keys.every((key) => status.images[key]?.phase === 'succeeded')
-      ? status
-      : undefined,
-  );
 }
 
 describe('imsync watch --git', () => {
   it('imports what each pushed commit adds within the interval, and tells the commit everywhere', async () => {
     const { repo, first, daemon } = await following();
-    const status = await appliedAt(daemon, first, ['git-a']);
+    const status = await daemon.waitForCommit(first, ['git-a']);
     expect(status.source).toMatchObject({
       kind: 'git',
       url: repo.fileUrl,
@@ -59,7 +34,7 @@ describe('imsync watch --git', () => {
     await repo.write('images/b.yaml', manifestText('git-b'));
     const pushedAt = Date.now();
     const second = await repo.publish('b');
-    await appliedAt(daemon, second, ['git-a', 'git-b']);
+    await daemon.waitForCommit(second, ['git-a', 'git-b']);
     const submitted = daemon.logs().find((line) => line.msg === 'import.submitted' && line.key === 'git-b')!;
     console.log(`push to import.submitted: ${submitted.time - pushedAt} ms (fetch interval 1 s)`);
     expect(submitted.time - pushedAt).toBeLessThan(5_000);
@@ -70,21 +45,21 @@ describe('imsync watch --git', () => {
 
   it('takes a force-push back to an older commit as a change like any other', async () => {
     const { repo, first, daemon } = await following();
-    await appliedAt(daemon, first, ['git-a']);
+    await daemon.waitForCommit(first, ['git-a']);
     await repo.write('images/a.yaml', manifestText('git-a', { description: 'second thoughts' }));
     const second = await repo.publish('a, described');
-    await appliedAt(daemon, second, ['git-a']);
+    await daemon.waitForCommit(second, ['git-a']);
     expect(daemon.logsWith('update.succeeded')).toHaveLength(1);
 
     await repo.forcePush(first);
-    await appliedAt(daemon, first, ['git-a']);
+    await daemon.waitForCommit(first, ['git-a']);
     expect(daemon.logsWith('update.succeeded')).toHaveLength(2);
     expect(daemon.logsWith('import.submitted')).toHaveLength(1);
   });
 
   it('applies nothing of a commit with a broken manifest, says where in the repository, and applies the fix', async () => {
     const { repo, first, daemon } = await following();
-    await appliedAt(daemon, first, ['git-a']);
+    await daemon.waitForCommit(first, ['git-a']);
     await repo.write('images/b.yaml', manifestText('git-b'));
     await repo.write(
       'images/broken.yaml',
@@ -101,13 +76,13 @@ describe('imsync watch --git', () => {
 
     await repo.write('images/broken.yaml', manifestText('git-c'));
     const fixed = await repo.publish('c fixed');
-    const status = await appliedAt(daemon, fixed, ['git-a', 'git-b', 'git-c']);
+    const status = await daemon.waitForCommit(fixed, ['git-a', 'git-b', 'git-c']);
     expect(status.diagnostics).toEqual([]);
   });
 
   it('keeps the last good commit when the repository cannot be fetched, and reports why', async () => {
     const { repo, first, daemon } = await following();
-    await appliedAt(daemon, first, ['git-a']);
+    await daemon.waitForCommit(first, ['git-a']);
     await rm(repo.bare, { recursive: true, force: true });
     const status = await daemon.waitForStatus('the failed fetch reported', (s) =>
       typeof s.source.fetch_error === 'string' ? s : undefined,

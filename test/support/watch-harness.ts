@@ -169,6 +169,17 @@ export class Workspace {
     return new DaemonProcess(args, this.dir, this.env(emulator, options.env), options.netns);
   }
 
+  /** `imsync watch --git URL` on the repository's `images` directory, its clone kept in the workspace. */
+  watchGit(
+    emulator: EmulatorProcess,
+    url: string,
+    extra: readonly string[] = [],
+    options: { env?: NodeJS.ProcessEnv } = {},
+  ): DaemonProcess {
+    const git = ['--git', url, '--git-path', 'images', '--git-cache', join(this.dir, 'git')];
+    return this.watch(emulator, [...git, ...extra], { ...options, paths: [] });
+  }
+
   /** Any other CLI command with this workspace's environment, run to its end. */
   async run(args: readonly string[], emulator: EmulatorProcess): Promise<CliRun> {
     const child = new DaemonProcess(args, this.dir, this.env(emulator));
@@ -361,6 +372,17 @@ export class DaemonProcess {
       (status) =>
         !status.reconciling && keys.every((key) => status.images[key]?.phase === phase) ? status : undefined,
       timeoutMs,
+    );
+  }
+
+  /** Waits until the git source's commit applied is `commit`, with every one of `keys` imported. */
+  async waitForCommit(commit: string, keys: readonly string[] = []): Promise<Status> {
+    return this.waitForStatus(`${commit.slice(0, 12)} applied`, (status) =>
+      status.source.applied_revision === commit &&
+      !status.reconciling &&
+      keys.every((key) => status.images[key]?.phase === 'succeeded')
+        ? status
+        : undefined,
     );
   }
 
