@@ -19,7 +19,7 @@ import { resolveTarget } from './connect.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
 import { createProgressRenderer, progressMode } from './render-apply.js';
-import { renderPlan } from './render-plan.js';
+import { leftElsewhere, renderPlan } from './render-plan.js';
 import { listenForInterrupts } from './interrupt.js';
 import { openSession, type Session } from './session.js';
 
@@ -89,7 +89,7 @@ export async function applyCommand(
   const startTarget = resolveTarget(options, env, settings.region);
   const manifests = saved
     ? []
-    : await loadOrReport(paths.length > 0 ? paths : ['manifests/'], Boolean(options.json), output);
+    : await loadOrReport(paths.length > 0 ? paths : ['manifests/'], options.json ? 'json' : 'text', output);
   if (!manifests) return EXIT.error;
 
   // Interrupted while waiting for the lock, apply has done nothing: the signal's default ends it.
@@ -181,9 +181,7 @@ function show(planned: Planned, options: ApplyCommandOptions, output: Output): v
   if (options.json) output.out(`${JSON.stringify(encodePlan(planned.plan))}\n`);
   else renderPlan(planned, output);
   if (planned.elsewhere.length > 0) {
-    output.err(
-      `imsync: changes in other regions (${planned.elsewhere.join(', ')}) are left for an apply connected there (--region, with that region's project id)\n`,
-    );
+    output.err(`imsync: ${leftElsewhere(planned.elsewhere, 'apply')}\n`);
   }
 }
 

@@ -97,3 +97,18 @@ export function parsePlanFlags(flags: PlanFlags): {
     force: Boolean(flags.force),
   };
 }
+
+export const PLAN_FORMATS = ['text', 'json', 'markdown'] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
+/** `--format text|json|markdown` (default text); `--json` is `--format json`, and contradicts any other. */
+export function parsePlanFormat(flags: { format?: string; json?: boolean }): PlanFormat {
+  const { format, json } = flags;
+  if (format !== undefined && !(PLAN_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format "${format}" must be one of ${PLAN_FORMATS.join(', ')}`);
+  }
+  if (json && format !== undefined && format !== 'json') {
+    throw new UsageError(`--json and --format ${format} contradict each other: --json is --format json`);
+  }
+  return json ? 'json' : ((format as PlanFormat | undefined) ?? 'text');
+}

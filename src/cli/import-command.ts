@@ -39,7 +39,7 @@ export async function importCommand(
   const settings = resolveSettings(options, env);
   const startTarget = resolveTarget(options, env, settings.region);
   const lockWaitMs = parseLockTimeout(options.lockTimeout);
-  const manifests = await loadOrReport(paths, false, output);
+  const manifests = await loadOrReport(paths, 'text', output);
   if (!manifests) return EXIT.error;
   const manifest = manifests.find((m) => m.metadata.name === key);
   if (!manifest) {

@@ -64,7 +64,8 @@ const plan = program
   .command('plan')
   .description('show what apply would do')
   .argument('[paths...]', 'manifest files or directories', [DEFAULT_MANIFESTS])
-  .option('--json', 'print the plan as one JSON document')
+  .option('--format <format>', 'text (default), json, or markdown: a comment for a pull request')
+  .option('--json', 'print the plan as one JSON document (--format json)')
   .option('--out <file>', 'save the plan for `apply --plan`')
   .option('--detailed-exitcode', 'exit 2 when the account differs from the manifests, 0 when not, 1 on error')
   .option(

@@ -7,16 +7,19 @@ import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
 import { planOnce } from '../reconcile/reconcile.js';
 import { writeDurably } from '../state/file-store.js';
-import { EXIT, loadOrReport } from './commands.js';
-import { resolveSettings, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { EXIT, loadOrReport, type DiagnosticsReport } from './commands.js';
+import { resolveSettings, type ConnectionOptions, type GlobalOptions, type Settings } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parsePlanFlags, parseSettleGrace, type PlanFlags } from './flags.js';
+import { parsePlanFlags, parsePlanFormat, parseSettleGrace, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
+import { renderMarkdownPlan, type MarkdownContext } from './render-markdown.js';
 import { renderPlan } from './render-plan.js';
+import { repositoryRoot } from './repository.js';
 import { openSession } from './session.js';
 
 export interface PlanCommandOptions extends GlobalOptions, ConnectionOptions, PlanFlags {
   settleGrace?: string;
+  format?: string;
   json?: boolean;
   out?: string;
   detailedExitcode?: boolean;
@@ -28,11 +31,18 @@ export async function planCommand(
   env: NodeJS.ProcessEnv,
   output: Output,
 ): Promise<number> {
+  const format = parsePlanFormat(options);
   const settings = resolveSettings(options, env);
   const flags = parsePlanFlags(options);
   // Only a refresh talks to IMS; --refresh=false plans offline.
   const startTarget = flags.refresh === 'skip' ? undefined : resolveTarget(options, env, settings.region);
-  const manifests = await loadOrReport(paths, Boolean(options.json), output);
+  const markdown = format === 'markdown' ? await markdownContext(paths, settings) : undefined;
+  const report: DiagnosticsReport = markdown
+    ? (diagnostics) => output.out(renderMarkdownPlan({ diagnostics }, markdown))
+    : format === 'json'
+      ? 'json'
+      : 'text';
+  const manifests = await loadOrReport(paths, report, output);
   if (!manifests) return EXIT.error;
   const state = await settings.store.read();
   const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
@@ -45,8 +55,9 @@ export async function planCommand(
       graceMs: parseSettleGrace(options.settleGrace),
     });
     // Encoded (its checksum with it) only when it is printed or saved.
-    const document = options.json || options.out ? JSON.stringify(encodePlan(planned.plan)) : '';
-    if (options.json) output.out(`${document}\n`);
+    const document = format === 'json' || options.out ? JSON.stringify(encodePlan(planned.plan)) : '';
+    if (format === 'json') output.out(`${document}\n`);
+    else if (markdown) output.out(renderMarkdownPlan({ planned }, { ...markdown, ...(region ? { region } : {}) }));
     else renderPlan(planned, output);
     if (planned.refusal !== undefined) {
       output.err(`imsync: ${planned.refusal}\n`);
@@ -58,16 +69,30 @@ export async function planCommand(
         output.err(`imsync: --out ${options.out}: the plan cannot be saved there (${failure}); nothing was written\n`);
         return EXIT.error;
       }
-      if (!options.json)
-        output.out(
-          `\nSaved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`,
-        );
+      // Said beside the plan in text; a JSON or markdown plan stays the document it is.
+      const saved = `Saved the plan to ${options.out}; \`imsync apply --plan ${options.out}\` applies exactly this.\n`;
+      if (format === 'text') output.out(`\n${saved}`);
+      else if (markdown) output.err(saved);
     }
     const differs = hasChanges(planned.plan) || blockedEntries(planned.plan).length > 0;
     return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
   } finally {
     await session?.close();
   }
+}
+
+/**
+ * Where the markdown plan says it was made, with paths from the root of the manifests' git
+ * repository (found from the first path), or from the current directory outside any.
+ */
+async function markdownContext(paths: readonly string[], settings: Settings): Promise<MarkdownContext> {
+  const cwd = process.cwd();
+  return {
+    state: settings.store.location,
+    root: (await repositoryRoot(paths[0]!, cwd)) ?? cwd,
+    cwd,
+    ...(settings.region === undefined ? {} : { region: settings.region }),
+  };
 }
 
 /**

@@ -9,10 +9,13 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[], output: Ou
     const where = d.source ? `${formatLocation(d.source)}  ` : '';
     output.err(`${color.bold(printable(where))}${color.red(d.code)}  ${printable(d.message)}\n`);
   }
+  output.err(`\n${countDiagnostics(diagnostics)}\n`);
+}
+
+/** `2 errors in 1 file`. */
+export function countDiagnostics(diagnostics: readonly Diagnostic[]): string {
   const files = new Set(diagnostics.map((d) => d.source?.file).filter(Boolean)).size;
-  output.err(
-    `\n${diagnostics.length} ${plural(diagnostics.length, 'error')}${files > 0 ? ` in ${files} ${plural(files, 'file')}` : ''}\n`,
-  );
+  return `${diagnostics.length} ${plural(diagnostics.length, 'error')}${files > 0 ? ` in ${files} ${plural(files, 'file')}` : ''}`;
 }
 
 export function diagnosticsAsJson(diagnostics: readonly Diagnostic[]): string {

@@ -1,10 +1,20 @@
 // Plan output for people: what changed outside imsync, then one line per decision and its
 // details, then the counts. It says what apply will do, no more and no less: the entries are the
 // decisions themselves (plan/plan.ts). The JSON form is plan/codec.ts's. What the state and the
-// cloud said (ids, statuses, reasons) is shown printable, on one line.
+// cloud said (ids, statuses, reasons) is shown printable, on one line. Its wording (the verdict,
+// the marks, what each entry says) is the markdown plan's too (render-markdown.ts).
 import { formatLocation } from '../manifest/diagnostic.js';
-import { blockedEntries, hasWork, summarize, type FieldChange, type PlanEntry } from '../plan/plan.js';
-import type { Drift } from '../refresh/refresh.js';
+import type { SourceLocation } from '../manifest/types.js';
+import {
+  blockedEntries,
+  hasWork,
+  summarize,
+  type FieldChange,
+  type Plan,
+  type PlanAction,
+  type PlanEntry,
+} from '../plan/plan.js';
+import type { Drift, Refreshed } from '../refresh/refresh.js';
 import type { Planned } from '../reconcile/reconcile.js';
 import type { FailedRecord, ImageRecord } from '../state/model.js';
 import { jsonText, printable } from '../text.js';
@@ -17,26 +27,53 @@ export function renderPlan(planned: Planned, output: Output): void {
   const { plan } = planned;
   const { color } = output;
   renderDrift(planned, output);
-  if (planned.refreshOnly) {
-    const count = plan.refresh.changes.size;
-    output.out(
-      count === 0
-        ? `${color.green('The state matches the cloud.')} Nothing else is planned (--refresh-only).\n`
-        : `${color.bold('Refresh only:')} ${count} ${plural(count, 'record')} to update from what the cloud holds; nothing else is planned.\n`,
-    );
-    return;
-  }
-  const visible = plan.entries.filter((entry) => entry.action !== 'none');
-  const summary = summarize(plan);
-  if (visible.length === 0) {
-    const recorded = plan.refresh.changes.size > 0 ? ' (besides recording what changed outside imsync)' : '';
-    output.out(
-      `${color.green('No changes.')} ${summary.none} ${plural(summary.none, 'image')} match the manifests${recorded}.\n`,
-    );
+  const verdict = planVerdict(planned);
+  const said = `${color[verdict.tone](verdict.lead)} ${verdict.rest}\n`;
+  const visible = visibleEntries(plan);
+  if (planned.refreshOnly || visible.length === 0) {
+    output.out(said);
     return;
   }
   output.out('imsync will perform the following actions:\n\n');
   for (const entry of visible) output.out(renderEntry(entry, color) + '\n');
+  output.out(said);
+  const blocked = onlyBlocked(plan);
+  if (blocked !== undefined) output.out(`\n${blocked}, as said above.\n`);
+}
+
+/** The entries a plan shows: all but `none`. */
+export function visibleEntries(plan: Plan): Exclude<PlanEntry, { action: 'none' }>[] {
+  return plan.entries.filter((entry): entry is Exclude<PlanEntry, { action: 'none' }> => entry.action !== 'none');
+}
+
+/** The plan in one sentence: its first words, stressed (`tone`), then the rest. */
+export interface Verdict {
+  readonly lead: string;
+  readonly tone: 'green' | 'bold';
+  readonly rest: string;
+}
+
+export function planVerdict(planned: Planned): Verdict {
+  const { plan } = planned;
+  const summary = summarize(plan);
+  if (planned.refreshOnly) {
+    const count = plan.refresh.changes.size;
+    return count === 0
+      ? { lead: 'The state matches the cloud.', tone: 'green', rest: 'Nothing else is planned (--refresh-only).' }
+      : {
+          lead: 'Refresh only:',
+          tone: 'bold',
+          rest: `${count} ${plural(count, 'record')} to update from what the cloud holds; nothing else is planned.`,
+        };
+  }
+  if (visibleEntries(plan).length === 0) {
+    const recorded = plan.refresh.changes.size > 0 ? ' (besides recording what changed outside imsync)' : '';
+    return {
+      lead: 'No changes.',
+      tone: 'green',
+      rest: `${summary.none} ${plural(summary.none, 'image')} match the manifests${recorded}.`,
+    };
+  }
   const count = (n: number, what: string) => `${n} to ${what}`;
   const changes = [
     count(summary.import + summary.retry + summary.replace, 'import'),
@@ -47,12 +84,22 @@ export function renderPlan(planned: Planned, output: Output): void {
   ].join(', ');
   const blocked = blockedEntries(plan).length;
   const inProgress = summary.follow + summary.settle;
-  output.out(
-    `${color.bold('Plan:')} ${changes}; ${blocked} blocked, ${inProgress} in progress, ${summary.none} unchanged.\n`,
-  );
-  if (!hasWork(plan) && blocked > 0) {
-    output.out(`\nNothing to do: every change left is blocked (${blocked}), as said above.\n`);
-  }
+  return {
+    lead: 'Plan:',
+    tone: 'bold',
+    rest: `${changes}; ${blocked} blocked, ${inProgress} in progress, ${summary.none} unchanged.`,
+  };
+}
+
+/** Said when the plan shows entries but apply has nothing to do: they are all blocked. */
+export function onlyBlocked(plan: Plan): string | undefined {
+  const blocked = blockedEntries(plan).length;
+  return !hasWork(plan) && blocked > 0 ? `Nothing to do: every change left is blocked (${blocked})` : undefined;
+}
+
+/** Said of changes a run connected to one region leaves to runs connected to theirs. */
+export function leftElsewhere(regions: readonly string[], run: 'plan' | 'apply'): string {
+  return `changes in other regions (${regions.join(', ')}) are left for ${run === 'apply' ? 'an apply' : 'a plan'} connected there (--region, with that region's project id)`;
 }
 
 function renderDrift(planned: Planned, output: Output): void {
@@ -63,12 +110,12 @@ function renderDrift(planned: Planned, output: Output): void {
   for (const [key, d] of [...drift].sort(([a], [b]) => (a < b ? -1 : 1))) {
     output.out(`  ${color.yellow('!')} ${color.bold(key)} ${describeDrift(d)}\n`);
   }
-  for (const { key, imageId, why } of unadopted) {
-    output.out(
-      `  ${color.dim('?')} image ${printable(imageId)} carries imsync-key=${key} but is not adopted: ${printable(why)}\n`,
-    );
-  }
+  for (const image of unadopted) output.out(`  ${color.dim('?')} ${describeUnadopted(image)}\n`);
   output.out('\n');
+}
+
+export function describeUnadopted({ key, imageId, why }: Refreshed['unadopted'][number]): string {
+  return `image ${printable(imageId)} carries imsync-key=${key} but is not adopted: ${printable(why)}`;
 }
 
 export function describeDrift(drift: Drift): string {
@@ -83,60 +130,142 @@ export function describeDrift(drift: Drift): string {
   }
 }
 
-function renderEntry(entry: PlanEntry, color: Colors): string {
-  const name = `${color.bold(entry.key)}${entry.region ? color.dim(` (${entry.region})`) : ''}`;
-  const because = entry.drift ? color.dim(` (because ${describeDrift(entry.drift)})`) : '';
+/** How a terminal colours a mark. */
+type Tone = 'green' | 'yellow' | 'magenta' | 'red' | 'cyan' | 'dim';
+
+/** Each action's mark, as the README's table of actions shows it; `none` is shown by no line. */
+export const MARKS: Readonly<Record<Exclude<PlanAction, 'none'>, { readonly mark: string; readonly tone: Tone }>> = {
+  import: { mark: '+', tone: 'green' },
+  retry: { mark: '+', tone: 'green' },
+  'hold-failed': { mark: '!', tone: 'red' },
+  update: { mark: '~', tone: 'yellow' },
+  replace: { mark: '-/+', tone: 'magenta' },
+  'replace-blocked': { mark: '!', tone: 'red' },
+  'finish-replace': { mark: '-', tone: 'red' },
+  adopt: { mark: '>', tone: 'cyan' },
+  follow: { mark: '=', tone: 'cyan' },
+  settle: { mark: '?', tone: 'cyan' },
+  delete: { mark: '-', tone: 'red' },
+  'keep-orphan': { mark: '-', tone: 'dim' },
+};
+
+/** A `field: value` line under an entry: a field of an import's spec, or a change (`was -> value`). */
+export interface FieldLine {
+  readonly field: string;
+  readonly value: string;
+  readonly was?: string;
+  readonly forcesReplacement?: boolean;
+}
+
+/**
+ * How the plan words one decision, whoever shows it (this terminal plan, the markdown one): what
+ * is said after the key and region, and the lines under it. Ids and reasons are printable already.
+ */
+export interface EntryWording {
+  readonly says: string;
+  /** What a refresh found that explains the decision. */
+  readonly because?: string;
+  /** The last attempt's failure: its code and reason. */
+  readonly failure?: string;
+  readonly fields: readonly FieldLine[];
+  /** Where the manifest of an import made again is. */
+  readonly from?: SourceLocation;
+}
+
+export function entryWording(entry: Exclude<PlanEntry, { action: 'none' }>): EntryWording {
+  const because = entry.drift ? { because: `because ${describeDrift(entry.drift)}` } : {};
   switch (entry.action) {
     case 'import': {
-      const fields = Object.entries(entry.manifest.spec).map(([field, value]) => [field, show(value)] as const);
-      return `  ${color.green('+')} ${name} will be imported${because}\n${lines(fields)}`;
+      const fields = Object.entries(entry.manifest.spec).map(([field, value]) => ({ field, value: show(value) }));
+      return { says: ' will be imported', ...because, fields };
     }
     case 'retry':
-      return `  ${color.green('+')} ${name} will be imported again${lastFailure(entry.recorded, color)}\n${source(entry)}`;
+      return {
+        says: ' will be imported again',
+        failure: lastFailure(entry.recorded),
+        fields: [],
+        from: entry.manifest.source,
+      };
     case 'hold-failed':
-      return `  ${color.red('!')} ${name} failed and is not retried until its manifest changes or the next resync${lastFailure(entry.recorded, color)}\n`;
+      return {
+        says: ' failed and is not retried until its manifest changes or the next resync',
+        failure: lastFailure(entry.recorded),
+        fields: [],
+      };
     case 'update':
-      return `  ${color.yellow('~')} ${name} will be updated in place${because}\n${changes(entry.changes, color)}`;
+      return { says: ' will be updated in place', ...because, fields: changes(entry.changes) };
     case 'replace':
-      return `  ${color.magenta('-/+')} ${name} will be replaced (imported anew, then ${imageOf(entry.recorded)} ${entry.keepOld ? "left alone: it is no longer tagged as imsync's" : 'deleted'})${because}\n${changes(entry.changes, color)}`;
+      return {
+        says: ` will be replaced (imported anew, then ${imageOf(entry.recorded)} ${entry.keepOld ? "left alone: it is no longer tagged as imsync's" : 'deleted'})`,
+        ...because,
+        fields: changes(entry.changes),
+      };
     case 'replace-blocked':
-      return `  ${color.red('!')} ${name} must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete ${imageOf(entry.recorded)})\n${changes(entry.changes, color)}`;
+      return {
+        says: ` must be replaced, which is not allowed: nothing is done (apply with --allow-replace to import it anew and delete ${imageOf(entry.recorded)})`,
+        fields: changes(entry.changes),
+      };
     case 'finish-replace':
-      return `  ${color.red('-')} ${name}: ${imageOf(entry.recorded)} replaced image ${printable(entry.recorded.supersedes ?? '')}, which will be deleted\n`;
+      return {
+        says: `: ${imageOf(entry.recorded)} replaced image ${printable(entry.recorded.supersedes ?? '')}, which will be deleted`,
+        fields: [],
+      };
     case 'adopt':
-      return `  ${color.cyan('>')} ${name} will be adopted: ${imageOf(entry.recorded)} carries its imsync-key tag, so nothing is imported\n`;
+      return {
+        says: ` will be adopted: ${imageOf(entry.recorded)} carries its imsync-key tag, so nothing is imported`,
+        fields: [],
+      };
     case 'follow':
-      return `  ${color.cyan('=')} ${name} is being imported (${jobOf(entry.recorded)}); apply follows it, never resubmits${thenDelete(entry.then)}\n`;
+      return {
+        says: ` is being imported (${jobOf(entry.recorded)}); apply follows it, never resubmits${thenDelete(entry.then)}`,
+        fields: [],
+      };
     case 'settle':
-      return `  ${color.cyan('?')} ${name} was submitted without an answer; apply looks it up by its tag before sending anything again${thenDelete(entry.then)}\n`;
+      return {
+        says: ` was submitted without an answer; apply looks it up by its tag before sending anything again${thenDelete(entry.then)}`,
+        fields: [],
+      };
     case 'delete':
-      return `  ${color.red('-')} ${name} is in no manifest any more; ${imageOf(entry.recorded)} will be deleted (--prune)\n`;
+      return { says: ` is in no manifest any more; ${imageOf(entry.recorded)} will be deleted (--prune)`, fields: [] };
     case 'keep-orphan':
-      return `  ${color.dim('-')} ${name} is in no manifest any more; ${imageOf(entry.recorded)} is kept (--prune deletes it)\n`;
-    case 'none':
-      return '';
+      return {
+        says: ` is in no manifest any more; ${imageOf(entry.recorded)} is kept (--prune deletes it)`,
+        fields: [],
+      };
   }
+}
+
+function renderEntry(entry: Exclude<PlanEntry, { action: 'none' }>, color: Colors): string {
+  const { mark, tone } = MARKS[entry.action];
+  const wording = entryWording(entry);
+  const name = `${color.bold(entry.key)}${entry.region ? color.dim(` (${entry.region})`) : ''}`;
+  const because = wording.because ? color.dim(` (${wording.because})`) : '';
+  const failure = wording.failure ? `      ${color.red('last attempt failed:')} ${wording.failure}\n` : '';
+  const fields = lines(
+    wording.fields.map(({ field, value, was, forcesReplacement }) => [
+      field,
+      `${was === undefined ? '' : `${was} -> `}${value}${forcesReplacement ? color.red(' # forces replacement') : ''}`,
+    ]),
+  );
+  const from = wording.from ? `      ${'from:'.padEnd(6)} ${formatLocation(wording.from)}\n` : '';
+  return `  ${color[tone](mark)} ${name}${wording.says}${because}\n${failure}${fields}${from}`;
 }
 
 function thenDelete(then: 'delete' | undefined): string {
   return then === 'delete' ? ', then deletes its image (--prune)' : '';
 }
 
-function source(entry: { manifest: { source: Parameters<typeof formatLocation>[0] } }): string {
-  return `      ${'from:'.padEnd(6)} ${formatLocation(entry.manifest.source)}\n`;
+function lastFailure(recorded: FailedRecord): string {
+  return printable(`${recorded.error.code} ${recorded.error.reason}`);
 }
 
-function lastFailure(recorded: FailedRecord, color: Colors): string {
-  return `\n      ${color.red('last attempt failed:')} ${printable(`${recorded.error.code} ${recorded.error.reason}`)}`;
-}
-
-function changes(list: readonly FieldChange[], color: Colors): string {
-  return lines(
-    list.map((c) => [
-      c.field,
-      `${show(c.before)} -> ${show(c.after)}${c.forcesReplacement ? color.red(' # forces replacement') : ''}`,
-    ]),
-  );
+function changes(list: readonly FieldChange[]): FieldLine[] {
+  return list.map((c) => ({
+    field: c.field,
+    was: show(c.before),
+    value: show(c.after),
+    ...(c.forcesReplacement ? { forcesReplacement: true } : {}),
+  }));
 }
 
 /** `field: value` lines, the values aligned. */

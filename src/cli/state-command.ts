@@ -134,7 +134,7 @@ export async function stateRebuildCommand(
 ) {
   const settings = resolveSettings(options, env);
   const startTarget = resolveTarget(options, env, settings.region);
-  const manifests = await loadOrReport(paths, false, output);
+  const manifests = await loadOrReport(paths, 'text', output);
   if (!manifests) return EXIT.error;
   const { store } = settings;
   const lock = await store.lock('imsync state rebuild', parseLockTimeout(options.lockTimeout));

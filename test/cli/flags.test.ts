@@ -1,7 +1,13 @@
-// Duration flags: every one of them ends up as a timer, so none may be longer than a timer holds.
+// Flag values: durations (each ends up as a timer, so none may be longer than one holds), and plan --format.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/config.js';
-import { parseDuration, parseExecutorFlags, parseLockTimeout, parseSettleGrace } from '../../src/cli/flags.js';
+import {
+  parseDuration,
+  parseExecutorFlags,
+  parseLockTimeout,
+  parsePlanFormat,
+  parseSettleGrace,
+} from '../../src/cli/flags.js';
 
 /** Node's longest timer: 2^31 - 1 ms, about 24.8 days. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -31,5 +37,26 @@ describe('duration flags', () => {
   it('checks the executor flags before anything is read or sent', () => {
     expect(() => parseExecutorFlags({ lockTimeout: '1000h' })).toThrow('--lock-timeout "1000h" is too long');
     expect(() => parseExecutorFlags({ settleGrace: '1000h' })).toThrow('--settle-grace "1000h" is too long');
+  });
+});
+
+describe('plan --format', () => {
+  it.each([
+    [{}, 'text'],
+    [{ format: 'markdown' }, 'markdown'],
+    [{ format: 'json' }, 'json'],
+    [{ json: true }, 'json'],
+    [{ json: true, format: 'json' }, 'json'],
+  ])('%o is %s', (flags, format) => {
+    expect(parsePlanFormat(flags)).toBe(format);
+  });
+
+  it.each([
+    [{ json: true, format: 'markdown' }, '--json and --format markdown contradict each other: --json is --format json'],
+    [{ json: true, format: 'text' }, '--json and --format text contradict each other'],
+    [{ format: 'md' }, '--format "md" must be one of text, json, markdown'],
+  ])('refuses %o, naming the flags', (flags, message) => {
+    expect(() => parsePlanFormat(flags)).toThrow(UsageError);
+    expect(() => parsePlanFormat(flags)).toThrow(message);
   });
 });
