@@ -220,7 +220,8 @@ export class GitSource {
       .slice(0, KEPT)
       .map(({ name }) => name);
     for (const { name } of aged) {
-      if (name === current || kept.includes(name) || name.startsWith('.partial-')) continue;
+      // A partial one is a crashed checkout's: this source checks out one commit at a time.
+      if (name === current || kept.includes(name)) continue;
       await rm(join(this.trees, name), { recursive: true, force: true });
     }
   }

@@ -56,6 +56,11 @@ describe('GitSource', () => {
 
   it('keeps two checkouts and no partial one', async () => {
     const { repo, source, cacheDir } = await setup();
+    await commitFile(repo, 'zero');
+    await source.fetch();
+    // What a checkout killed half way leaves.
+    await mkdir(join(cacheDir, 'trees', '.partial-0123-abcd', 'images'), { recursive: true });
+    await writeFile(join(cacheDir, 'trees', '.partial-0123-abcd.index'), '');
     for (const text of ['one', 'two', 'three', 'four']) {
       await commitFile(repo, text);
       await source.fetch();
