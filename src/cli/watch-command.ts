@@ -236,7 +236,7 @@ export async function watchCommand(
         daemon = leader;
         const { address } = await serve();
         if (follower) followed = follower.run(following.signal);
-        else watcher = await watchManifests(manifests, DEBOUNCE, (what) => leader.trigger(what));
+        else watcher = await watchManifests(manifests, DEBOUNCE, (what, paths) => leader.trigger(what, false, paths));
         process.on('SIGHUP', onHangup);
         log('info', 'watching', {
           ...(git ? { git: git.source.url, ref: git.source.ref, path: git.path } : { paths: manifests }),

@@ -19,7 +19,8 @@ export interface ManifestSource {
 
 /** A directory (or files) on this machine: always there, at no revision. */
 export function directorySource(paths: readonly string[]): ManifestSource {
-  return { snapshot: () => ({ paths }) };
+  const snapshot = { paths };
+  return { snapshot: () => snapshot };
 }
 
 export interface Fetcher {
@@ -43,8 +44,9 @@ export interface FetchFailure {
 }
 
 export class SourceFollower implements ManifestSource {
-  /** The last commit checked out. */
+  /** The last commit checked out, and its snapshot (the same one until the next commit). */
   current: Checkout | undefined;
+  private tree: Snapshot | undefined;
   /** The last fetch's failure, until a fetch succeeds. */
   failure: FetchFailure | undefined;
   lastFetchAt: string | undefined;
@@ -58,7 +60,7 @@ export class SourceFollower implements ManifestSource {
   ) {}
 
   snapshot(): Snapshot | { readonly missing: string } {
-    if (this.current) return { paths: this.current.paths, revision: this.current, root: this.current.root };
+    if (this.tree) return this.tree;
     const why = this.failure ? `: ${this.failure.error}` : '';
     return { missing: `no commit of ${this.fetcher.url} (${this.fetcher.ref}) fetched yet${why}` };
   }
@@ -97,6 +99,7 @@ export class SourceFollower implements ManifestSource {
       if (!changed) return;
       this.deps.log('info', 'new commit', { url: checkout.url, ref: checkout.ref, revision: checkout.commit });
       this.current = checkout;
+      this.tree = { paths: checkout.paths, revision: checkout, root: checkout.root };
       this.deps.changed(checkout);
     } catch (error) {
       if (signal.aborted) return;

@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import { relative } from 'node:path';
 import type { Diagnostic } from '../manifest/diagnostic.js';
-import { loadManifests } from '../manifest/load.js';
+import { loadManifests, type ReadFiles } from '../manifest/load.js';
 import type { ManifestSource, Snapshot } from '../source/follow.js';
 import type { Revision } from '../source/git.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
@@ -76,6 +76,12 @@ export interface LastReconcile {
 export class Daemon {
   /** Why the next reconcile runs; cleared when it starts. */
   private due = { reconcile: true, resync: true };
+  /**
+   * The files read by the last load, and the paths changed since: a change named by its paths
+   * reads just those again. Anything else (a resync, SIGHUP, a new commit) reads every file.
+   */
+  private read: { readonly from: Snapshot; readonly files: ReadFiles } | undefined;
+  private changed: Set<string> | undefined = new Set();
   private current: AbortController | undefined;
   private wake: (() => void) | undefined;
   private readonly stopped = new AbortController();
@@ -125,9 +131,14 @@ export class Daemon {
     return this.current !== undefined;
   }
 
-  /** Something changed: reconcile as soon as the current reconcile lets go. */
-  trigger(reason: string, resync = false): void {
+  /**
+   * Something changed: reconcile as soon as the current reconcile lets go. `paths`, when the
+   * change is known to touch only these files.
+   */
+  trigger(reason: string, resync = false, paths?: readonly string[]): void {
     this.due = { reconcile: true, resync: this.due.resync || resync };
+    if (paths === undefined || resync) this.changed = undefined;
+    else for (const path of paths) this.changed?.add(path);
     this.deps.log('info', 'reconcile requested', { reason });
     this.current?.abort(reason);
     this.wake?.();
@@ -209,7 +220,7 @@ export class Daemon {
         this.recording = await this.recording.reopen();
         this.deps.log('info', 'state read again after a failed write', { serial: this.recorder.state.serial });
       }
-      const loaded = await loadManifests(snapshot.paths);
+      const loaded = await this.load(snapshot, resync);
       this.diagnostics = loaded.diagnostics.map((d) => inRepository(d, snapshot.root));
       if (loaded.diagnostics.length > 0) {
         result = 'invalid';
@@ -289,6 +300,19 @@ export class Daemon {
         ...(revision ? { revision } : {}),
       };
     }
+  }
+
+  /** The manifests of `snapshot`, reading again only the files changed since the last load when it can. */
+  private async load(snapshot: Snapshot, resync: boolean) {
+    const { read, changed } = this;
+    this.changed = new Set();
+    const reuse = !resync && changed && read?.from === snapshot ? { read: read.files, changed } : undefined;
+    const loaded = await loadManifests(snapshot.paths, reuse).catch((error: unknown) => {
+      this.changed = undefined; // what changed is not known any more: read everything next time
+      throw error;
+    });
+    this.read = { from: snapshot, files: loaded.read };
+    return loaded;
   }
 
   private onPlan(planned: Planned): void {

@@ -16,10 +16,13 @@ export interface Debounce {
   readonly maxWaitMs: number;
 }
 
+/** Told one burst of changes: in words, and the paths they touched. */
+export type OnChange = (what: string, paths: readonly string[]) => void;
+
 export async function watchManifests(
   paths: readonly string[],
   debounce: Debounce,
-  onChange: (what: string) => void,
+  onChange: OnChange,
 ): Promise<ManifestWatcher> {
   const changes = debounceChanges(debounce, onChange);
   const watcher: FSWatcher = watch([...paths], {
@@ -29,7 +32,7 @@ export async function watchManifests(
   });
   watcher.on('all', (event, path) => {
     if (!MANIFEST.test(path) && event !== 'unlinkDir' && event !== 'addDir') return;
-    changes.add(`${event} ${path}`);
+    changes.add(`${event} ${path}`, path);
   });
   await new Promise<void>((resolve, reject) => {
     watcher.once('ready', resolve);
@@ -46,11 +49,12 @@ export async function watchManifests(
 /** lodash's `debounce` with `maxWait`, for change descriptions: one report per burst. */
 export function debounceChanges(
   { quietMs, maxWaitMs }: Debounce,
-  onChange: (what: string) => void,
-): { add(change: string): void; cancel(): void } {
+  onChange: OnChange,
+): { add(change: string, path: string): void; cancel(): void } {
   let quiet: NodeJS.Timeout | undefined;
   let longest: NodeJS.Timeout | undefined;
   let changed: string[] = [];
+  let touched = new Set<string>();
   const cancel = () => {
     clearTimeout(quiet);
     clearTimeout(longest);
@@ -59,12 +63,15 @@ export function debounceChanges(
   const report = () => {
     cancel();
     const what = changed.length === 1 ? changed[0]! : `${changed.length} changes (${changed[0]!}, ...)`;
+    const paths = [...touched];
     changed = [];
-    onChange(what);
+    touched = new Set();
+    onChange(what, paths);
   };
   return {
-    add(change) {
+    add(change, path) {
       changed.push(change);
+      touched.add(path);
       clearTimeout(quiet);
       quiet = setTimeout(report, quietMs);
       longest ??= setTimeout(report, maxWaitMs);

@@ -3,7 +3,7 @@
 // regular file (a FIFO, say) makes the whole set invalid without anything being opened.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -161,5 +161,48 @@ describe('loadManifests reads only regular files', () => {
       ['FILE_NOT_REGULAR', join(manifests, 'linked.yml')],
       ['FILE_NOT_REGULAR', join(manifests, 'pipe.yaml')],
     ]);
+  });
+});
+
+describe('loadManifests, reading again only what changed', () => {
+  const doc = (name: string, image = `${name}.zvhd2`) => valid(name).replace(`${name}.zvhd2`, image);
+  const urls = (result: { manifests: readonly { spec: { image_url: string } }[] }) =>
+    result.manifests.map((m) => m.spec.image_url);
+
+  it('reads the changed and the new files, takes the others as read before, and drops the removed', async () => {
+    const { manifests } = await workspace();
+    for (const name of ['a', 'b', 'c']) await writeFile(join(manifests, `${name}.yaml`), doc(name));
+    const first = await loadManifests([manifests]);
+    // b and c change on disk, but only b is said to: c is taken as read before.
+    await writeFile(join(manifests, 'b.yaml'), doc('b', 'b2.zvhd2'));
+    await writeFile(join(manifests, 'c.yaml'), doc('c', 'c2.zvhd2'));
+    await writeFile(join(manifests, 'd.yaml'), doc('d'));
+    await rm(join(manifests, 'a.yaml'));
+    const changed = new Set([join(manifests, 'b.yaml'), join(manifests, 'a.yaml')]);
+    const next = await loadManifests([manifests], { read: first.read, changed });
+    expect(urls(next)).toEqual(['golden-images:b2.zvhd2', 'golden-images:c.zvhd2', 'golden-images:d.zvhd2']);
+    expect([...next.read.keys()]).toEqual(['b', 'c', 'd'].map((name) => join(manifests, `${name}.yaml`)));
+  });
+
+  it('reads everything again when a change names a path it cannot place (a directory, another link)', async () => {
+    const { manifests } = await workspace();
+    for (const name of ['a', 'b']) await writeFile(join(manifests, `${name}.yaml`), doc(name));
+    const first = await loadManifests([manifests]);
+    await writeFile(join(manifests, 'a.yaml'), doc('a', 'a2.zvhd2'));
+    const changed = new Set([join(manifests, 'sub')]);
+    expect(urls(await loadManifests([manifests], { read: first.read, changed }))).toEqual([
+      'golden-images:a2.zvhd2',
+      'golden-images:b.zvhd2',
+    ]);
+  });
+
+  it('finds a duplicate name across a changed file and one read before', async () => {
+    const { manifests } = await workspace();
+    for (const name of ['a', 'b']) await writeFile(join(manifests, `${name}.yaml`), doc(name));
+    const first = await loadManifests([manifests]);
+    await writeFile(join(manifests, 'b.yaml'), doc('a'));
+    const next = await loadManifests([manifests], { read: first.read, changed: new Set([join(manifests, 'b.yaml')]) });
+    expect(next.diagnostics.map((d) => d.code)).toEqual(['NAME_DUPLICATE']);
+    expect(next.manifests).toEqual([]);
   });
 });
