@@ -63,6 +63,8 @@ export type ApplyEvent =
       readonly code: string;
       readonly reason: string;
     })
+  /** Every change of the plan has been sent (or has failed): what is left is following jobs. */
+  | { readonly type: 'apply.dispatched'; readonly time: string }
   | { readonly type: 'apply.interrupted'; readonly time: string; readonly reason: string }
   | { readonly type: 'apply.finished'; readonly time: string; readonly summary: ApplySummary };
 

@@ -150,7 +150,10 @@ class Run {
       parallelism: this.options.parallelism,
     });
     const work = plan.entries.map((entry) => this.carryOut(entry));
-    await this.settle([...work, this.follow()]);
+    const dispatched = Promise.allSettled(work).then(() => {
+      if (!this.options.stop.aborted) this.emitNow({ type: 'apply.dispatched' });
+    });
+    await this.settle([...work, this.follow(), dispatched]);
     while (this.later.length > 0) await this.settle(this.later.splice(0));
     // Failed only once every part has ended: nothing is left running behind the error.
     if (this.failure) throw this.failure.error;

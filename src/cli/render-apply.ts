@@ -69,6 +69,7 @@ function printableEvent(event: ApplyEvent): ApplyEvent {
  * | `adopt.succeeded`   | `key`, `image_id`                                                                         |
  * | `orphan.kept`       | `key`, `image_id` (null when the orphan has no image)                                     |
  * | `action.failed`     | `key`, `action` (`update` or `delete`), `code`, `reason`                                  |
+ * | `apply.dispatched`  | (none): every change was sent, or failed; what is left is following jobs                 |
  * | `apply.interrupted` | `reason`                                                                                  |
  * | `apply.finished`    | `summary`: `{imported, adopted, updated, deleted, failed, blocked, still_running, seconds, state_writes, state_bytes}` |
  */
@@ -122,6 +123,8 @@ export function applyEventToJson(event: ApplyEvent): object {
       return { type, time, key: event.key, image_id: event.imageId };
     case 'action.failed':
       return { type, time, key: event.key, action: event.action, code: event.code, reason: event.reason };
+    case 'apply.dispatched':
+      return { type, time };
     case 'apply.interrupted':
       return { type, time, reason: event.reason };
     case 'apply.finished': {
@@ -257,8 +260,9 @@ class EventLog {
       case 'apply.interrupted':
         this.interrupted = true;
         return `${color.yellow(`interrupted (${event.reason})`)}: imports already submitted go on, and the next apply follows them`;
+      case 'apply.dispatched':
       case 'apply.finished':
-        return undefined; // the report says it
+        return undefined; // the live view shows the one, the report says the other
     }
   }
 

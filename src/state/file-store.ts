@@ -116,12 +116,13 @@ export class FileStateStore implements StateStore {
   /**
    * A state file that is gone while its backup, its journal or another's lock is there was lost:
    * read as empty, it would import every image again. This store's own lock is no such sign: it
-   * is taken before the very first state is written.
+   * is taken before the very first state is written; nor is a lock taken when there was no state
+   * (its holder, perhaps killed since, had not written the first one yet).
    */
   private async refuseIfLost(files: Files): Promise<void> {
     const backup = await exists(files.backup);
     const lock = await readLockFile(files.lock);
-    const othersLock = lock !== undefined && (lock === 'unreadable' || lock.token !== this.held);
+    const othersLock = lock !== undefined && (lock === 'unreadable' || (lock.token !== this.held && !lock.noState));
     const found: string[] = [];
     if (backup) found.push(`${files.backup} (the previous good copy)`);
     if (await exists(files.journal)) found.push(`${files.journal} (changes made since it was written)`);
@@ -273,7 +274,8 @@ export class FileStateStore implements StateStore {
     };
     const deadline = Date.now() + waitMs;
     for (;;) {
-      if (await this.tryLock(holder, token)) {
+      const noState = !(await exists(files.state));
+      if (await this.tryLock(holder, token, noState)) {
         this.held = token;
         return {
           holder,
@@ -345,7 +347,7 @@ export class FileStateStore implements StateStore {
   }
 
   /** Writes the lock beside its final name, then links it in: the lock appears whole or not at all. */
-  private async tryLock(holder: LockHolder, token: string): Promise<boolean> {
+  private async tryLock(holder: LockHolder, token: string, noState: boolean): Promise<boolean> {
     const files = await this.files();
     const temporary = `${files.lock}.${token}`;
     const cannot = (error: unknown) => {
@@ -355,7 +357,8 @@ export class FileStateStore implements StateStore {
         `cannot create ${files.lock}: ${reason(error)}${directory ? "; the state's directory must exist and be writable" : ''}`,
       );
     };
-    await writeDurably(temporary, JSON.stringify({ ...holder, token })).catch((error: unknown) => {
+    const file = { ...holder, token, ...(noState ? { noState } : {}) };
+    await writeDurably(temporary, JSON.stringify(file)).catch((error: unknown) => {
       throw cannot(error);
     });
     try {
@@ -385,6 +388,8 @@ export class FileStateStore implements StateStore {
 interface LockFile {
   readonly holder: LockHolder;
   readonly token: string;
+  /** Taken when there was no state file: no sign that one was lost. */
+  readonly noState: boolean;
 }
 
 /** A lock's id: derived from its token, so that a lock file written before ids (token only) has one too. */
@@ -403,7 +408,7 @@ async function readLockFile(path: string): Promise<LockFile | 'unreadable' | und
     return 'unreadable';
   }
   if (typeof file !== 'object' || file === null) return 'unreadable';
-  const { token, id, host, pid, command, since } = file as Record<string, unknown>;
+  const { token, id, host, pid, command, since, noState } = file as Record<string, unknown>;
   // A holder imsync did not write names no process it can check, or takes over: none is guessed.
   const written =
     isText(token) &&
@@ -412,9 +417,14 @@ async function readLockFile(path: string): Promise<LockFile | 'unreadable' | und
     (pid as number) > 0 &&
     typeof command === 'string' &&
     typeof since === 'string' &&
-    (id === undefined || isText(id));
+    (id === undefined || isText(id)) &&
+    (noState === undefined || noState === true);
   if (!written) return 'unreadable';
-  return { token, holder: { host, pid: pid as number, command, since, id: id ?? lockIdOf(token) } };
+  return {
+    token,
+    holder: { host, pid: pid as number, command, since, id: id ?? lockIdOf(token) },
+    noState: noState === true,
+  };
 }
 
 function isText(value: unknown): value is string {

@@ -87,6 +87,8 @@ export class Daemon {
   private readonly stopped = new AbortController();
   private failures = 0;
   private completed = 0;
+  /** A reconcile has sent all its work: ready, though its long jobs may run for an hour yet. */
+  private dispatched = false;
   private recording: StateRecorder;
   /** Set while the last reconcile failed because the state could not be written. */
   private unwritable: string | undefined;
@@ -111,7 +113,10 @@ export class Daemon {
     return this.recording;
   }
 
-  /** True once a reconcile has completed, until shutdown, except while the state cannot be written. */
+  /**
+   * True once a reconcile has sent its work (or completed), until shutdown, except while the
+   * state cannot be written.
+   */
   get ready(): boolean {
     return this.unready === undefined;
   }
@@ -120,9 +125,9 @@ export class Daemon {
   get unready(): string | undefined {
     if (this.stopped.signal.aborted) return 'shutting down';
     if (this.unwritable !== undefined) return `the state cannot be written (${this.unwritable}); retrying`;
-    if (this.completed === 0) {
+    if (this.completed === 0 && !this.dispatched) {
       const snapshot = this.options.source.snapshot();
-      return 'missing' in snapshot ? snapshot.missing : 'no reconcile has completed yet';
+      return 'missing' in snapshot ? snapshot.missing : 'the first reconcile has not sent its work yet';
     }
     return undefined;
   }
@@ -239,7 +244,10 @@ export class Daemon {
           recorder: this.recorder,
           clock: this.deps.clock,
           newAttemptId: () => randomUUID().replaceAll('-', ''),
-          emit: (event) => this.deps.onEvent(event, revision),
+          emit: (event) => {
+            if (event.type === 'apply.dispatched') this.dispatched = true;
+            this.deps.onEvent(event, revision);
+          },
         },
         {
           manifests: loaded.manifests,

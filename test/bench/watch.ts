@@ -1,8 +1,10 @@
 // `imsync watch` (issue 5): how long from saving a manifest to its quick-import request reaching
-// IMS, and what the daemon costs while nothing happens. The emulator and the daemon run in
-// processes of their own, on one machine: the emulator's request log stamps each request with its
-// arrival time by the same clock the bench reads, so a latency is that stamp minus the time the
-// file's write returned. Each import is waited for before the next edit, so edits never queue.
+// IMS, and what the daemon costs while nothing happens; then the same with 10,000 manifests
+// already applied (issue 13: within 0.5 s at the median, at most 250 MB resident). The emulator
+// and the daemon run in processes of their own, on one machine: the emulator's request log stamps
+// each request with its arrival time by the same clock the bench reads, so a latency is that
+// stamp minus the time the file's write returned. Each import is waited for before the next edit,
+// so edits never queue.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,8 +13,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnEmulator } from '../support/emulator-process.js';
 import { ms, ROOT, type BenchSection } from './bench.js';
 
-const EDITS = 50;
-const IDLE_SECONDS = 60;
+interface Run {
+  /** Manifests applied before the first edit. */
+  readonly manifests: number;
+  readonly edits: number;
+  /** Seconds of idle CPU measured after the edits (0: not measured). */
+  readonly idleSeconds: number;
+}
+
+const RUNS: readonly Run[] = [
+  { manifests: 1, edits: 50, idleSeconds: 60 },
+  { manifests: 10_000, edits: 30, idleSeconds: 0 },
+];
+const TARGETS = { p50Ms: 500, rssMb: 250 };
 /** The daemon's quiet spell (src/cli/watch-command.ts DEBOUNCE.quietMs), for the report. */
 const DEBOUNCE_MS = 300;
 const POLL_MS = 5;
@@ -34,134 +47,143 @@ interface LoggedRequest {
 export const watch: BenchSection = {
   name: 'watch',
   async run() {
-    const dir = await mkdtemp(join(tmpdir(), 'imsync-bench-watch-'));
-    const manifests = join(dir, 'manifests');
-    await mkdir(manifests);
-    const emulator = await spawnEmulator(['--job-seconds', '1', '--faults', 'jobcap=1000', '--seed', '1']);
-    const env = {
-      PATH: process.env.PATH,
-      NO_COLOR: '1',
-      IMSYNC_ENDPOINT: emulator.url,
-      HW_PROJECT_ID: emulator.projectId,
-      HW_REGION_NAME: 'ap-southeast-1',
-      HW_ACCESS_KEY: emulator.accessKey,
-      HW_SECRET_KEY: emulator.secretKey,
-    };
-    // The first manifest is there at start, so the daemon begins with a valid set (and warm).
-    await writeFile(join(manifests, 'warmup.yaml'), manifest('warmup'));
-    const daemon = spawn(
-      process.execPath,
-      [
-        'dist/cli/main.js',
-        'watch',
-        manifests,
-        '--state',
-        join(dir, 'imsync.state.json'),
-        '--listen',
-        '127.0.0.1:0',
-        '--interval',
-        '5m',
-      ],
-      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    daemon.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    daemon.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const logs = (): LogLine[] =>
-      stdout
-        .slice(0, stdout.lastIndexOf('\n') + 1)
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => {
-          // `time`: an ISO string (or pino's default, ms since the epoch), as ms.
-          const parsed = JSON.parse(line) as { readonly time: number | string };
-          return {
-            ...parsed,
-            time: typeof parsed.time === 'number' ? parsed.time : Date.parse(parsed.time),
-          } as LogLine;
-        });
-    const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (daemon.exitCode !== null) throw new Error(`the daemon exited ${daemon.exitCode}: ${stderr.slice(-500)}`);
-        const value = await probe();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; daemon: ${stdout.slice(-1000)}`);
-        await sleep(POLL_MS);
-      }
-    };
-    try {
-      const listen = await until(
-        'the "watching" log line',
-        () => logs().find((line) => line.msg === 'watching')?.listen as string | undefined,
-        15_000,
-      );
-      const phaseOf = async (key: string) => {
-        const status = (await (await fetch(`${listen}/status`)).json()) as {
-          reconciling: boolean;
-          images: Record<string, { phase: string }>;
-        };
-        return status.reconciling ? undefined : status.images[key]?.phase;
-      };
-      await until(
-        'the warm-up import',
-        async () => ((await phaseOf('warmup')) === 'succeeded' ? true : undefined),
-        30_000,
-      );
-
-      const latencies: number[] = [];
-      let seen = 0;
-      for (let edit = 0; edit < EDITS; edit++) {
-        const key = `bench-${String(edit).padStart(2, '0')}`;
-        await writeFile(join(manifests, `${key}.yaml`), manifest(key));
-        const saved = Date.now();
-        const post = await until(
-          `the quick import of ${key}`,
-          async () => {
-            const requests = await emulatorRequests(emulator.url);
-            const found = requests.slice(seen).find((request) => importKey(request) === key);
-            if (found) seen = requests.length;
-            return found;
-          },
-          30_000,
-        );
-        latencies.push(Date.parse(post.time) - saved);
-        await until(
-          `the import of ${key}`,
-          async () => {
-            const phase = await phaseOf(key);
-            if (phase === 'failed') throw new Error(`the import of ${key} failed`);
-            return phase === 'succeeded' ? true : undefined;
-          },
-          30_000,
-        );
-      }
-      const duplicates = (await emulatorRequests(emulator.url)).filter(isImport).length - (EDITS + 1);
-      if (duplicates !== 0) throw new Error(`${duplicates} quick imports more than manifests`);
-
-      // Idle: no edits, no jobs; the only timer due is the resync, 5 min ± 10% after the daemon started.
-      const idleFrom = Date.now();
-      const before = await cpuSeconds(daemon.pid!);
-      await sleep(IDLE_SECONDS * 1000);
-      const after = await cpuSeconds(daemon.pid!);
-      const idleTo = Date.now();
-      const resyncs = logs().filter(
-        (line) => line.msg === 'reconcile requested' && line.time >= idleFrom && line.time <= idleTo,
-      ).length;
-      const cpu = after - before;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      return [
-        `watch: save -> import request p50 ${ms(percentile(sorted, 50))}, p95 ${ms(percentile(sorted, 95))} over ${EDITS} edits (debounce ${DEBOUNCE_MS} ms; min ${ms(sorted[0]!)}, max ${ms(sorted[sorted.length - 1]!)})`,
-        `  idle: ${cpu.toFixed(2)} s CPU over ${IDLE_SECONDS} s (${((cpu / IDLE_SECONDS) * 100).toFixed(2)}% of a core; --interval 5m, ${resyncs === 0 ? 'no resync' : `${resyncs} reconcile(s)`} in the window)`,
-      ];
-    } finally {
-      daemon.kill('SIGKILL');
-      emulator.kill();
-      await rm(dir, { recursive: true, force: true });
-    }
+    const lines: string[] = [];
+    for (const run of RUNS) lines.push(...(await watchOnce(run)));
+    return lines;
   },
 };
+
+async function watchOnce({ manifests: count, edits, idleSeconds }: Run): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'imsync-bench-watch-'));
+  const manifests = join(dir, 'manifests');
+  await mkdir(manifests);
+  const emulator = await spawnEmulator(['--job-seconds', '1', '--faults', 'jobcap=1000', '--seed', '1']);
+  const env = {
+    PATH: process.env.PATH,
+    NO_COLOR: '1',
+    IMSYNC_ENDPOINT: emulator.url,
+    HW_PROJECT_ID: emulator.projectId,
+    HW_REGION_NAME: 'ap-southeast-1',
+    HW_ACCESS_KEY: emulator.accessKey,
+    HW_SECRET_KEY: emulator.secretKey,
+  };
+  // The manifests are there at start, so the daemon begins with a valid set (and warm).
+  for (let i = 0; i < count; i++) {
+    const key = i === 0 ? 'warmup' : `applied-${String(i).padStart(5, '0')}`;
+    await writeFile(join(manifests, `${key}.yaml`), manifest(key));
+  }
+  const daemon = spawn(
+    process.execPath,
+    [
+      'dist/cli/main.js',
+      'watch',
+      manifests,
+      '--state',
+      join(dir, 'imsync.state.json'),
+      '--listen',
+      '127.0.0.1:0',
+      '--interval',
+      '5m',
+    ],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  daemon.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  daemon.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Parsed as they come: at 10,000 manifests the daemon writes tens of thousands of lines.
+  const parsed: LogLine[] = [];
+  let consumed = 0;
+  const logs = (): LogLine[] => {
+    const end = stdout.lastIndexOf('\n') + 1;
+    for (const line of stdout.slice(consumed, end).split('\n')) {
+      if (line === '') continue;
+      // `time`: an ISO string (or pino's default, ms since the epoch), as ms.
+      const fields = JSON.parse(line) as { readonly time: number | string };
+      parsed.push({
+        ...fields,
+        time: typeof fields.time === 'number' ? fields.time : Date.parse(fields.time),
+      } as LogLine);
+    }
+    consumed = end;
+    return parsed;
+  };
+  const logged = (msg: string, key?: string) =>
+    logs().find((line) => line.msg === msg && (key === undefined || line.key === key));
+  const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (daemon.exitCode !== null) throw new Error(`the daemon exited ${daemon.exitCode}: ${stderr.slice(-500)}`);
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; daemon: ${stdout.slice(-1000)}`);
+      await sleep(POLL_MS);
+    }
+  };
+  try {
+    await until('the "watching" log line', () => logged('watching'), 15_000);
+    const started = Date.now();
+    await until('the first reconcile', () => logged('apply.finished'), 300_000);
+    const warmSeconds = (Date.now() - started) / 1000;
+    await until('warmup imported', () => logged('import.succeeded', 'warmup'), 30_000);
+
+    const latencies: number[] = [];
+    for (let edit = 0; edit < edits; edit++) {
+      const key = `bench-${String(edit).padStart(2, '0')}`;
+      await writeFile(join(manifests, `${key}.yaml`), manifest(key));
+      const saved = Date.now();
+      // The daemon says it was sent; the emulator's log says when it arrived.
+      await until(`the quick import of ${key}`, () => logged('import.submitted', key), 30_000);
+      const post = (await emulatorRequests(emulator.url)).find((request) => importKey(request) === key);
+      if (!post) throw new Error(`the emulator has no quick import of ${key}`);
+      latencies.push(Date.parse(post.time) - saved);
+      await until(
+        `the import of ${key}`,
+        () => {
+          if (logged('import.failed', key)) throw new Error(`the import of ${key} failed`);
+          return logged('import.succeeded', key);
+        },
+        30_000,
+      );
+    }
+    const duplicates = (await emulatorRequests(emulator.url)).filter(isImport).length - (edits + count);
+    if (duplicates !== 0) throw new Error(`${duplicates} quick imports more than manifests`);
+    const memory = await residentMb(daemon.pid!);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const p50 = percentile(sorted, 50);
+    const lines = [
+      `watch (${count} manifest${count === 1 ? '' : 's'} applied): save -> import request p50 ${ms(p50)}, p95 ${ms(percentile(sorted, 95))} over ${edits} edits (debounce ${DEBOUNCE_MS} ms; min ${ms(sorted[0]!)}, max ${ms(sorted[sorted.length - 1]!)})${count > 1 ? `, target p50 <= ${TARGETS.p50Ms} ms${p50 <= TARGETS.p50Ms ? '' : ' MISSED'}` : ''}`,
+      `  daemon RSS ${memory.now} MB after the edits, peak ${memory.peak} MB${count > 1 ? ` (target <= ${TARGETS.rssMb} MB${memory.peak <= TARGETS.rssMb ? '' : ' MISSED'})` : ''}; first reconcile ${warmSeconds.toFixed(1)} s`,
+    ];
+    if (idleSeconds === 0) return lines;
+
+    // Idle: no edits, no jobs; the only timer due is the resync, 5 min ± 10% after the daemon started.
+    const idleFrom = Date.now();
+    const before = await cpuSeconds(daemon.pid!);
+    await sleep(idleSeconds * 1000);
+    const after = await cpuSeconds(daemon.pid!);
+    const idleTo = Date.now();
+    const resyncs = logs().filter(
+      (line) => line.msg === 'reconcile requested' && line.time >= idleFrom && line.time <= idleTo,
+    ).length;
+    const cpu = after - before;
+    return [
+      ...lines,
+      `  idle: ${cpu.toFixed(2)} s CPU over ${idleSeconds} s (${((cpu / idleSeconds) * 100).toFixed(2)}% of a core; --interval 5m, ${resyncs === 0 ? 'no resync' : `${resyncs} reconcile(s)`} in the window)`,
+    ];
+  } finally {
+    daemon.kill('SIGKILL');
+    emulator.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Resident memory now and at its peak (VmRSS, VmHWM), in MB. */
+async function residentMb(pid: number): Promise<{ now: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
 
 function manifest(key: string): string {
   return [

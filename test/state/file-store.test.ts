@@ -355,9 +355,19 @@ describe('file state store: a state file that is gone while its companions are t
     expect(error.message).not.toContain('mv ');
   });
 
-  it("refuses while another holds the lock: a state lost, or another's first write in progress", async () => {
+  it('reads as empty while another holds a lock it took when there was no state: its first write is yet to come', async () => {
     const path = await tempPath();
+    // Held, or left by a holder killed before it wrote anything: either way nothing was lost.
     const lock = await new FileStateStore(path).lock('imsync apply');
+    expect(await new FileStateStore(path).read()).toEqual(emptyState());
+    await lock.release();
+  });
+
+  it("refuses while another holds a lock it took over a state that is gone since: a state lost, or another's write", async () => {
+    const path = await tempPath();
+    await new FileStateStore(path).write(oneImport);
+    const lock = await new FileStateStore(path).lock('imsync apply');
+    await rm(path);
     const error = await stateFailure(new FileStateStore(path).read());
     expect(error).toMatchObject({ code: 'STATE_MISSING' });
     expect(error.message).toContain(

@@ -222,6 +222,10 @@ function delegating(w: World, overrides: Partial<ImsApi & RefreshApi> = {}): Ims
   };
 }
 
+/** Moves the clock on until a reconcile has ended (and none runs). */
+const reconciled = (rig: Rig) =>
+  until(rig, 'a reconcile ended', () => rig.results.length > 0 && !rig.daemon.reconciling);
+
 const logged = (rig: Rig, message: string) => rig.logs.filter((line) => line.message === message);
 
 describe('Daemon', () => {
@@ -239,18 +243,20 @@ describe('Daemon', () => {
     const revision = { url: 'https://git.example.com/images.git', ref: 'main', commit };
     snapshot = { paths: [w.dir], revision, root: w.dir };
     rig.daemon.trigger(`new commit ${commit.slice(0, 12)}`);
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await reconciled(rig);
     expect(stored(w, 'web')).toMatchObject({ phase: 'succeeded', revision: commit });
     expect(rig.daemon.lastReconcile?.revision).toEqual(revision);
     expect(rig.daemon.applied).toEqual(revision);
   });
 
-  it('imports on its first reconcile and is ready once that reconcile has completed', async () => {
+  it('imports on its first reconcile, and is ready once it has sent its work, while the job still runs', async () => {
     const rig = await start(await world({ web: {} }));
+    expect(rig.daemon.unready).toBe('the first reconcile has not sent its work yet');
     await until(rig, 'web submitted', () => stored(rig, 'web')?.phase === 'submitted');
-    expect(rig.daemon.ready).toBe(false);
-    expect(rig.daemon.reconciling).toBe(true);
     await until(rig, 'ready', () => rig.daemon.ready);
+    expect(rig.daemon.reconciling).toBe(true);
+    expect(stored(rig, 'web')?.phase).toBe('submitted');
+    await reconciled(rig);
     expect(rig.results).toEqual(['applied']);
     expect(rig.daemon.lastReconcile).toMatchObject({ result: 'applied', summary: { imported: 1, failed: 0 } });
     const record = stored(rig, 'web');
@@ -291,7 +297,7 @@ describe('Daemon', () => {
 
   it('resyncs every interval: a refresh finds an image deleted out of band, and it is imported again', async () => {
     const rig = await start(await world({ web: {} }));
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await reconciled(rig);
     const first = stored(rig, 'web')!.imageId!;
     rig.ims.store.delete(first);
     // Until the resync nothing looks at the cloud: the record stands.
@@ -337,7 +343,7 @@ describe('Daemon', () => {
   it('holds a failed import on a trigger with an unchanged manifest, and retries it on the resync', async () => {
     const rig = await start(await world({ bad: { image_url: 'golden:bad.qcow2' } }));
     await until(rig, 'bad failed', () => stored(rig, 'bad')?.phase === 'failed');
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await reconciled(rig);
     expect(stored(rig, 'bad')).toMatchObject({ error: { code: 'IMG.0072' } });
     expect(posts(rig)).toBe(1);
 
@@ -402,7 +408,7 @@ describe('Daemon', () => {
     expect(w.ims.requests()).toBe(sent);
 
     const next = await start(w);
-    await until(next, 'ready', () => next.daemon.ready);
+    await reconciled(next);
     expect(next.daemon.lastReconcile).toMatchObject({ result: 'applied', summary: { imported: 2, failed: 0 } });
     expect(posts(next)).toBe(2);
   });
@@ -430,7 +436,7 @@ describe('Daemon', () => {
   it('is not ready while the job ids cannot be written; then follows the imports found by their tag, none sent twice', async () => {
     const w = await world({ web: {} });
     const rig = await start(w);
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await reconciled(rig);
     const submittedIn = (changes: RecordChanges) =>
       [...changes.values()].some((record) => record?.phase === 'submitted');
     w.store.failCommits(3, submittedIn);
@@ -483,7 +489,7 @@ describe('Daemon', () => {
         return value;
       },
     });
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await until(rig, 'applied', () => rig.results.includes('applied') && !rig.daemon.reconciling);
     expect(rig.results).toEqual(['error', 'error', 'error', 'applied']);
     expect(rig.errors).toEqual(['APIGW.0308', 'APIGW.0308', 'APIGW.0308']);
     expect(logged(rig, 'reconcile failed; retrying with backoff')).toHaveLength(3);
