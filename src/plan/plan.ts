@@ -1,11 +1,12 @@
 // Pure planning: the decision of what apply does, made from the desired manifests, the recorded
-// state (as refreshed from the cloud) and the policy flags. No I/O, no clock, no randomness; the
-// same inputs give the same plan, entries in key order. The executor carries out exactly these
+// state (as refreshed from the cloud) and the policy flags. No I/O, no clock of its own (the
+// daemon's time comes in), no randomness; the same inputs give the same plan, entries in key order. The executor carries out exactly these
 // entries and holds no policy of its own.
 import { effectiveSpec, FIELD_CHANGE, specHash } from '../manifest/spec.js';
 import type { Manifest, SpecField } from '../manifest/types.js';
 import type { Drift, Refreshed } from '../refresh/refresh.js';
 import {
+  retryDue,
   withChanges,
   type FailedRecord,
   type ImageRecord,
@@ -133,6 +134,11 @@ export interface PlanOptions {
   readonly policy?: Partial<Policy>;
   /** The outcome of a refresh; without one the plan trusts the state as recorded. */
   readonly refresh?: Refreshed;
+  /**
+   * The daemon's time: a failed import whose manifest did not change is retried only once its
+   * backoff has passed (retryDue). Without it, a retry is the policy's alone, as for `apply`.
+   */
+  readonly now?: Date;
 }
 
 export function planChanges(manifests: readonly Manifest[], recorded: State, options: PlanOptions = {}): Plan {
@@ -152,7 +158,7 @@ export function planChanges(manifests: readonly Manifest[], recorded: State, opt
       ...(region === undefined ? {} : { region }),
       ...withDrift(drift.get(key)),
     };
-    entries.push(planOne(desired, state.images[key], policy));
+    entries.push(planOne(desired, state.images[key], policy, options.now));
   }
   for (const [key, record] of Object.entries(state.images)) {
     if (desiredKeys.has(key)) continue;
@@ -167,7 +173,7 @@ export function planChanges(manifests: readonly Manifest[], recorded: State, opt
   return { basis: { lineage: recorded.lineage, serial: recorded.serial }, policy, refresh, entries };
 }
 
-function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Policy): PlanEntry {
+function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Policy, now?: Date): PlanEntry {
   if (!recorded) return { ...desired, action: 'import' };
   switch (recorded.phase) {
     case 'submitting':
@@ -178,7 +184,8 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Po
       // A failed replacement still stands in for its old image: retrying it is a replacement.
       if (recorded.supersedes !== undefined) return replacement(desired, recorded, policy);
       const unchanged = specHash(desired.manifest.spec) === recorded.specHash && sameRegion(desired, recorded);
-      if (unchanged && !policy.retryFailed) return { ...desired, action: 'hold-failed', recorded };
+      const held = !policy.retryFailed || (now !== undefined && !retryDue(recorded, now));
+      if (unchanged && held) return { ...desired, action: 'hold-failed', recorded };
       return { ...desired, action: 'retry', recorded };
     }
     case 'succeeded': {

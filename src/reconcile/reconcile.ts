@@ -30,6 +30,8 @@ export interface PlanInput {
   /** Pruning more than this is refused unless `force`. */
   readonly maxPrune: number;
   readonly force: boolean;
+  /** A failed import is retried only once its backoff has passed (the daemon). */
+  readonly backoff?: boolean;
 }
 
 export interface Planned {
@@ -61,6 +63,7 @@ export async function planOnce(
     policy: input.policy,
     ...(input.region === undefined ? {} : { defaultRegion: input.region }),
     ...(refreshed ? { refresh: refreshed } : {}),
+    ...(input.backoff ? { now: new Date(deps.clock.now()) } : {}),
   });
   const { plan, elsewhere } = forRegion(full, input.region);
   const decided = input.refresh === 'only' ? { ...plan, entries: [] } : plan;

@@ -26,6 +26,8 @@ interface RecordBase {
   readonly supersedes?: string;
   /** The source's commit whose manifest the spec was last applied from (a git source). */
   readonly revision?: string;
+  /** Failed attempts of this spec in a row, this one's failure included: how long the next waits. */
+  readonly failures?: number;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -130,6 +132,7 @@ export function intentRecord(previous: ImageRecord | undefined, intent: ImportIn
     attemptId: intent.attemptId,
     ...(supersedes === undefined ? {} : { supersedes }),
     ...(intent.revision === undefined ? {} : { revision: intent.revision }),
+    ...failuresOf(previous, intent.spec),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
@@ -149,13 +152,22 @@ export function progressRecord(record: SubmittedRecord, jobStatus: string, at: D
 }
 
 export function succeededRecord(record: ImageRecord, imageId: string, at: Date): SucceededRecord {
-  return { ...base(record, at), phase: 'succeeded', imageId, ...jobOf(record) };
+  const { failures, ...rest } = base(record, at);
+  return { ...rest, phase: 'succeeded', imageId, ...jobOf(record) };
 }
 
 export function failedRecord(record: ImageRecord, error: JobError, at: Date): FailedRecord {
   const imageId = record.imageId;
   const kept = { code: error.code, reason: truncate(error.reason, MAX_REASON) };
-  return { ...base(record, at), phase: 'failed', error: kept, ...jobOf(record), ...(imageId ? { imageId } : {}) };
+  const failures = (record.failures ?? 0) + 1;
+  return {
+    ...base(record, at),
+    failures,
+    phase: 'failed',
+    error: kept,
+    ...jobOf(record),
+    ...(imageId ? { imageId } : {}),
+  };
 }
 
 /** A spec applied in place (name, description, tags, firmware) to the existing image. */
@@ -198,7 +210,7 @@ export function adoptedRecord(found: {
 
 /** The fields every phase shares, with the time moved on. */
 function base(record: ImageRecord, at: Date): RecordBase {
-  const { region, spec, specHash: hash, attemptId, supersedes, revision, createdAt } = record;
+  const { region, spec, specHash: hash, attemptId, supersedes, revision, failures, createdAt } = record;
   return {
     ...(region === undefined ? {} : { region }),
     spec,
@@ -206,6 +218,7 @@ function base(record: ImageRecord, at: Date): RecordBase {
     attemptId,
     ...(supersedes === undefined ? {} : { supersedes }),
     ...(revision === undefined ? {} : { revision }),
+    ...(failures === undefined ? {} : { failures }),
     createdAt,
     updatedAt: at.toISOString(),
   };
@@ -213,4 +226,20 @@ function base(record: ImageRecord, at: Date): RecordBase {
 
 function jobOf(record: ImageRecord): { jobId?: string } {
   return record.jobId === undefined ? {} : { jobId: record.jobId };
+}
+
+/** A new attempt of the spec a failed one tried counts on from it; any other starts afresh. */
+function failuresOf(previous: ImageRecord | undefined, spec: ImageSpec): { failures?: number } {
+  if (previous?.phase !== 'failed' || previous.specHash !== specHash(spec)) return {};
+  return { failures: previous.failures ?? 1 };
+}
+
+/** The first retry of a failing spec waits this long; each failure after doubles it, up to RETRY_MAX_MS. */
+export const RETRY_BASE_MS = 30_000;
+export const RETRY_MAX_MS = 60 * 60_000;
+
+/** Whether a failed import may be tried again at `now`: its backoff since it failed has passed. */
+export function retryDue(record: FailedRecord, now: Date): boolean {
+  const step = Math.min(RETRY_BASE_MS * 2 ** ((record.failures ?? 1) - 1), RETRY_MAX_MS);
+  return now.getTime() >= Date.parse(record.updatedAt) + step;
 }

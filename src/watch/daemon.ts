@@ -33,7 +33,8 @@ type BlockedAction = Extract<PlanAction, 'replace-blocked' | 'keep-orphan' | 'ho
 const BLOCKED_MESSAGES: Readonly<Record<BlockedAction, string>> = {
   'replace-blocked': 'replacement needed but not allowed (--allow-replace); nothing is done',
   'keep-orphan': 'orphan: in no manifest any more; its image is kept (--prune deletes it)',
-  'hold-failed': 'failed import held until its manifest changes or the next resync',
+  'hold-failed':
+    'failed import held: retried when its manifest changes, or at a resync once its backoff has passed (30 s, doubling with each failure, at most 1 h)',
 };
 
 export interface DaemonOptions {
@@ -260,6 +261,7 @@ export class Daemon {
           graceMs: this.options.settleGraceMs,
           maxPrune: this.options.maxPrune,
           force: this.options.force,
+          backoff: true,
         },
         {
           planned: (planned) => this.onPlan(planned),

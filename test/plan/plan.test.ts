@@ -156,6 +156,33 @@ describe('planChanges', () => {
     expect(actionOf(edited, 'a')).toBe('retry');
   });
 
+  it("backs off a failing spec at the daemon's time: 30 s after its first failure, doubling, at most 1 h", () => {
+    const error = { code: 'IMG.0010', reason: 'the object does not exist' };
+    let state = emptyState();
+    for (let failure = 1; failure <= 12; failure++) state = failed(state, 'a', systemSpec('a'), error);
+    const twelve = state.images.a!;
+    expect(twelve).toMatchObject({ phase: 'failed', failures: 12 });
+    const after = (ms: number, s: State = state) =>
+      actionOf(planChanges([manifest('a')], s, { now: new Date(at.getTime() + ms) }), 'a');
+    const once = failed(emptyState(), 'a', systemSpec('a'), error);
+    const thrice = failed(failed(once, 'a', systemSpec('a'), error), 'a', systemSpec('a'), error);
+    const rows: [State, number, string][] = [
+      [once, 29_999, 'hold-failed'],
+      [once, 30_000, 'retry'],
+      [thrice, 119_999, 'hold-failed'],
+      [thrice, 120_000, 'retry'],
+      [state, 3_599_999, 'hold-failed'],
+      [state, 3_600_000, 'retry'],
+    ];
+    for (const [s, ms, action] of rows) expect([ms, after(ms, s)]).toEqual([ms, action]);
+    // A changed manifest is tried at once and counts afresh; without the daemon's time, apply retries.
+    const edited = planChanges([manifest('a', systemSpec('a', { min_disk: 50 }))], state, { now: at });
+    expect(actionOf(edited, 'a')).toBe('retry');
+    expect(actionOf(planChanges([manifest('a')], state), 'a')).toBe('retry');
+    expect(failed(state, 'a', systemSpec('a', { min_disk: 50 }), error).images.a).toMatchObject({ failures: 1 });
+    expect(imported(state, 'a', systemSpec('a')).images.a).not.toHaveProperty('failures');
+  });
+
   it('plans what the refresh found: an import for a deleted image, an adoption, an update back', () => {
     const state = imported(imported(emptyState(), 'gone', systemSpec('gone')), 'edited', systemSpec('edited'));
     const adopted = adoptedRecord({ imageId: 'img-x', attemptId: 'a1', spec: systemSpec('found'), at });

@@ -226,6 +226,9 @@ function delegating(w: World, overrides: Partial<ImsApi & RefreshApi> = {}): Ims
 const reconciled = (rig: Rig) =>
   until(rig, 'a reconcile ended', () => rig.results.length > 0 && !rig.daemon.reconciling);
 
+const HELD =
+  'failed import held: retried when its manifest changes, or at a resync once its backoff has passed (30 s, doubling with each failure, at most 1 h)';
+
 const logged = (rig: Rig, message: string) => rig.logs.filter((line) => line.message === message);
 
 describe('Daemon', () => {
@@ -340,7 +343,7 @@ describe('Daemon', () => {
     expect(posts(rig, 'image-far')).toBe(0);
   });
 
-  it('holds a failed import on a trigger with an unchanged manifest, and retries it on the resync', async () => {
+  it('holds a failed import on a trigger with an unchanged manifest, and retries it at resyncs, backing off', async () => {
     const rig = await start(await world({ bad: { image_url: 'golden:bad.qcow2' } }));
     await until(rig, 'bad failed', () => stored(rig, 'bad')?.phase === 'failed');
     await reconciled(rig);
@@ -355,7 +358,7 @@ describe('Daemon', () => {
     expect(posts(rig)).toBe(1);
     expect(rig.results).toEqual(['applied', 'applied', 'applied']);
     // Said once, when it first appears.
-    expect(logged(rig, 'failed import held until its manifest changes or the next resync')).toEqual([
+    expect(logged(rig, HELD)).toEqual([
       expect.objectContaining({ level: 'warn', fields: { key: 'bad', image_id: null } }),
     ]);
 
@@ -365,6 +368,14 @@ describe('Daemon', () => {
     await until(rig, 'failed again', () => stored(rig, 'bad')?.phase === 'failed' && stored(rig, 'bad') !== failed);
     expect(stored(rig, 'bad')!.attemptId).not.toBe(failed.attemptId);
     expect(ofType(rig.events, 'import.failed')).toHaveLength(2);
+
+    // Failing the same way, it backs off (30 s, 1, 2, 4 min after each failure, a job taking 10 s):
+    // over twelve resyncs, five jobs, at the first resync after each wait.
+    const end = rig.startedAt + 12 * INTERVAL_MS;
+    await until(rig, 'twelve intervals', () => rig.clock.now() >= end, 13 * INTERVAL_MS);
+    const sent = ofType(rig.events, 'import.submitting').map((event) => (at(event) - rig.startedAt) / INTERVAL_MS);
+    expect(sent).toEqual([0, 1, 3, 6, 11]);
+    expect(stored(rig, 'bad')).toMatchObject({ phase: 'failed', failures: 5 });
   });
 
   it('keeps a resync due when an edit interrupts it before it carried anything out', async () => {
