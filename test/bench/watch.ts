@@ -57,7 +57,17 @@ async function watchOnce({ manifests: count, edits, idleSeconds }: Run): Promise
   const dir = await mkdtemp(join(tmpdir(), 'imsync-bench-watch-'));
   const manifests = join(dir, 'manifests');
   await mkdir(manifests);
-  const emulator = await spawnEmulator(['--job-seconds', '1', '--faults', 'jobcap=1000', '--seed', '1']);
+  // The account holds every image the run makes (jobcap and quota lifted: neither is under test).
+  const emulator = await spawnEmulator([
+    '--job-seconds',
+    '1',
+    '--faults',
+    `jobcap=${count + edits}`,
+    '--quota',
+    String(count + edits),
+    '--seed',
+    '1',
+  ]);
   const env = {
     PATH: process.env.PATH,
     NO_COLOR: '1',
