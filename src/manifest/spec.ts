@@ -55,9 +55,17 @@ export function tagList(tags: readonly ImageTag[]): string[] {
   return tags.map(({ key, value }) => `${key}=${value}`).sort();
 }
 
+/** Specs are never changed once made: each one's hash is computed once (a daemon plans 10,000 of them at every edit). */
+const hashes = new WeakMap<ImageSpec, string>();
+
 /** sha256 of the effective spec in canonical JSON (sorted keys). */
 export function specHash(spec: ImageSpec): string {
-  const effective = effectiveSpec(spec);
-  const canonical = JSON.stringify(effective, Object.keys(effective).sort());
-  return createHash('sha256').update(canonical).digest('hex');
+  let hash = hashes.get(spec);
+  if (hash === undefined) {
+    const effective = effectiveSpec(spec);
+    const canonical = JSON.stringify(effective, Object.keys(effective).sort());
+    hash = createHash('sha256').update(canonical).digest('hex');
+    hashes.set(spec, hash);
+  }
+  return hash;
 }

@@ -227,15 +227,17 @@ function diffSpecs(desired: Desired, recorded: ImageRecord): FieldChange[] {
     // The ownership tags were removed outside imsync: the tag update puts them back.
     changes.push({ field: 'ownership', before: null, after: `imsync-key=${desired.key}`, forcesReplacement: false });
   }
-  const before = effectiveSpec(recorded.spec);
-  const after = effectiveSpec(desired.manifest.spec);
   if (specHash(desired.manifest.spec) === recorded.specHash && sameRegion(desired, recorded)) {
     // Edited outside imsync to a value no manifest may hold (so the record could not take it).
-    for (const field of desired.drift?.kind === 'edited' ? desired.drift.fields : []) {
+    const edited = desired.drift?.kind === 'edited' ? desired.drift.fields : [];
+    const after = edited.length > 0 ? effectiveSpec(desired.manifest.spec) : {};
+    for (const field of edited) {
       if (field !== 'ownership') changes.push({ field, before: null, after: after[field], forcesReplacement: false });
     }
     return changes;
   }
+  const before = effectiveSpec(recorded.spec);
+  const after = effectiveSpec(desired.manifest.spec);
   if (!sameRegion(desired, recorded)) {
     changes.push({ field: 'region', before: recorded.region, after: desired.region, forcesReplacement: true });
   }
