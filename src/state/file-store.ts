@@ -275,7 +275,11 @@ export class FileStateStore implements StateStore {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const noState = !(await exists(files.state));
-      if (await this.tryLock(holder, token, noState)) {
+      // Known before the lock file appears: another store of this process must never take it for a previous life's.
+      heldHere.add(token);
+      const taken = await this.tryLock(holder, token, noState).catch(forget(token));
+      if (!taken) heldHere.delete(token);
+      if (taken) {
         this.held = token;
         return {
           holder,
@@ -298,13 +302,14 @@ export class FileStateStore implements StateStore {
               }
             } finally {
               await this.unlock(token);
+              heldHere.delete(token);
               if (this.held === token) this.held = undefined;
             }
           },
         };
       }
       const current = await readLockFile(files.lock);
-      if (typeof current === 'object' && current.holder.host === hostname() && !isAlive(current.holder.pid)) {
+      if (typeof current === 'object' && current.holder.host === hostname() && !holderLives(current)) {
         // The holder died without releasing; its lock guards nothing any more.
         await unlinkIfSame(files.lock, current.token);
         continue;
@@ -457,6 +462,25 @@ async function unlinkIfSame(path: string, token: string): Promise<boolean> {
     throw cannot(error);
   });
   return same;
+}
+
+/** The tokens of the locks this process holds (or is taking), whichever store took them. */
+const heldHere = new Set<string>();
+
+function forget(token: string): (error: unknown) => never {
+  return (error) => {
+    heldHere.delete(token);
+    throw error;
+  };
+}
+
+/**
+ * Whether the holder of a lock of this host still runs. A lock naming this very process that it
+ * does not hold is a previous life's: a container restarted after a kill is pid 1 again.
+ */
+function holderLives(lock: LockFile): boolean {
+  if (lock.holder.pid === process.pid) return heldHere.has(lock.token);
+  return isAlive(lock.holder.pid);
 }
 
 function isAlive(pid: number): boolean {

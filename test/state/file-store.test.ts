@@ -191,6 +191,23 @@ describe('file state store', () => {
     await lock.release();
   });
 
+  it("takes over a lock naming this process that it does not hold: a restarted container's earlier life", async () => {
+    const path = await tempPath();
+    const earlier = {
+      host: hostname(),
+      pid: process.pid,
+      command: 'imsync watch',
+      since: at.toISOString(),
+      token: 'old',
+    };
+    await writeFile(`${path}.lock`, JSON.stringify(earlier));
+    const lock = await new FileStateStore(path).lock('imsync watch');
+    // While this process holds it, another store of the same process is refused all the same.
+    const error = await stateFailure(new FileStateStore(path).lock('imsync apply'));
+    expect(error).toMatchObject({ code: 'LOCK_HELD', holder: lock.holder });
+    await lock.release();
+  });
+
   it('does not take over a lock held by a live process on another host', async () => {
     const path = await tempPath();
     const holder = { host: 'build-agent-7', pid: 1, command: 'imsync watch', since: at.toISOString(), token: 't' };
