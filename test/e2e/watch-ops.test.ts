@@ -3,11 +3,11 @@
 // lines (JSON off a terminal, never a secret). Daemon and emulator run in processes of their own.
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { getWithHost } from '../support/http-host.js';
 import { parsePrometheus, sampleValue, samplesNamed } from '../support/prometheus.js';
 import {
   countBy,
@@ -263,16 +263,4 @@ async function occupyPort(): Promise<{ port: number; close: () => Promise<void> 
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** The status of GET `path` on 127.0.0.1:`port` with `host` as the Host header (fetch cannot set it). */
-function getWithHost(port: number, path: string, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
