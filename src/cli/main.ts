@@ -152,6 +152,16 @@ program
     '--settle-grace <duration>',
     'how long an unanswered import may stay invisible before it is sent again (default 2m)',
   )
+  .addOption(
+    new Option(
+      '--notify <url>',
+      'post events (imports ended, drift, blocked replacements, failing reconciles, leadership) as JSON to this URL; slack+https://… posts Slack messages (repeatable)',
+    ).argParser((url, urls: string[] = []) => [...urls, url]),
+  )
+  .option(
+    '--notify-secret-file <file>',
+    'with --notify: sign each post (Standard Webhooks) with the secret in this file',
+  )
   .action(async (paths, options, command) => {
     const { watchCommand } = await import('./watch-command.js');
     process.exitCode = await watchCommand(

@@ -1,5 +1,7 @@
 // `imsync watch`: the reconcile daemon, its HTTP endpoints, its logs and its signals.
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, Server } from 'node:http';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
@@ -10,6 +12,7 @@ import { Daemon } from '../watch/daemon.js';
 import { startStatusServer } from '../watch/http.js';
 import { Standby, waitToLead } from '../watch/standby.js';
 import { createMetrics } from '../watch/metrics.js';
+import { httpPoster, Notifier, NotifyTargetError, parseNotifyTargets } from '../watch/notify.js';
 import { watchManifests, type ManifestWatcher } from '../watch/watcher.js';
 import { directorySource, SourceFollower, type ManifestSource } from '../source/follow.js';
 import { gitSetting, type GitFlags } from './git-flags.js';
@@ -41,6 +44,8 @@ export interface WatchCommandOptions
   standby?: boolean;
   gitVerify?: string;
   webhookSecretFile?: string;
+  notify?: string[];
+  notifySecretFile?: string;
 }
 
 /**
@@ -72,8 +77,18 @@ export async function watchCommand(
       `give either --git or manifest paths (${paths.join(' ')}), not both: --git-path names a directory in the repository`,
     );
   }
+  const notifyTargets = notifyTargetsOf(options.notify ?? []);
+  if (options.notifySecretFile !== undefined && notifyTargets.length === 0) {
+    throw new UsageError('--notify-secret-file goes with --notify');
+  }
   const hookSecret =
-    options.webhookSecretFile === undefined ? undefined : await hookSecretOf(options.webhookSecretFile);
+    options.webhookSecretFile === undefined
+      ? undefined
+      : await secretOf('--webhook-secret-file', options.webhookSecretFile);
+  const notifySecret =
+    options.notifySecretFile === undefined
+      ? undefined
+      : await secretOf('--notify-secret-file', options.notifySecretFile);
   const check = options.gitVerify === undefined ? undefined : requireSignature(() => keys!);
   const git = options.git === undefined ? undefined : gitSetting(options, env, check);
   // Read last of all the settings: the keys' private copy is removed when the daemon ends.
@@ -113,6 +128,19 @@ export async function watchCommand(
     leading: () => daemon !== undefined,
     revision: () => daemon?.applied,
   });
+  const poster = notifyTargets.length > 0 ? httpPoster() : undefined;
+  const notifier =
+    poster &&
+    new Notifier(notifyTargets, {
+      poster,
+      clock: systemClock,
+      random: Math.random,
+      newId: randomUUID,
+      host: hostname(),
+      ...(notifySecret ? { secret: notifySecret } : {}),
+      log,
+      metrics,
+    });
   let follower: SourceFollower | undefined;
   /** The manifests reconciled: a local tree, or the commits of a repository followed. */
   const manifestSource = (): ManifestSource => {
@@ -180,12 +208,14 @@ export async function watchCommand(
     } else {
       lock = await settings.store.lock('imsync watch', lockWaitMs);
     }
+    notifier?.tell({ kind: 'leading', previous: standby?.leader });
     // A lock that is lost (its database session gone or cut off) is leadership lost: step down at
     // once, before the server frees the lock for a standby, and exit for the supervisor to restart.
     const { lost } = lock;
     const lostWhy = () => (lost?.reason instanceof Error ? lost.reason.message : String(lost?.reason));
     const stepDown = () => {
       log('error', 'lost the state lock: stepping down', { reason: lostWhy() });
+      notifier?.tell({ kind: 'lost', reason: lostWhy(), revision: daemon?.applied });
       daemon?.stop();
     };
     lost?.addEventListener('abort', stepDown, { once: true });
@@ -219,7 +249,9 @@ export async function watchCommand(
               const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
               const level = event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info';
               log(level, type, revision ? { ...fields, revision: revision.commit } : fields);
+              notifier?.tell({ kind: 'event', event, revision });
             },
+            onNotice: (notice, revision) => notifier?.tell({ kind: 'notice', notice, revision }),
           },
           {
             source: manifestSource(),
@@ -274,6 +306,8 @@ export async function watchCommand(
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await keys?.close();
+    await notifier?.close();
+    await poster?.close();
     // Whatever ends the daemon, nothing it opened keeps the process alive.
     http?.server.close();
     http?.server.closeAllConnections();
@@ -302,9 +336,17 @@ async function signingKeys(file: string): Promise<SigningKeys> {
   });
 }
 
-/** `--webhook-secret-file FILE`, read once at start. */
-async function hookSecretOf(file: string): Promise<WebhookSecret> {
+/** `--webhook-secret-file FILE` or `--notify-secret-file FILE`, read once at start. */
+async function secretOf(flag: string, file: string): Promise<WebhookSecret> {
   return readWebhookSecret(file).catch((error: unknown) => {
-    throw error instanceof WebhookSecretError ? new UsageError(`--webhook-secret-file: ${error.message}`) : error;
+    throw error instanceof WebhookSecretError ? new UsageError(`${flag}: ${error.message}`) : error;
   });
+}
+
+function notifyTargetsOf(values: readonly string[]) {
+  try {
+    return parseNotifyTargets(values);
+  } catch (error) {
+    throw error instanceof NotifyTargetError ? new UsageError(error.message) : error;
+  }
 }

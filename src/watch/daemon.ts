@@ -18,24 +18,31 @@ import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
 import { encodeDrift } from '../plan/codec.js';
-import { blockedEntries, type PlanAction } from '../plan/plan.js';
+import { blockedEntries, type PlanAction, type PlanEntry } from '../plan/plan.js';
 import type { Drift } from '../refresh/refresh.js';
 import type { Metrics, ReconcileResult } from './metrics.js';
 
-const DRIFT_MESSAGES: Readonly<Record<Drift['kind'], string>> = {
+export const DRIFT_MESSAGES: Readonly<Record<Drift['kind'], string>> = {
   deleted: 'image deleted out of band',
   edited: 'image edited out of band',
   adopted: 'image found with this key and no record: adopted',
 };
 
-type BlockedAction = Extract<PlanAction, 'replace-blocked' | 'keep-orphan' | 'hold-failed'>;
+export type BlockedAction = Extract<PlanAction, 'replace-blocked' | 'keep-orphan' | 'hold-failed'>;
 
-const BLOCKED_MESSAGES: Readonly<Record<BlockedAction, string>> = {
+export const BLOCKED_MESSAGES: Readonly<Record<BlockedAction, string>> = {
   'replace-blocked': 'replacement needed but not allowed (--allow-replace); nothing is done',
   'keep-orphan': 'orphan: in no manifest any more; its image is kept (--prune deletes it)',
   'hold-failed':
     'failed import held: retried when its manifest changes, or at a resync once its backoff has passed (30 s, doubling with each failure, at most 1 h)',
 };
+
+/** What the daemon finds beyond its events, as it logs it: for notifications (src/watch/notify.ts). */
+export type DaemonNotice =
+  | { readonly type: 'drift'; readonly key: string; readonly drift: Drift }
+  /** A blocked entry of the plan, told once, when it first appears. */
+  | { readonly type: 'blocked'; readonly entry: PlanEntry }
+  | { readonly type: 'reconciled'; readonly reconcile: LastReconcile };
 
 export interface DaemonOptions {
   readonly source: ManifestSource;
@@ -60,6 +67,8 @@ export interface DaemonDeps {
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
   /** Every event, with the source's commit it came from (a git source). */
   readonly onEvent: (event: ApplyEvent, revision?: Revision) => void;
+  /** Drift, new blocked entries and each reconcile's end, with the source's commit. */
+  readonly onNotice?: (notice: DaemonNotice, revision?: Revision) => void;
   /** Uniform in [0, 1): the jitter of resyncs and backoff (Math.random; a fixed one in tests). */
   readonly random: () => number;
 }
@@ -178,6 +187,8 @@ export class Daemon {
       const resync = this.due.resync;
       this.due = { reconcile: false, resync: false };
       const ok = await this.reconcile(resync, snapshot);
+      if (this.lastReconcile)
+        this.deps.onNotice?.({ type: 'reconciled', reconcile: this.lastReconcile }, snapshot.revision);
       if (ok) {
         this.failures = 0;
       } else if (!this.stopped.signal.aborted) {
@@ -264,7 +275,7 @@ export class Daemon {
           backoff: true,
         },
         {
-          planned: (planned) => this.onPlan(planned),
+          planned: (planned) => this.onPlan(planned, revision),
           confirm: () => {
             // Interrupted before anything is carried out (the executor submits nothing once
             // stopped): the failed imports a resync retries are still owed by the next reconcile.
@@ -325,7 +336,7 @@ export class Daemon {
     return loaded;
   }
 
-  private onPlan(planned: Planned): void {
+  private onPlan(planned: Planned, revision: Revision | undefined): void {
     this.lastPlan = planned;
     if (planned.elsewhere.length > 0) {
       this.deps.log('info', 'changes in other regions are left for a daemon connected there', {
@@ -335,6 +346,7 @@ export class Daemon {
     for (const [key, drift] of planned.plan.refresh.drift) {
       this.deps.log('warn', DRIFT_MESSAGES[drift.kind], { key, ...encodeDrift(drift) });
       this.deps.metrics.error(`DRIFT_${drift.kind.toUpperCase()}`);
+      this.deps.onNotice?.({ type: 'drift', key, drift }, revision);
     }
     // What stays undone is said once, when it first appears, not at every reconcile.
     const blocked = new Map(blockedEntries(planned.plan).map((entry) => [`${entry.action} ${entry.key}`, entry]));
@@ -345,6 +357,7 @@ export class Daemon {
         key: entry.key,
         image_id: imageId ?? null,
       });
+      this.deps.onNotice?.({ type: 'blocked', entry }, revision);
     }
     this.blocked = new Set(blocked.keys());
     if (planned.refusal !== undefined)

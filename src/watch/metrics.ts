@@ -7,6 +7,8 @@ import type { StoreStats } from '../state/store.js';
 
 export type ReconcileResult = 'applied' | 'invalid' | 'interrupted' | 'error';
 
+export type NotificationResult = 'delivered' | 'retried' | 'rejected' | 'expired' | 'unsent';
+
 export interface MetricSources {
   /** Records by phase, read at each scrape. */
   readonly phases: () => Readonly<Record<Phase, number>>;
@@ -96,6 +98,17 @@ export function createMetrics(sources: MetricSources) {
     labelNames: ['key'] as const,
     registers,
   });
+  const notifications = new Counter({
+    name: 'imsync_notifications_total',
+    help: 'Notification posts by result: delivered, retried (an attempt that failed and is tried again), rejected (a 4xx: not sent again), expired (out of attempts or too old), unsent (left at shutdown).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const notificationsDropped = new Counter({
+    name: 'imsync_notifications_dropped_total',
+    help: "Notifications dropped unsent because their receiver's queue was full (the oldest go first).",
+    registers,
+  });
   let counted = 0;
   new Counter({
     name: 'imsync_state_writes_total',
@@ -121,6 +134,12 @@ export function createMetrics(sources: MetricSources) {
     },
     error(code: string): void {
       errors.inc({ code });
+    },
+    notified(result: NotificationResult, count = 1): void {
+      notifications.inc({ result }, count);
+    },
+    notificationDropped(): void {
+      notificationsDropped.inc();
     },
     /** Counts what the executor reports as failed; follows each running job's percent. */
     event(event: ApplyEvent): void {

@@ -16,7 +16,7 @@ import type { RefreshApi } from '../../src/refresh/observe.js';
 import type { ImageSpec } from '../../src/manifest/types.js';
 import type { ImageRecord, RecordChanges, State } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
-import { Daemon, type DaemonOptions } from '../../src/watch/daemon.js';
+import { BLOCKED_MESSAGES, Daemon, type DaemonNotice, type DaemonOptions } from '../../src/watch/daemon.js';
 import { createMetrics, type ReconcileResult } from '../../src/watch/metrics.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { advanceBy, advanceUntil, runOnFakeClock } from '../support/fake-time.js';
@@ -48,6 +48,7 @@ interface Rig {
   readonly daemon: Daemon;
   readonly logs: LogLine[];
   readonly events: ApplyEvent[];
+  readonly notices: DaemonNotice[];
   /** Every reconcile's result, in order. */
   readonly results: ReconcileResult[];
   /** What the metrics counted as errors, by code. */
@@ -126,6 +127,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
   const recorder = new StateRecorder(store, await store.read());
   const logs: LogLine[] = [];
   const events: ApplyEvent[] = [];
+  const notices: DaemonNotice[] = [];
   const results: ReconcileResult[] = [];
   const errors: string[] = [];
   const metrics = createMetrics({
@@ -154,6 +156,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
       log: (level, message, fields = {}) =>
         logs.push({ level, message, fields: fields as Record<string, unknown>, at: clock.now() }),
       onEvent: (event) => events.push(event),
+      onNotice: (notice) => notices.push(notice),
     },
     {
       source: directorySource([w.dir]),
@@ -172,6 +175,7 @@ async function start(w: World, start: StartOptions = {}): Promise<Rig> {
     daemon,
     logs,
     events,
+    notices,
     results,
     errors,
     startedAt: clock.now(),
@@ -508,5 +512,28 @@ describe('Daemon', () => {
     expect(lists.map((time) => time - lists[0]!)).toEqual([0, 250, 250 + 1_000, 250 + 1_000 + 3_000]);
     expect(stored(rig, 'web')).toMatchObject({ phase: 'succeeded' });
     expect(rig.daemon.lastReconcile).toMatchObject({ result: 'applied' });
+  });
+
+  it('tells onNotice what it logs for notifications: drift, a blocked entry once, the end of each reconcile', async () => {
+    const rig = await start(await world({ web: {} }));
+    await until(rig, 'ready', () => rig.daemon.ready);
+    const first = stored(rig, 'web')!.imageId!;
+    rig.ims.store.delete(first);
+    await until(rig, 're-imported', () => stored(rig, 'web')?.imageId !== first);
+    // A new image_url needs a replacement, which this daemon may not make; told once for two reconciles.
+    await writeManifest(rig.dir, 'web', { image_url: 'golden:web-v2.qcow2' });
+    rig.daemon.trigger('manifests changed: web.yaml');
+    await until(rig, 'a reconcile after the edit', () => rig.results.length === 3 && !rig.daemon.reconciling);
+    rig.daemon.trigger('SIGHUP');
+    await until(rig, 'another reconcile', () => rig.results.length === 4 && !rig.daemon.reconciling);
+
+    const reconciled = rig.notices.flatMap((notice) => (notice.type === 'reconciled' ? [notice.reconcile] : []));
+    expect(reconciled.map((reconcile) => reconcile.result)).toEqual(rig.results);
+    expect(reconciled.at(-1)).toBe(rig.daemon.lastReconcile);
+    const drift = rig.notices.filter((notice) => notice.type === 'drift');
+    expect(drift).toEqual([{ type: 'drift', key: 'web', drift: { kind: 'deleted', imageId: first } }]);
+    const blocked = rig.notices.flatMap((notice) => (notice.type === 'blocked' ? [notice.entry] : []));
+    expect(blocked.map((entry) => [entry.action, entry.key])).toEqual([['replace-blocked', 'web']]);
+    expect(logged(rig, BLOCKED_MESSAGES['replace-blocked'])).toHaveLength(1);
   });
 });
