@@ -217,8 +217,8 @@ export async function watchCommand(
             recorder,
             clock: systemClock,
             random: Math.random,
-            // The end of each reconcile, as the daemon reports it to the metrics, is a change of
-            // the status page too (told after its last reconcile is set: the page's update waits).
+            // The end of each reconcile, as the daemon tells the metrics, changes the status page
+            // too; its update goes out a moment later (coalesced), the last reconcile set by then.
             metrics: {
               ...metrics,
               reconciled: (result, seconds) => {

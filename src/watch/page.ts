@@ -141,6 +141,7 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1r
 dt { font-weight: 600; } dd { margin: 0; } ul { margin: 0; padding-left: 1.2rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+td { white-space: nowrap; } td[data-col="error"] { white-space: normal; min-width: 18rem; }
 thead th { position: sticky; top: 0; background: Canvas; }
 th a { color: inherit; } th[aria-sort] a { text-decoration: none; }
 td.phase { font-weight: 600; }
@@ -243,7 +244,7 @@ function sortValue(column: SortColumn, key: string, image: ImageStatus, now: num
 }
 
 /** The images `view` shows, in its order; what has no value for the sort column comes last. */
-export function visibleImages(document: LeaderStatus, view: PageView, now: number): [string, ImageStatus][] {
+function visibleImages(document: LeaderStatus, view: PageView, now: number): [string, ImageStatus][] {
   const q = view.q.toLowerCase();
   const found = (key: string, image: ImageStatus) =>
     [
@@ -271,7 +272,7 @@ export function visibleImages(document: LeaderStatus, view: PageView, now: numbe
   return rows.map((row) => [row.key, row.image]);
 }
 
-export function pageTitle(document: LeaderStatus): string {
+function pageTitle(document: LeaderStatus): string {
   const images = Object.values(document.images);
   const failed = images.filter((image) => image.phase === 'failed').length;
   const running = images.filter(inFlight).length;
@@ -392,7 +393,7 @@ function renderRow(key: string, image: ImageStatus, now: number): string {
       : `<code class="error">${escapeHtml(image.error.code)}</code> ${escapeHtml(image.error.reason)}`;
   return (
     `<tr data-key="${escapeHtml(key)}" class="phase-${escapeHtml(image.phase)}">` +
-    `<td data-col="key"><code>${escapeHtml(key)}</code>${image.region === null ? '' : ` <span class="muted">${escapeHtml(image.region)}</span>`}</td>` +
+    `<td data-col="key"><code>${escapeHtml(key)}</code>${image.region === null ? '' : `<br><span class="muted">${escapeHtml(image.region)}</span>`}</td>` +
     `<td data-col="phase" class="phase">${escapeHtml(image.phase)}</td>` +
     `<td data-col="progress">${progress}</td>` +
     `<td data-col="elapsed"${since}>${elapsed === undefined ? '' : formatDuration(elapsed)}</td>` +
