@@ -10,6 +10,7 @@ import { StateRecorder } from '../state/recorder.js';
 import type { Phase } from '../state/model.js';
 import { Daemon } from '../watch/daemon.js';
 import { startStatusServer } from '../watch/http.js';
+import { LiveView } from '../watch/live.js';
 import { Standby, waitToLead } from '../watch/standby.js';
 import { createMetrics } from '../watch/metrics.js';
 import { httpPoster, Notifier, NotifyTargetError, parseNotifyTargets } from '../watch/notify.js';
@@ -141,6 +142,7 @@ export async function watchCommand(
       log,
       metrics,
     });
+  const live = new LiveView();
   let follower: SourceFollower | undefined;
   /** The manifests reconciled: a local tree, or the commits of a repository followed. */
   const manifestSource = (): ManifestSource => {
@@ -149,7 +151,10 @@ export async function watchCommand(
       clock: systemClock,
       log,
       changed: (checkout) => daemon?.trigger(`new commit ${checkout.commit.slice(0, 12)} of ${checkout.url}`),
-      fetched: (result) => metrics.sourceFetched(result),
+      fetched: (result) => {
+        metrics.sourceFetched(result);
+        live.changed();
+      },
     });
     return follower;
   };
@@ -184,6 +189,7 @@ export async function watchCommand(
             }
           : { kind: 'directory', paths: manifests },
         stateLocation: settings.store.location,
+        live,
         ...(hookSecret ? { gitHook: (headers, body) => gitHook(headers, body) } : {}),
       },
       { allowedHosts },
@@ -241,10 +247,19 @@ export async function watchCommand(
             recorder,
             clock: systemClock,
             random: Math.random,
-            metrics,
+            // The end of each reconcile, as the daemon tells the metrics, changes the status page
+            // too; its update goes out a moment later (coalesced), the last reconcile set by then.
+            metrics: {
+              ...metrics,
+              reconciled: (result, seconds) => {
+                metrics.reconciled(result, seconds);
+                live.changed();
+              },
+            },
             log,
             onEvent: (event, revision) => {
               metrics.event(event);
+              live.event(event);
               // The log line has its own time.
               const { type, time, ...fields } = applyEventToJson(event) as { type: string; time: string };
               const level = event.type === 'import.failed' || event.type === 'action.failed' ? 'warn' : 'info';

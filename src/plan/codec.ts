@@ -82,7 +82,7 @@ function encodeChange(change: FieldChange): object {
   };
 }
 
-export function encodeDrift(drift: Drift): object {
+export function encodeDrift(drift: Drift): DriftJson {
   return { kind: drift.kind, image_id: drift.imageId, ...('fields' in drift ? { fields: drift.fields } : {}) };
 }
 
@@ -98,10 +98,10 @@ interface EntryJson {
   keep_old?: true;
 }
 
-interface DriftJson {
-  kind: Drift['kind'];
-  image_id: string;
-  fields?: string[];
+export interface DriftJson {
+  readonly kind: Drift['kind'];
+  readonly image_id: string;
+  readonly fields?: readonly string[];
 }
 
 interface PlanJson {

@@ -1,11 +1,12 @@
 // The daemon's HTTP endpoints: /healthz (the process answers), /readyz (a reconcile has completed,
 // the state can be written and the daemon is not shutting down; else 503 and why), /metrics
-// (Prometheus text), /status (JSON).
+// (Prometheus text), /status (JSON), / (the status page: page.ts) and /events (its live updates: live.ts).
 //
 // Only its own names are answered: a web page whose name was made to resolve to the daemon (DNS
 // rebinding) sends that name as Host and reads nothing. Its own are IP addresses (a page can only
 // reach one under the address itself, so probes and scrapes by pod IP work), localhost, the listen
 // host and --allowed-host names. Connections are bounded in number and in idle time.
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
@@ -19,6 +20,9 @@ import { describeHolder } from '../state/store.js';
 import { Standby } from './standby.js';
 import type { Metrics } from './metrics.js';
 import type { SourceFollower } from '../source/follow.js';
+import { EventStreams, type LiveView } from './live.js';
+import { statusPage } from './page.js';
+import type { LeaderStatus, SourceStatus, StandbyStatus, StatusDocument } from './status-document.js';
 
 /** Where the manifests come from, as /status tells it. */
 export type SourceView =
@@ -39,6 +43,8 @@ export interface StatusSources {
   readonly metrics: Metrics;
   readonly source: SourceView;
   readonly stateLocation: string;
+  /** Each attempt's progress, and when the status changed: what the status page shows live. */
+  readonly live: LiveView;
   /** POST /hooks/git: judges a push notification by its signature (with --webhook-secret-file). */
   readonly gitHook?: (headers: IncomingHttpHeaders, body: Buffer) => { status: number; text: string };
 }
@@ -53,10 +59,12 @@ export interface ServerLimits {
   readonly idleMs: number;
   /** A request must have arrived whole within this. */
   readonly requestMs: number;
+  /** Of maxConnections, how many may be status pages' event streams (GET /events), each held open. */
+  readonly maxStreams: number;
 }
 
-/** Probes and scrapers are a few clients, each answered at once. */
-export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 64, idleMs: 10_000, requestMs: 10_000 };
+/** Probes and scrapers are a few clients, each answered at once; a few people watch the page. */
+export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 64, idleMs: 10_000, requestMs: 10_000, maxStreams: 16 };
 
 export interface ServerOptions {
   /** Host names answered besides IP addresses, localhost and the listen host (--allowed-host). */
@@ -79,8 +87,13 @@ export async function startStatusServer(
     keepAliveTimeout: limits.idleMs,
     connectionsCheckingInterval: Math.min(1000, limits.requestMs),
   };
+  const document = (): StatusDocument => {
+    const role = sources.role();
+    return role instanceof Standby ? standbyStatus(role, sources) : status(role, sources);
+  };
+  const streams = new EventStreams(document, { maxStreams: limits.maxStreams, heartbeatMs: 15_000, coalesceMs: 250 });
   const server = createServer(options, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     const reply = (status: number, type: string, body: string) => {
       res
         .writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
@@ -116,15 +129,26 @@ export async function startStatusServer(
           (error: Error) => reply(500, 'text/plain', `${error.message}\n`),
         );
         return;
-      case '/status': {
-        const role = sources.role();
-        const document = role instanceof Standby ? standbyStatus(role, sources) : status(role, sources);
-        return reply(200, 'application/json', `${JSON.stringify(document, null, 2)}\n`);
+      case '/status':
+        return reply(200, 'application/json', `${JSON.stringify(document(), null, 2)}\n`);
+      case '/': {
+        const query = (req.url ?? '/').slice(path.length + 1);
+        const page = statusPage(document(), query, randomBytes(16).toString('base64'), Date.now());
+        res
+          .writeHead(page.status, { ...page.headers, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+          .end(page.body);
+        return;
       }
+      case '/events':
+        return streams.serve(req, res);
       default:
-        return reply(404, 'text/plain', 'not found: try /healthz, /readyz, /metrics or /status\n');
+        return reply(404, 'text/plain', 'not found: try /, /healthz, /readyz, /metrics or /status\n');
     }
   });
+  server.once(
+    'close',
+    sources.live.onChange(() => streams.changed()),
+  );
   server.maxConnections = limits.maxConnections;
   // A connection that never sends a request is not timed by the parser: the socket's own timeout closes it.
   server.timeout = limits.idleMs;
@@ -185,7 +209,7 @@ function leaderOf(standby: Standby): string {
 }
 
 /** /status of a standby: who leads; the images are the leader's to tell. */
-function standbyStatus(standby: Standby, sources: StatusSources): object {
+function standbyStatus(standby: Standby, sources: StatusSources): StandbyStatus {
   const { leader } = standby;
   return {
     role: 'standby',
@@ -199,7 +223,7 @@ function standbyStatus(standby: Standby, sources: StatusSources): object {
 }
 
 /** The documented /status document (README, "watch"). */
-function status(daemon: Daemon, sources: StatusSources): object {
+function status(daemon: Daemon, sources: StatusSources): LeaderStatus {
   const last = daemon.lastReconcile;
   const images = Object.fromEntries(
     [...daemon.recorder.entries()]
@@ -217,6 +241,7 @@ function status(daemon: Daemon, sources: StatusSources): object {
           revision: record.revision ?? null,
           created_at: record.createdAt,
           updated_at: record.updatedAt,
+          ...sources.live.of(key, record.attemptId),
         },
       ]),
   );
@@ -258,7 +283,7 @@ function status(daemon: Daemon, sources: StatusSources): object {
 }
 
 /** The directory watched, or the repository followed: what was fetched, and what applied. */
-function sourceStatus(view: SourceView, applied?: Revision): object {
+function sourceStatus(view: SourceView, applied?: Revision): SourceStatus {
   if (view.kind === 'directory') return { kind: 'directory', paths: view.paths };
   const follower = view.follower();
   return {
@@ -275,7 +300,9 @@ function sourceStatus(view: SourceView, applied?: Revision): object {
 }
 
 /** What the last plan found and left: drift, blocked replacements, orphans, held failures. */
-function planStatus(planned: Planned | undefined): object {
+function planStatus(
+  planned: Planned | undefined,
+): Pick<LeaderStatus, 'drift' | 'blocked_replacements' | 'orphans' | 'held_failures' | 'refused'> {
   const entries = planned?.plan.entries ?? [];
   const keys = (...actions: PlanEntry['action'][]) =>
     entries.filter((entry) => actions.includes(entry.action)).map((entry) => entry.key);

@@ -237,6 +237,9 @@ export interface StatusImage {
   readonly revision: string | null;
   readonly created_at: string;
   readonly updated_at: string;
+  readonly progress_percent: number | null;
+  readonly attempt_started_at: string | null;
+  readonly attempt_ended_at: string | null;
 }
 
 /** A CLI process (usually `imsync watch`): its output so far, its HTTP endpoints once it listens. */

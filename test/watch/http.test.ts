@@ -9,12 +9,22 @@ import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { emptyState } from '../../src/state/model.js';
+import { emptyState, failedRecord, intentRecord, submittedRecord } from '../../src/state/model.js';
 import { StateRecorder } from '../../src/state/recorder.js';
 import { Daemon } from '../../src/watch/daemon.js';
-import { servesHost, startStatusServer, type ServerOptions, type StatusSources } from '../../src/watch/http.js';
+import {
+  DEFAULT_LIMITS,
+  servesHost,
+  startStatusServer,
+  type ServerOptions,
+  type StatusSources,
+} from '../../src/watch/http.js';
+import { LiveView } from '../../src/watch/live.js';
 import { createMetrics } from '../../src/watch/metrics.js';
+import type { LeaderStatus } from '../../src/watch/status-document.js';
+import { openEventStream } from '../support/event-stream.js';
 import { MemoryStateStore } from '../support/memory-store.js';
+import { systemSpec } from '../support/specs.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -28,7 +38,14 @@ afterEach(async () => {
   );
 });
 
-async function serve(options: ServerOptions = {}, gitHook?: StatusSources['gitHook']): Promise<number> {
+interface Served {
+  readonly port: number;
+  readonly server: Server;
+  readonly recorder: StateRecorder;
+  readonly live: LiveView;
+}
+
+async function serve(options: ServerOptions = {}, gitHook?: StatusSources['gitHook']): Promise<Served> {
   const store = new MemoryStateStore();
   const recorder = new StateRecorder(store, emptyState());
   const metrics = createMetrics({
@@ -58,16 +75,18 @@ async function serve(options: ServerOptions = {}, gitHook?: StatusSources['gitHo
       settleGraceMs: 1_000,
     },
   );
+  const live = new LiveView();
   const sources = {
     role: () => daemon,
     metrics,
     source: { kind: 'directory', paths: [] } as const,
     stateLocation: store.location,
+    live,
     ...(gitHook ? { gitHook } : {}),
   };
   const { server } = await startStatusServer('127.0.0.1', 0, sources, options);
   servers.push(server);
-  return (server.address() as AddressInfo).port;
+  return { port: (server.address() as AddressInfo).port, server, recorder, live };
 }
 
 /** GET `path` on a connection of its own, with `host` as the Host header. */
@@ -120,8 +139,8 @@ describe('servesHost', () => {
 
 describe('the status server', () => {
   it('answers 403 on every path to a Host that is not its own, and its own names and IP addresses', async () => {
-    const port = await serve({ allowedHosts: ['imsync.example.com'] });
-    for (const path of ['/status', '/metrics', '/healthz', '/readyz', '/']) {
+    const { port } = await serve({ allowedHosts: ['imsync.example.com'] });
+    for (const path of ['/status', '/metrics', '/healthz', '/readyz', '/', '/?phase=failed', '/events']) {
       const refused = await get(port, path, `rebound.evil.example:${port}`);
       expect(refused.status, path).toBe(403);
       expect(refused.body, path).toContain('--allowed-host');
@@ -133,7 +152,7 @@ describe('the status server', () => {
   });
 
   it('refuses connections beyond its limit at once, closes idle ones, and answers a fresh one after', async () => {
-    const port = await serve({ limits: { maxConnections: 4, idleMs: 300, requestMs: 300 } });
+    const { port } = await serve({ limits: { maxConnections: 4, idleMs: 300, requestMs: 300, maxStreams: 2 } });
     const closed = new Set<number>();
     for (let i = 0; i < 10; i++) {
       const socket = connect(port, '127.0.0.1');
@@ -166,7 +185,7 @@ describe('POST /hooks/git', () => {
 
   it('hands the body and headers to the receiver, under any Host, and answers what it says', async () => {
     const seen: { body: string; header: unknown }[] = [];
-    const port = await serve({}, (headers, body) => {
+    const { port } = await serve({}, (headers, body) => {
       seen.push({ body: body.toString(), header: headers['x-test'] });
       return body.toString() === 'signed' ? { status: 202, text: 'fetching' } : { status: 401, text: 'refused: no' };
     });
@@ -182,7 +201,7 @@ describe('POST /hooks/git', () => {
 
   it('refuses what is not a notification before the receiver sees it: GET, and a body over 1 MiB', async () => {
     let called = 0;
-    const port = await serve({}, () => {
+    const { port } = await serve({}, () => {
       called++;
       return { status: 202, text: 'fetching' };
     });
@@ -192,10 +211,164 @@ describe('POST /hooks/git', () => {
   });
 
   it('says there is no webhook when the daemon was started without a secret', async () => {
-    const port = await serve();
+    const { port } = await serve();
     expect(await post(port, '{}')).toEqual({
       status: 404,
       text: 'no webhook here: start imsync watch with --git and --webhook-secret-file\n',
     });
   });
 });
+
+describe('the status page and its event stream', () => {
+  const spec = systemSpec('web');
+  const started = new Date('2026-11-26T10:00:00.000Z');
+  /** The record of an import of `key` submitted as `attemptId`, and the events that tell of it. */
+  async function submit(served: Served, key: string, attemptId = `attempt-${key}`): Promise<void> {
+    const record = submittedRecord(intentRecord(undefined, { spec, attemptId }, started), `job-${key}`, started);
+    await served.recorder.record(key, record);
+    served.live.event({ type: 'import.submitting', key, attemptId, time: started.toISOString() });
+  }
+
+  it('GET / is the page of the /status document, under a policy with a nonce of its own each time', async () => {
+    const served = await serve();
+    await served.recorder.record(
+      'web',
+      failedRecord(
+        intentRecord(undefined, { spec, attemptId: 'a1' }, started),
+        {
+          code: 'IMG.0057',
+          reason: 'object <script>alert(1)</script> & "more" not found',
+        },
+        started,
+      ),
+    );
+    const [first, second] = await Promise.all([
+      fetch(`http://127.0.0.1:${served.port}/`),
+      fetch(`http://127.0.0.1:${served.port}/?phase=failed`),
+    ]);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    const body = await first.text();
+    expect(body).toContain('<td data-col="phase" class="phase">failed</td>');
+    expect(body).toContain(
+      'IMG.0057</code> object &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot; not found',
+    );
+    const nonces = [first, second].map(
+      (r) => /'nonce-([^']+)'/.exec(r.headers.get('content-security-policy') ?? '')?.[1],
+    );
+    expect(nonces[0]).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    expect(nonces[1]).not.toBe(nonces[0]);
+    expect(body).toContain(`<script nonce="${nonces[0]}">`);
+    const wrong = await get(served.port, '/?sort=size');
+    expect(wrong.status).toBe(400);
+    expect(wrong.body).toContain('sort must be one of key, phase, progress, elapsed, error, updated');
+  });
+
+  it('/status tells the progress the events told: the percent, and when this attempt started and ended', async () => {
+    const served = await serve();
+    await submit(served, 'web', 'a1');
+    served.live.event({
+      type: 'job.progress',
+      key: 'web',
+      status: 'RUNNING',
+      percent: 40,
+      time: '2026-11-26T10:00:20.000Z',
+    });
+    // A record of another attempt than the one seen: nothing is known of it.
+    await served.recorder.record(
+      'db',
+      submittedRecord(intentRecord(undefined, { spec, attemptId: 'b2' }, started), 'job-db', started),
+    );
+    served.live.event({ type: 'import.submitting', key: 'db', attemptId: 'b1', time: started.toISOString() });
+    const status = JSON.parse((await get(served.port, '/status')).body) as LeaderStatus;
+    expect(status.images.web).toMatchObject({
+      phase: 'submitted',
+      progress_percent: 40,
+      attempt_started_at: '2026-11-26T10:00:00.000Z',
+      attempt_ended_at: null,
+    });
+    expect(status.images.db).toMatchObject({
+      progress_percent: null,
+      attempt_started_at: null,
+      attempt_ended_at: null,
+    });
+  });
+
+  it('GET /events starts with the whole /status document, then sends what changed at each change', async () => {
+    const served = await serve();
+    await submit(served, 'web');
+    const stream = await openEventStream(served.port);
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toBe('text/event-stream');
+    expect(stream.headers['cache-control']).toBe('no-store');
+    const first = await stream.next();
+    expect(first.event).toBe('status');
+    expect(JSON.parse(first.data)).toEqual(JSON.parse((await get(served.port, '/status')).body));
+
+    await submit(served, 'db');
+    served.live.event({
+      type: 'job.progress',
+      key: 'web',
+      status: 'RUNNING',
+      percent: 55,
+      time: started.toISOString(),
+    });
+    const delta = await stream.next();
+    expect(delta.event).toBe('delta');
+    const changed = JSON.parse(delta.data) as LeaderStatus & { removed_images: string[] };
+    // Both changes in one event; of the images, only those that changed.
+    expect(Object.keys(changed.images).sort()).toEqual(['db', 'web']);
+    expect(changed.images.web?.progress_percent).toBe(55);
+    expect(changed).toMatchObject({ role: 'leader', removed_images: [], last_reconcile: null, diagnostics: [] });
+
+    // Told of a change that changed nothing, it says nothing; the next real change comes alone.
+    served.live.changed();
+    await served.recorder.record('db', null);
+    served.live.changed();
+    const removed = JSON.parse((await stream.next()).data) as { images: object; removed_images: string[] };
+    expect(removed).toMatchObject({ images: {}, removed_images: ['db'] });
+    stream.close();
+  });
+
+  it('holds at most maxStreams streams, refuses more saying why, and frees the place of one closed', async () => {
+    const served = await serve({ limits: { ...DEFAULT_LIMITS, maxStreams: 2 } });
+    const open = [await openEventStream(served.port), await openEventStream(served.port)];
+    const refused = await openEventStream(served.port);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('30');
+    expect(await refused.body).toBe('at most 2 live pages at once: close one, or read /status\n');
+    // The rest of the server answers as ever.
+    expect((await get(served.port, '/status')).status).toBe(200);
+    open[0]!.close();
+    const again = await waitFor(async () => {
+      const stream = await openEventStream(served.port);
+      return stream.status === 200 ? stream : undefined;
+    });
+    expect((await again.next()).event).toBe('status');
+  });
+
+  it('keeps a stream open past the idle timeout, and the server closes it when it shuts down', async () => {
+    const served = await serve({ limits: { maxConnections: 8, idleMs: 200, requestMs: 200, maxStreams: 2 } });
+    const stream = await openEventStream(served.port);
+    await stream.next();
+    await delay(1_000);
+    await submit(served, 'web');
+    expect((await stream.next()).event).toBe('delta');
+    served.server.close();
+    served.server.closeAllConnections();
+    await stream.ended;
+    await expect(stream.next()).rejects.toThrow('the stream ended');
+  });
+});
+
+/** Polls `probe` until it gives something, for at most 5 s. */
+async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await delay(20);
+  }
+}
