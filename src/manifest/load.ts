@@ -3,6 +3,7 @@
 import { constants, type Dirent, type Stats } from 'node:fs';
 import { open, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { formatLocation, type Diagnostic } from './diagnostic.js';
 import { parseManifestFile, type ParsedFile } from './parse.js';
 import type { Manifest } from './types.js';
@@ -31,6 +32,7 @@ export interface Reuse {
 }
 
 const MANIFEST_FILE = /\.ya?ml$/;
+const READ_AT_ONCE = 16;
 
 /**
  * Loads every manifest under `paths` (files, or directories read recursively in sorted order,
@@ -63,7 +65,9 @@ export async function loadManifests(paths: readonly string[], reuse?: Reuse): Pr
     const before = trusted ? reuse.read.get(file.path) : undefined;
     return before?.real === file.real && !reuse!.changed.has(file.path) ? before : undefined;
   };
-  const results = await Promise.all(reached.map(async (file) => reused(file) ?? readOne(file)));
+  // A few at a time: 10,000 files read at once hold every one of their texts, and their parses, in memory together.
+  const limit = pLimit(READ_AT_ONCE);
+  const results = await Promise.all(reached.map(async (file) => reused(file) ?? (await limit(() => readOne(file)))));
   const read = new Map(reached.map((file, index) => [file.path, results[index]!]));
   const manifests = results.flatMap((result) => result.manifests);
   diagnostics.push(...results.flatMap((result) => result.diagnostics));

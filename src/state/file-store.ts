@@ -597,6 +597,8 @@ function journalSizes(journal: string): { journalBytes: number; tornBytes: numbe
 function replay(state: State, journal: string, path: string): State {
   const lines = journal.split('\n');
   lines.pop();
+  // One copy of the records, changed line by line: a copy per line is quadratic in a long journal.
+  const images: Record<string, ImageRecord> = { ...state.images };
   let replayed = state;
   lines.forEach((line, index) => {
     const corrupt = (why: string) => new StateError('STATE_CORRUPT', `${path} line ${index + 1}: ${why}`);
@@ -613,9 +615,13 @@ function replay(state: State, journal: string, path: string): State {
     if (entry.serial !== replayed.serial + 1 || typeof entry.changes !== 'object' || entry.changes === null) {
       throw corrupt(`serial ${String(entry.serial)} does not follow ${replayed.serial}`);
     }
-    replayed = { ...withChanges(replayed, new Map(Object.entries(entry.changes))), serial: entry.serial };
+    for (const [key, record] of Object.entries(entry.changes)) {
+      if (record) images[key] = record;
+      else delete images[key];
+    }
+    replayed = { ...replayed, serial: entry.serial };
   });
-  return replayed;
+  return { ...replayed, images };
 }
 
 /** Appends `text` to `path` (created with mode 0600) and flushes it; true when the file is new. */
