@@ -30,10 +30,10 @@ import { printable } from '../text.js';
 import { applyEventToJson } from './render-apply.js';
 
 /**
- * A burst of file events (a git checkout, an editor's save) settles within 300 ms; files that keep
+ * A burst of file events (a git checkout, an editor's save) settles within 150 ms; files that keep
  * changing (a generator rewriting them) are reconciled every 2 s all the same.
  */
-const DEBOUNCE = { quietMs: 300, maxWaitMs: 2_000 };
+const DEBOUNCE = { quietMs: 150, maxWaitMs: 2_000 };
 
 export interface WatchCommandOptions
   extends

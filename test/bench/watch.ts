@@ -28,7 +28,7 @@ const RUNS: readonly Run[] = [
 ];
 const TARGETS = { p50Ms: 500, rssMb: 250 };
 /** The daemon's quiet spell (src/cli/watch-command.ts DEBOUNCE.quietMs), for the report. */
-const DEBOUNCE_MS = 300;
+const DEBOUNCE_MS = 150;
 const POLL_MS = 5;
 
 interface LogLine {
