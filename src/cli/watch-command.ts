@@ -247,15 +247,7 @@ export async function watchCommand(
             recorder,
             clock: systemClock,
             random: Math.random,
-            // The end of each reconcile, as the daemon tells the metrics, changes the status page
-            // too; its update goes out a moment later (coalesced), the last reconcile set by then.
-            metrics: {
-              ...metrics,
-              reconciled: (result, seconds) => {
-                metrics.reconciled(result, seconds);
-                live.changed();
-              },
-            },
+            metrics,
             log,
             onEvent: (event, revision) => {
               metrics.event(event);
@@ -266,7 +258,11 @@ export async function watchCommand(
               log(level, type, revision ? { ...fields, revision: revision.commit } : fields);
               notifier?.tell({ kind: 'event', event, revision });
             },
-            onNotice: (notice, revision) => notifier?.tell({ kind: 'notice', notice, revision }),
+            onNotice: (notice, revision) => {
+              // The end of a reconcile changes the status page too.
+              if (notice.type === 'reconciled') live.changed();
+              notifier?.tell({ kind: 'notice', notice, revision });
+            },
           },
           {
             source: manifestSource(),
