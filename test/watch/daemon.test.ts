@@ -516,7 +516,7 @@ describe('Daemon', () => {
 
   it('tells onNotice what it logs for notifications: drift, a blocked entry once, the end of each reconcile', async () => {
     const rig = await start(await world({ web: {} }));
-    await until(rig, 'ready', () => rig.daemon.ready);
+    await reconciled(rig);
     const first = stored(rig, 'web')!.imageId!;
     rig.ims.store.delete(first);
     await until(rig, 're-imported', () => stored(rig, 'web')?.imageId !== first);
