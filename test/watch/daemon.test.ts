@@ -527,9 +527,9 @@ describe('Daemon', () => {
     rig.daemon.trigger('SIGHUP');
     await until(rig, 'another reconcile', () => rig.results.length === 4 && !rig.daemon.reconciling);
 
-    const reconciled = rig.notices.flatMap((notice) => (notice.type === 'reconciled' ? [notice.reconcile] : []));
-    expect(reconciled.map((reconcile) => reconcile.result)).toEqual(rig.results);
-    expect(reconciled.at(-1)).toBe(rig.daemon.lastReconcile);
+    const ends = rig.notices.flatMap((notice) => (notice.type === 'reconciled' ? [notice.reconcile] : []));
+    expect(ends.map((reconcile) => reconcile.result)).toEqual(rig.results);
+    expect(ends.at(-1)).toBe(rig.daemon.lastReconcile);
     const drift = rig.notices.filter((notice) => notice.type === 'drift');
     expect(drift).toEqual([{ type: 'drift', key: 'web', drift: { kind: 'deleted', imageId: first } }]);
     const blocked = rig.notices.flatMap((notice) => (notice.type === 'blocked' ? [notice.entry] : []));
