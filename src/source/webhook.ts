@@ -70,8 +70,8 @@ const MAX_SECRET_BYTES = 64 * 1024;
 
 /**
  * The secret in `file`, without its trailing newline. Refused when it cannot be read, is empty,
- * or can be read or written by its group or others (a Kubernetes secret volume needs
- * `defaultMode: 0400` for that).
+ * or can be read or written by its group or others (a Kubernetes secret volume cannot give a
+ * non-root user such a file: docs/deploy/kubernetes copies it with an init container).
  */
 export async function readWebhookSecret(file: string): Promise<WebhookSecret> {
   const refuse = (problem: string) => new WebhookSecretError(`webhook secret file ${file} ${problem}`);
