@@ -10,6 +10,7 @@ import {
   SourceError,
   type CommitCheck,
   type GitAuth,
+  type GitSetting,
 } from '../source/git.js';
 import { UsageError } from './config.js';
 import { parseDuration } from './flags.js';
@@ -23,13 +24,6 @@ export interface GitFlags {
   gitCredentials?: string;
   gitSshKey?: string;
   gitKnownHosts?: string;
-}
-
-export interface GitSetting {
-  readonly source: GitSource;
-  readonly intervalMs: number;
-  /** The manifests' directory within the repository, as given. */
-  readonly path: string;
 }
 
 const SCHEMES = /^(https?|ssh|file):\/\//i;

@@ -178,16 +178,7 @@ export async function watchCommand(
       {
         role: () => daemon ?? standby!,
         metrics,
-        source: git
-          ? {
-              kind: 'git',
-              url: git.source.url,
-              ref: git.source.ref,
-              path: git.path,
-              intervalMs: git.intervalMs,
-              follower: () => follower,
-            }
-          : { kind: 'directory', paths: manifests },
+        source: git ? { kind: 'git', setting: git, follower: () => follower } : { kind: 'directory', paths: manifests },
         stateLocation: settings.store.location,
         live,
         ...(hookSecret ? { gitHook: (headers, body) => gitHook(headers, body) } : {}),

@@ -5,14 +5,7 @@ import { execFile } from 'node:child_process';
 import { printable, truncate } from '../text.js';
 
 export class GitError extends Error {
-  constructor(
-    message: string,
-    /** git's exit code; undefined when it could not be run or was stopped. */
-    readonly exitCode?: number,
-  ) {
-    super(message);
-    this.name = 'GitError';
-  }
+  override readonly name = 'GitError';
 }
 
 export interface GitRun {
@@ -68,11 +61,10 @@ export function git(args: readonly string[], run: GitRun = {}): Promise<string> 
       },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
-        const code = typeof error.code === 'number' ? error.code : undefined;
         // What git said, without its "fatal:" and "error:" labels: callers say what was being done.
         const said = stderr.trim().replace(/^(fatal|error): /gm, '') || error.message;
         const why = error.killed ? `git stopped after ${(run.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000}s` : said;
-        reject(new GitError(redact(why, run.secrets ?? []), code));
+        reject(new GitError(redact(why, run.secrets ?? [])));
       },
     );
   });

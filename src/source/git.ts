@@ -54,6 +54,13 @@ export interface GitSourceOptions {
   readonly timeoutMs?: number;
 }
 
+/** A repository followed: its source, how often it is fetched, and the manifests' directory in it. */
+export interface GitSetting {
+  readonly source: GitSource;
+  readonly intervalMs: number;
+  readonly path: string;
+}
+
 export class SourceError extends Error {
   constructor(message: string) {
     super(message);
@@ -115,6 +122,10 @@ export function cacheDirFor(root: string, url: string): string {
 export class GitSource {
   private readonly gitDir: string;
   private readonly trees: string;
+  /** The bare repository made, or pointed at the URL, once per source: not at every fetch. */
+  private repository: Promise<void> | undefined;
+  /** The last commit checked out: fetched again, it is neither checked nor checked out again. */
+  private last: Checkout | undefined;
   readonly url: string;
   readonly ref: string;
 
@@ -130,7 +141,11 @@ export class GitSource {
    * saying why; what was checked out before stays as it was.
    */
   async fetch(signal?: AbortSignal): Promise<Checkout> {
-    await this.ensureRepository();
+    this.repository ??= this.ensureRepository().catch((error: unknown) => {
+      this.repository = undefined;
+      throw error;
+    });
+    await this.repository;
     const { ref } = this.options;
     // A force-push to an older commit is taken like any other change: '+' lets the ref move back.
     const refspec =
@@ -148,6 +163,7 @@ export class GitSource {
         throw new SourceError(`${this.url} has no commit ${this.ref}`);
       })
     ).trim();
+    if (this.last?.commit === commit) return this.last;
     const refused = await this.options.check?.(this.gitDir, commit);
     if (refused !== undefined) throw new CommitRefused(commit, refused);
     const root = await this.checkout(commit, signal);
@@ -159,7 +175,8 @@ export class GitSource {
     if (!isDirectory) {
       throw new SourceError(`commit ${commit.slice(0, 12)} of ${this.url} has no directory ${this.options.path}`);
     }
-    return { url: this.url, ref: this.ref, commit, paths: [manifests], root };
+    this.last = { url: this.url, ref: this.ref, commit, paths: [manifests], root };
+    return this.last;
   }
 
   /** The bare repository, made once, with the remote's URL in its own configuration. */
@@ -203,8 +220,8 @@ export class GitSource {
         await rm(partial, { recursive: true, force: true });
         await rm(`${partial}.index`, { force: true });
       }
+      await this.prune(commit);
     }
-    await this.prune(commit);
     return tree;
   }
 

@@ -20,6 +20,7 @@ import { describeHolder } from '../state/store.js';
 import { Standby } from './standby.js';
 import type { Metrics } from './metrics.js';
 import type { SourceFollower } from '../source/follow.js';
+import type { GitSetting } from '../source/git.js';
 import { EventStreams, type LiveView } from './live.js';
 import { statusPage } from './page.js';
 import type { LeaderStatus, SourceStatus, StandbyStatus, StatusDocument } from './status-document.js';
@@ -29,10 +30,7 @@ export type SourceView =
   | { readonly kind: 'directory'; readonly paths: readonly string[] }
   | {
       readonly kind: 'git';
-      readonly url: string;
-      readonly ref: string;
-      readonly path: string;
-      readonly intervalMs: number;
+      readonly setting: GitSetting;
       /** Once this replica leads. */
       readonly follower: () => SourceFollower | undefined;
     };
@@ -288,10 +286,10 @@ function sourceStatus(view: SourceView, applied?: Revision): SourceStatus {
   const follower = view.follower();
   return {
     kind: 'git',
-    url: view.url,
-    ref: view.ref,
-    path: view.path,
-    interval_seconds: view.intervalMs / 1000,
+    url: view.setting.source.url,
+    ref: view.setting.source.ref,
+    path: view.setting.path,
+    interval_seconds: view.setting.intervalMs / 1000,
     fetched_revision: follower?.current?.commit ?? null,
     applied_revision: applied?.commit ?? null,
     last_fetch_at: follower?.lastFetchAt ?? null,

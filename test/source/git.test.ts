@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GitSource, parseGitPath, parseGitRef, shownUrl, SourceError, type GitRef } from '../../src/source/git.js';
 import { makeRepository, type Repository } from '../support/git-repo.js';
+import { startGitServer } from '../support/git-server.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -99,12 +100,55 @@ describe('GitSource', () => {
     expect(message).not.toContain('s3cret-token');
   });
 
+  it('checks a commit once: fetched again unchanged, it is neither checked nor checked out again', async () => {
+    const { repo, sourceWith } = await setup();
+    await commitFile(repo, 'one');
+    const checked: string[] = [];
+    const source = sourceWith({ check: (_dir, commit) => (checked.push(commit), Promise.resolve(undefined)) });
+    const first = await source.fetch();
+    expect(await source.fetch()).toBe(first);
+    const second = await commitFile(repo, 'two');
+    await source.fetch();
+    expect(checked).toEqual([first.commit, second]);
+  });
+
   it('refuses a commit its check refuses, naming it, and checks nothing out', async () => {
     const { repo, sourceWith, cacheDir } = await setup();
     const commit = await commitFile(repo, 'one');
     const source = sourceWith({ check: () => Promise.resolve('it is not signed') });
     await expect(source.fetch()).rejects.toThrow(`commit ${commit.slice(0, 12)} is not applied: it is not signed`);
     await expect(readdir(join(cacheDir, 'trees'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('GitSource over https with a credential-store file (--git-credentials)', () => {
+  it('fetches with the credentials the file holds for the host, and tells refused ones without them', async () => {
+    const { repo, sourceWith, cacheDir } = await setup();
+    await commitFile(repo, 'one');
+    const root = join(repo.bare, '..');
+    const server = await startGitServer({ root, user: 'bot', password: 'store-secret-1' });
+    cleanups.push(() => server.close());
+    const url = `${server.url}${repo.httpPath}`;
+    const file = join(cacheDir, '..', 'credentials');
+    const write = (password: string) =>
+      writeFile(file, `${new URL(server.url).protocol}//bot:${password}@${new URL(server.url).host}\n`, {
+        mode: 0o600,
+      });
+
+    await write('store-secret-1');
+    const fetched = await sourceWith({ url, auth: { credentialsFile: file } }).fetch();
+    expect(fetched.commit).toBe((await repo.git('rev-parse', 'HEAD')).trim());
+    expect(server.requests.some((request) => request.authenticated)).toBe(true);
+
+    await write('wrong-secret-2');
+    const { message } = await sourceWith({ url, auth: { credentialsFile: file }, cacheDir: join(cacheDir, 'other') })
+      .fetch()
+      .then(
+        () => new Error('fetched'),
+        (caught: Error) => caught,
+      );
+    expect(message).toMatch(new RegExp(`^cannot fetch main from ${url}: .*Authentication failed`));
+    expect(message).not.toContain('wrong-secret-2');
   });
 });
 

@@ -15,6 +15,7 @@ import { countBy, emulatorImages, emulatorRequests, imagesByKey, importPosts, ta
 import { spawnEmulator, type EmulatorProcess } from './emulator-process.js';
 import { repoRoot } from './run-cli.js';
 import { specFor, type SpecFields } from './specs.js';
+import type { ImageStatus } from '../../src/watch/status-document.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 export const REGION = 'ap-southeast-1';
@@ -226,21 +227,8 @@ export interface Status {
   readonly [field: string]: unknown;
 }
 
-export interface StatusImage {
-  readonly phase: string;
-  readonly region: string | null;
-  readonly attempt_id: string;
-  readonly job_id: string | null;
-  readonly job_status: string | null;
-  readonly image_id: string | null;
-  readonly error: { code: string; reason: string } | null;
-  readonly revision: string | null;
-  readonly created_at: string;
-  readonly updated_at: string;
-  readonly progress_percent: number | null;
-  readonly attempt_started_at: string | null;
-  readonly attempt_ended_at: string | null;
-}
+/** An image of the /status document (src/watch/status-document.ts). */
+export type StatusImage = ImageStatus;
 
 /** A CLI process (usually `imsync watch`): its output so far, its HTTP endpoints once it listens. */
 export class DaemonProcess {
