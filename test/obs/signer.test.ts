@@ -7,22 +7,45 @@ const CREDENTIALS = { accessKey: 'H4IPJX0TQTHTHEBQQCEC', secretKey: 'EXAMPLEsecr
 const DATE = new Date('2026-07-01T04:19:25Z');
 const BUCKET = 'ims-images';
 
-const VECTORS: readonly (readonly [string, ObsRequest, string, string?])[] = [
-  ['O1', { method: 'HEAD', bucket: BUCKET, key: 'images/image01.raw' }, 'H468ppoxw1BqvEebpgDzjSdlaRE='],
-  ['O2', { method: 'HEAD', bucket: BUCKET, key: 'images/image01.mf' }, 'rAfCaGjahAAtFcNbxQBhZl2kRlc='],
-  ['O3', { method: 'HEAD', bucket: BUCKET, key: '' }, 'yrMlaU95yX9W5sJBqX3ZdMGuKxU='],
-  ['O4', { method: 'GET', bucket: BUCKET, key: '', query: { location: '' } }, 'o4S4qp0K53v7QUM4Opg7VE9tBfM='],
-  [
-    'O5',
-    { method: 'HEAD', bucket: BUCKET, key: 'images/image01.raw' },
-    'Tr847JvzTfGReVzlNLGLPzvRirQ=',
-    'EXAMPLEsecurityTOKEN',
-  ],
-  ['O6', { method: 'HEAD', bucket: BUCKET, key: 'dir a/镜像 1.zvhd2' }, 'U91RifFVDFtOdbMIMGpKNj71zqk='],
+interface Vector {
+  readonly name: string;
+  readonly request: ObsRequest;
+  readonly signature: string;
+  readonly securityToken?: string;
+}
+
+const VECTORS: readonly Vector[] = [
+  {
+    name: 'O1',
+    request: { method: 'HEAD', bucket: BUCKET, key: 'images/image01.raw' },
+    signature: 'H468ppoxw1BqvEebpgDzjSdlaRE=',
+  },
+  {
+    name: 'O2',
+    request: { method: 'HEAD', bucket: BUCKET, key: 'images/image01.mf' },
+    signature: 'rAfCaGjahAAtFcNbxQBhZl2kRlc=',
+  },
+  { name: 'O3', request: { method: 'HEAD', bucket: BUCKET, key: '' }, signature: 'yrMlaU95yX9W5sJBqX3ZdMGuKxU=' },
+  {
+    name: 'O4',
+    request: { method: 'GET', bucket: BUCKET, key: '', query: { location: '' } },
+    signature: 'o4S4qp0K53v7QUM4Opg7VE9tBfM=',
+  },
+  {
+    name: 'O5',
+    request: { method: 'HEAD', bucket: BUCKET, key: 'images/image01.raw' },
+    signature: 'Tr847JvzTfGReVzlNLGLPzvRirQ=',
+    securityToken: 'EXAMPLEsecurityTOKEN',
+  },
+  {
+    name: 'O6',
+    request: { method: 'HEAD', bucket: BUCKET, key: 'dir a/镜像 1.zvhd2' },
+    signature: 'U91RifFVDFtOdbMIMGpKNj71zqk=',
+  },
 ];
 
 describe('the OBS header signature', () => {
-  it.each(VECTORS)('%s', (_, request, signature, securityToken) => {
+  it.each(VECTORS)('$name', ({ request, signature, securityToken }) => {
     const headers = signObsRequest(
       request,
       securityToken === undefined ? CREDENTIALS : { ...CREDENTIALS, securityToken },
@@ -49,7 +72,7 @@ describe('the OBS header signature', () => {
       headers,
     });
 
-    it.each(VECTORS)('%s passes', (_, request, __, securityToken) => {
+    it.each(VECTORS)('$name passes', ({ request, securityToken }) => {
       const credentials = securityToken === undefined ? CREDENTIALS : { ...CREDENTIALS, securityToken };
       const headers = signObsRequest(request, credentials, DATE);
       expect(verifyObsSignature(received(request, headers), secretFor, DATE)).toEqual({
@@ -59,7 +82,7 @@ describe('the OBS header signature', () => {
     });
 
     it('refuses another key, a tampered path or token, a wrong secret and a stale date', () => {
-      const request = VECTORS[0]![1];
+      const { request } = VECTORS[0]!;
       const headers = signObsRequest(request, CREDENTIALS, DATE);
       const check = (r: ReturnType<typeof received>, now = DATE) => verifyObsSignature(r, secretFor, now);
       expect(check({ ...received(request, headers), rawUrl: '/images/image02.raw' })).toMatchObject({
