@@ -7,7 +7,7 @@ const CREDENTIALS = { accessKey: 'H4IPJX0TQTHTHEBQQCEC', secretKey: 'EXAMPLEsecr
 const DATE = new Date('2026-07-01T04:19:25Z');
 const BUCKET = 'ims-images';
 
-const VECTORS: readonly (readonly [string, ObsRequest, string, string?])[] = [
+const VECTORS: readonly [string, ObsRequest, string, string?][] = [
   ['O1', { method: 'HEAD', bucket: BUCKET, key: 'images/image01.raw' }, 'H468ppoxw1BqvEebpgDzjSdlaRE='],
   ['O2', { method: 'HEAD', bucket: BUCKET, key: 'images/image01.mf' }, 'rAfCaGjahAAtFcNbxQBhZl2kRlc='],
   ['O3', { method: 'HEAD', bucket: BUCKET, key: '' }, 'yrMlaU95yX9W5sJBqX3ZdMGuKxU='],
