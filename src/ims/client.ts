@@ -93,7 +93,7 @@ const MAX_MESSAGE = 1000;
  * What a header value may hold (undici's own rule). undici refuses any other value only once it
  * has taken one of the pool's connections for the request, and never gives that connection back.
  */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class ImsClient {
   readonly endpoint: URL;
