@@ -1,4 +1,4 @@
-// `imsync emulator`: the IMS emulator as a long-running local service.
+// `imsync emulator`: the IMS emulator (and the OBS calls beside it) as a long-running local service.
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import {
@@ -80,10 +80,12 @@ export async function emulatorCommand(
       : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}`,
     `  seed         ${emulator.seed} (--seed ${emulator.seed} repeats this run's faults and ids)`,
     ...realismLines(emulator.realismPreset, emulator.realism),
-    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism; POST /__emulator/reset (header X-Imsync-Emulator: 1)`,
+    `  obs          ${emulator.obsEndpoint}, each bucket at its virtual host http://{bucket}.${new URL(emulator.obsEndpoint).host}`,
+    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism, /objects; POST /__emulator/reset and PUT /__emulator/objects (header X-Imsync-Emulator: 1)`,
     '',
     'To point imsync at it:',
     `  export IMSYNC_ENDPOINT=${emulator.url} HW_PROJECT_ID=${emulator.projectId} HW_REGION_NAME=${emulator.region}`,
+    `  export IMSYNC_OBS_ENDPOINT=${emulator.obsEndpoint}`,
     ...(fromEnvironment || !pair ? [] : [`  export HW_ACCESS_KEY=${pair.accessKey} HW_SECRET_KEY=${pair.secretKey}`]),
   ];
   output.out(`${lines.join('\n')}\n`);

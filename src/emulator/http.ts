@@ -3,18 +3,25 @@
 // A request goes: read body (413) -> route (404) -> rate limit (429) -> injected faults -> auth
 // (401) -> project (403) -> handler -> answer, or a lost answer. The steps that need no socket are
 // exported, so that tests serving the routes in-process answer exactly as the server does.
+// A request whose Host is an OBS name (obs-routes.ts) is an OBS call instead, on the same port:
+// route (405) -> rate limit (503 SlowDown) -> injected faults -> OBS signature (403) -> handler,
+// with faults, request ids and a rate limit of its own, so that OBS traffic never shifts IMS's.
 import {
   createServer,
+  STATUS_CODES,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { verifyObsSignature } from '../obs/signer.js';
 import { authenticate, type AuthConfig } from './auth.js';
 import { gatewayBody, ImsFailure, type GatewayCode } from './errors.js';
 import { DRIP_MS, type FaultInjector } from './faults.js';
-import type { RequestLog } from './log.js';
+import type { FaultName, LoggedRequest, RequestLog } from './log.js';
+import type { Obs } from './obs.js';
+import { answerObs, obsError, obsHost, obsOperation, pathStyleAnswer, type ObsHost } from './obs-routes.js';
 import type { IdSource } from './random.js';
 import { matchRoute, type ApiAnswer, type Route } from './routes.js';
 
@@ -29,7 +36,16 @@ export interface ServerParts {
   readonly log: RequestLog;
   readonly clock: () => number;
   /** The /__emulator/ routes: no auth, no faults, not logged. */
-  readonly inspect: (method: string, path: string, headers: IncomingHttpHeaders) => ApiAnswer;
+  readonly inspect: (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) => ApiAnswer;
+  /** The simulated OBS, its faults (the same spec as IMS's, drawn apart) and its request ids. */
+  readonly obs: { readonly world: Obs; readonly faults: FaultInjector; readonly requestIds: IdSource };
+}
+
+/** An answer as it goes on the wire. */
+export interface WireAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly text: string;
 }
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
@@ -39,8 +55,11 @@ const DEFAULT_RATE_LIMIT = 200;
 export function createEmulatorServer(parts: ServerParts): Server {
   const reported = new Set<string>();
   return createServer((req, res) => {
-    const requestId = parts.requestIds.hex32();
-    handle(req, res, requestId, parts).catch((error: unknown) => {
+    const obs = obsHost(req.headers.host);
+    // OBS's request ids are upper-case, as in its documented samples.
+    const requestId = obs === undefined ? parts.requestIds.hex32() : parts.obs.requestIds.hex32().toUpperCase();
+    const handled = obs === undefined ? handle(req, res, requestId, parts) : handleObs(req, res, obs, requestId, parts);
+    handled.catch((error: unknown) => {
       // A bug, not the client's doing: say so once on stderr, answer 500 if the socket still can.
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
       if (!reported.has(text)) {
@@ -48,7 +67,13 @@ export function createEmulatorServer(parts: ServerParts): Server {
         process.stderr.write(`imsync emulator: internal error on ${req.method} ${req.url}: ${text}\n`);
       }
       if (!res.headersSent && !res.destroyed) {
-        send(res, requestId, { status: 500, body: new ImsFailure('IMG.0061', 'internal emulator error', 500).body });
+        const detail = 'internal emulator error';
+        write(
+          res,
+          obs === undefined
+            ? encodeAnswer(requestId, { status: 500, body: new ImsFailure('IMG.0061', detail, 500).body })
+            : obsError(req.method ?? 'GET', requestId, 'InternalError', detail),
+        );
       } else {
         res.destroy();
       }
@@ -62,8 +87,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
   const { path, queryText } = splitUrl(rawUrl);
 
   if (path === '/__emulator' || path.startsWith('/__emulator/')) {
-    req.resume();
-    send(res, requestId, parts.inspect(method, path, req.headers));
+    const body = await readBody(req);
+    if (body === 'aborted') return;
+    send(
+      res,
+      requestId,
+      body === 'too large'
+        ? { status: 413, body: { error: `the body is over ${MAX_BODY_BYTES} bytes` } }
+        : parts.inspect(method, path, req.headers, body),
+    );
     return;
   }
 
@@ -75,37 +107,123 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     request_id: requestId,
     status: null,
   });
-  const answer = (result: ApiAnswer): void => {
-    entry.status = result.status;
-    send(res, requestId, result);
-  };
-  const gateway = (status: number, code: GatewayCode, message: string): void =>
-    answer({ status, body: gatewayBody(code, message, requestId) });
+  const encode = (result: ApiAnswer): WireAnswer => encodeAnswer(requestId, result);
+  const gateway = (status: number, code: GatewayCode, message: string): WireAnswer =>
+    encode({ status, body: gatewayBody(code, message, requestId) });
 
   const body = await readBody(req);
   if (body === 'aborted') return;
   if (body === 'too large') {
-    gateway(413, 'APIGW.0201', `Request entity too large: the body is over ${MAX_BODY_BYTES} bytes`);
+    reply(res, entry, gateway(413, 'APIGW.0201', `Request entity too large: the body is over ${MAX_BODY_BYTES} bytes`));
     return;
   }
   const segments = decodeSegments(path);
   const match = segments && matchRoute(parts.routes, method, segments);
   if (match === undefined) {
-    answer(unknownApi(requestId));
+    reply(res, entry, encode(unknownApi(requestId)));
     return;
   }
   if (match.route.logBody) entry.body = bodyForLog(body);
 
-  const decision = parts.faults.decide();
-  const throttle = (): void =>
-    gateway(
-      429,
-      'APIGW.0308',
-      `The throttling threshold has been reached: policy user over ratelimit,limit:${parts.faults.spec.rate ?? DEFAULT_RATE_LIMIT},time:1 second`,
-    );
+  await serve(req, res, entry, parts.faults, {
+    throttled: () =>
+      gateway(
+        429,
+        'APIGW.0308',
+        `The throttling threshold has been reached: policy user over ratelimit,limit:${parts.faults.spec.rate ?? DEFAULT_RATE_LIMIT},time:1 second`,
+      ),
+    injected: (status) => encode({ status, body: new ImsFailure('IMG.0061', 'injected fault', status).body }),
+    refuse: () => {
+      const auth = authenticate({ method, rawUrl, headers: req.headers, body }, parts.auth);
+      if (!auth.ok) return gateway(401, 'APIGW.0301', `Incorrect IAM authentication information: ${auth.reason}`);
+      // The docs' only 403 code: the project named is not one these credentials may use.
+      const project = [auth.projectId, match.params.project_id].find(
+        (id) => id !== undefined && id !== parts.auth.projectId,
+      );
+      if (project === undefined) return undefined;
+      const detail = `project ${project} is not the caller's project`;
+      return encode({ status: 403, body: new ImsFailure('IMG.0026', detail, 403).body });
+    },
+    work: () => encode(runRoute(match, queryText, body)),
+  });
+}
+
+/** An OBS call: on the bare domain refused (path style), on a bucket's host served (obs-routes.ts). */
+async function handleObs(
+  req: IncomingMessage,
+  res: ServerResponse,
+  host: ObsHost,
+  requestId: string,
+  parts: ServerParts,
+) {
+  const method = req.method ?? 'GET';
+  const rawUrl = req.url ?? '/';
+  const { path, queryText } = splitUrl(rawUrl);
+  // No OBS call served takes a body.
+  req.resume();
+  const bucket = host.style === 'virtual' ? host.bucket : decodeSegments(path)?.[0];
+  const entry = parts.log.add({
+    time: new Date(parts.clock()).toISOString(),
+    service: 'obs',
+    ...(bucket === undefined || bucket === '' ? {} : { bucket }),
+    method,
+    path,
+    query: queryText,
+    request_id: requestId,
+    status: null,
+  });
+  if (host.style === 'path') {
+    reply(res, entry, pathStyleAnswer(method, path, requestId));
+    return;
+  }
+  const route = obsOperation(method, path, new URLSearchParams(queryText), requestId);
+  if ('refusal' in route) {
+    reply(res, entry, route.refusal);
+    return;
+  }
+  await serve(req, res, entry, parts.obs.faults, {
+    throttled: () => obsError(method, requestId, 'SlowDown'),
+    injected: (status) =>
+      obsError(method, requestId, status === 500 ? 'InternalError' : 'ServiceUnavailable', 'injected fault'),
+    refuse: () => {
+      const verification = verifyObsSignature(
+        { method, bucket: host.bucket, rawUrl, headers: req.headers },
+        (accessKey) => parts.auth.secrets.get(accessKey),
+        new Date(parts.clock()),
+      );
+      return verification.ok ? undefined : obsError(method, requestId, verification.code, verification.reason);
+    },
+    work: () =>
+      answerObs(parts.obs.world, route.operation, { method, bucket: host.bucket, key: route.key, rawUrl, requestId }),
+  });
+}
+
+/** What a service answers at the steps that IMS and OBS requests share. */
+interface ServiceSteps {
+  /** Over the rate limit, or an injected 429. */
+  readonly throttled: () => WireAnswer;
+  readonly injected: (status: 500 | 503) => WireAnswer;
+  /** Who is calling, and whether they may: the refusal, answered at once, or undefined to go on. */
+  readonly refuse: () => WireAnswer | undefined;
+  /** The work, whose answer the faults may lose, hold back or trickle. */
+  readonly work: () => WireAnswer;
+}
+
+/**
+ * A routed request from the faults on: rate limit, reset, latency, injected errors, who is
+ * calling, the work, and what happens to its answer.
+ */
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: LoggedRequest,
+  faults: FaultInjector,
+  steps: ServiceSteps,
+): Promise<void> {
+  const decision = faults.decide();
   if (decision.throttled) {
     entry.fault = 'rate';
-    throttle();
+    reply(res, entry, steps.throttled());
     return;
   }
   if (decision.reset) {
@@ -118,28 +236,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     await sleep(decision.latencyMs);
   }
   if (decision.status !== undefined) {
-    entry.fault = String(decision.status) as '429' | '500' | '503';
-    if (decision.status === 429) throttle();
-    else answer({ status: decision.status, body: new ImsFailure('IMG.0061', 'injected fault', decision.status).body });
+    entry.fault = String(decision.status) as FaultName;
+    reply(res, entry, decision.status === 429 ? steps.throttled() : steps.injected(decision.status));
     return;
   }
-
-  const auth = authenticate({ method, rawUrl, headers: req.headers, body }, parts.auth);
-  if (!auth.ok) {
-    gateway(401, 'APIGW.0301', `Incorrect IAM authentication information: ${auth.reason}`);
+  const refusal = steps.refuse();
+  if (refusal !== undefined) {
+    reply(res, entry, refusal);
     return;
   }
-  // The docs' only 403 code: the project named is not one these credentials may use.
-  const project = [auth.projectId, match.params.project_id].find(
-    (id) => id !== undefined && id !== parts.auth.projectId,
-  );
-  if (project !== undefined) {
-    const detail = `project ${project} is not the caller's project`;
-    answer({ status: 403, body: new ImsFailure('IMG.0026', detail, 403).body });
-    return;
-  }
-
-  const result = runRoute(match, queryText, body);
+  const result = steps.work();
   if (decision.lost) {
     entry.status = result.status;
     entry.fault = 'lost';
@@ -155,15 +261,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
   if (decision.drip) {
     entry.status = result.status;
     entry.fault = 'drip';
-    drip(res, requestId, result);
+    if (req.method === 'HEAD') dripHead(req, result);
+    else drip(res, result);
     return;
   }
-  answer(result);
+  reply(res, entry, result);
+}
+
+function reply(res: ServerResponse, entry: LoggedRequest, answer: WireAnswer): void {
+  entry.status = answer.status;
+  write(res, answer);
 }
 
 /** The answer a byte every DRIP_MS, then spaces, until the client goes away. */
-function drip(res: ServerResponse, requestId: string, answer: ApiAnswer): void {
-  const { status, headers, text } = encodeAnswer(requestId, answer);
+function drip(res: ServerResponse, { status, headers, text }: WireAnswer): void {
   // No length: the answer never ends.
   res.writeHead(status, Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-length')));
   const bytes = Buffer.from(text);
@@ -173,6 +284,21 @@ function drip(res: ServerResponse, requestId: string, answer: ApiAnswer): void {
     sent++;
   }, DRIP_MS);
   res.on('close', () => clearInterval(timer));
+}
+
+/**
+ * A HEAD answer has no body to trickle: its head goes out a byte every DRIP_MS instead, straight
+ * on the socket, and never ends (its last header's value is spaces that keep coming).
+ */
+function dripHead(req: IncomingMessage, { status, headers }: WireAnswer): void {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  const bytes = Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}x-emulator-drip: `);
+  let sent = 0;
+  const timer = setInterval(() => {
+    req.socket.write(sent < bytes.length ? bytes.subarray(sent, sent + 1) : ' ');
+    sent++;
+  }, DRIP_MS);
+  req.socket.on('close', () => clearInterval(timer));
 }
 
 /** The path and the raw query string (without '?') of a request target. */
@@ -243,10 +369,7 @@ export function bodyForLog(body: Buffer): unknown {
 }
 
 /** An answer as it goes on the wire: JSON with its length, or no body at all (204). */
-export function encodeAnswer(
-  requestId: string,
-  { status, body }: ApiAnswer,
-): { status: number; headers: Record<string, string>; text: string } {
+export function encodeAnswer(requestId: string, { status, body }: ApiAnswer): WireAnswer {
   if (body === undefined) return { status, headers: { 'x-request-id': requestId }, text: '' };
   const text = JSON.stringify(body);
   return {
@@ -261,6 +384,9 @@ export function encodeAnswer(
 }
 
 function send(res: ServerResponse, requestId: string, answer: ApiAnswer): void {
-  const { status, headers, text } = encodeAnswer(requestId, answer);
+  write(res, encodeAnswer(requestId, answer));
+}
+
+function write(res: ServerResponse, { status, headers, text }: WireAnswer): void {
   res.writeHead(status, headers).end(text === '' ? undefined : text);
 }

@@ -20,7 +20,7 @@ interface Job {
   readonly beginAt: number;
   readonly runningAt: number;
   readonly endAt: number;
-  /** Decided at submission: the simulated OBS does not change while the job runs. */
+  /** Decided at submission, from the simulated OBS as it is then: a later upload does not change a running job. */
   readonly outcome: FileCheck;
 }
 

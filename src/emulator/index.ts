@@ -1,7 +1,9 @@
 // The IMS emulator: a local stand-in for https://ims.{region}.myhuaweicloud.com that follows the
 // documented API (DESIGN.md §6), for trying manifests without an account and for every end-to-end
-// test. createEmulatorCore wires the parts that need no socket (so that unit tests can call the
-// routes in-process); startEmulator puts the HTTP server in front of them. Each part lives in its own file.
+// test, and on the same port for the OBS calls that check an import's file beforehand
+// (http://{bucket}.obs.localhost:{port}). createEmulatorCore wires the parts that need no socket
+// (so that unit tests can call the routes in-process); startEmulator puts the HTTP server in front
+// of them. Each part lives in its own file.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createEmulatorServer, type ServerParts } from './http.js';
@@ -9,7 +11,8 @@ import { FaultInjector, type FaultSpec } from './faults.js';
 import { ImageStore } from './images.js';
 import { inspection } from './inspect.js';
 import { RequestLog } from './log.js';
-import { Obs, type ObsObject } from './obs.js';
+import { Obs, type ObsEntry } from './obs.js';
+import { OBS_DOMAIN } from './obs-routes.js';
 import { IdSource, randomSeed } from './random.js';
 import {
   REALISM_PRESETS,
@@ -24,7 +27,15 @@ import {
 import { apiRoutes, type Route } from './routes.js';
 
 export { parseFaults, type FaultSpec } from './faults.js';
-export { parseObjectsFile, type ObsObject, type StorageClass } from './obs.js';
+export {
+  ENCRYPTIONS,
+  parseObjectsFile,
+  type Encryption,
+  type ObsBucket,
+  type ObsEntry,
+  type ObsObject,
+  type StorageClass,
+} from './obs.js';
 export {
   describeRealism,
   LIST_TAGS_STYLES,
@@ -60,8 +71,8 @@ export interface EmulatorOptions {
   credentials?: EmulatorCredentials[];
   /** Accepted X-Auth-Token values; default [EMULATOR_DEFAULTS.token]. */
   tokens?: string[];
-  /** The simulated OBS; undefined is the default world (see Obs). */
-  objects?: ObsObject[];
+  /** The simulated OBS's objects and buckets; undefined is the default world (see Obs). */
+  objects?: readonly ObsEntry[];
   /** How long an import job takes from INIT to its end; default 5. */
   jobSeconds?: number;
   faults?: FaultSpec;
@@ -102,6 +113,11 @@ export interface RunningEmulator extends Pick<
 > {
   /** `http://host:port`, no trailing slash. */
   readonly url: string;
+  /**
+   * `http://obs.localhost:port`: the OBS endpoint, each bucket at `http://{bucket}.obs.localhost:port`
+   * (`.localhost` names are loopback: reachable when the emulator listens on 127.0.0.1 or on every address).
+   */
+  readonly obsEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -161,11 +177,14 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
   if (tokens.length === 0 && credentials.length === 0) throw new Error('the emulator needs credentials or tokens');
   const { preset: realismPreset, realism } = emulatorRealism(options);
 
-  // Separate streams, so that a fault decision never shifts an id and the reverse.
+  // Separate streams, so that a fault decision never shifts an id and the reverse, and OBS calls
+  // never shift what IMS requests get.
   const faults = new FaultInjector(faultSpec, seed, clock);
+  const obsFaults = new FaultInjector(faultSpec, (seed ^ 0xc2b2ae35) >>> 0, clock);
+  const obs = new Obs(options.objects, region, clock);
   const store = new ImageStore({
     projectId,
-    obs: new Obs(options.objects, region),
+    obs,
     ids: new IdSource((seed ^ 0x9e3779b9) >>> 0),
     clock,
     jobMs: jobSeconds * 1000,
@@ -186,7 +205,8 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
     requestIds: new IdSource((seed ^ 0x85ebca6b) >>> 0),
     log,
     clock,
-    inspect: inspection(store, log, faults, { preset: realismPreset, settings: realism }),
+    inspect: inspection(store, log, [faults, obsFaults], obs, { preset: realismPreset, settings: realism }),
+    obs: { world: obs, faults: obsFaults, requestIds: new IdSource((seed ^ 0x27d4eb2f) >>> 0) },
     projectId,
     region,
     credentials,
@@ -207,6 +227,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    obsEndpoint: `http://${OBS_DOMAIN}:${port}`,
     projectId: core.projectId,
     region: core.region,
     credentials: core.credentials,

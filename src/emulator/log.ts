@@ -5,6 +5,10 @@ export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost' | 'han
 export interface LoggedRequest {
   /** ISO time by the emulator's clock. */
   readonly time: string;
+  /** `obs` for an OBS call (its Host an OBS name); absent for IMS. */
+  readonly service?: 'obs';
+  /** The bucket of an OBS call: its host's, or the path's first segment in path style. */
+  readonly bucket?: string;
   readonly method: string;
   readonly path: string;
   /** The raw query string, without '?'. */

@@ -1,6 +1,7 @@
 // `imsync emulator` as users run it: its own process, reached over HTTP by Huawei's own SDK client
 // (an independent implementation of the protocol) and by imsync's client.
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
@@ -8,6 +9,7 @@ import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImsClient } from '../../src/ims/client.js';
+import { signObsRequest } from '../../src/obs/signer.js';
 import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
 import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
 import { OutOfBand } from '../support/out-of-band.js';
@@ -137,6 +139,40 @@ describe('imsync emulator', () => {
     expect(job).toMatchObject({ status: 'FAIL', errorCode: 'IMG.0057' });
     expect(job.failReason).toMatch(/COLD/);
     await ims.close();
+  });
+
+  it('prints the OBS endpoint, whose bucket hosts answer OBS-signed calls with the printed credentials', async () => {
+    const emulator = await startCli();
+    const { port } = new URL(emulator.url);
+    expect(emulator.stdout()).toContain(`export IMSYNC_OBS_ENDPOINT=http://obs.localhost:${port}\n`);
+    const headers = signObsRequest(
+      { method: 'HEAD', bucket: 'ims-image', key: '' },
+      { accessKey: emulator.accessKey, secretKey: emulator.secretKey },
+      new Date(),
+    );
+    // To 127.0.0.1 with the bucket's Host, as a client resolving the .localhost name would.
+    const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'HEAD',
+          path: '/',
+          headers: { ...headers, host: `ims-image.obs.localhost:${port}` },
+        },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, ...res.headers });
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(answer).toMatchObject({
+      status: 200,
+      'x-obs-bucket-location': 'ap-southeast-1',
+      'x-obs-storage-class': 'STANDARD',
+    });
   });
 
   it('stops cleanly on SIGTERM', async () => {

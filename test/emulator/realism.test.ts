@@ -9,7 +9,7 @@ import {
   REALISM_PRESETS,
   type EmulatorOptions,
   type ListTagsStyle,
-  type ObsObject,
+  type ObsEntry,
 } from '../../src/emulator/index.js';
 import { resolveRealism } from '../../src/emulator/realism.js';
 import { validateQuickImport } from '../../src/emulator/validate.js';
@@ -304,8 +304,12 @@ describe('--delete-lag', () => {
 
 describe('--obs-errors', () => {
   const GIB = 1024 ** 3;
-  const objects: ObsObject[] = [
+  const objects: ObsEntry[] = [
     { bucket: 'golden-images', key: 'ok.zvhd2', size: 8 * GIB },
+    { bucket: 'golden-images', key: 'kms.zvhd2', size: 8 * GIB, encryption: 'kms' },
+    { bucket: 'golden-images', key: 'sse-c.zvhd2', size: 8 * GIB, encryption: 'customer' },
+    { bucket: 'warm-bucket', storageClass: 'WARM' },
+    { bucket: 'warm-bucket', key: 'ok.zvhd2', size: 8 * GIB },
     { bucket: 'golden-images', key: 'cold.zvhd2', size: 8 * GIB, storageClass: 'COLD' },
     { bucket: 'golden-images', key: 'huge.zvhd2', size: 2 * 1024 * 1024 * GIB },
     { bucket: 'golden-images', key: 'nobitmap.raw', size: 8 * GIB },
@@ -316,6 +320,8 @@ describe('--obs-errors', () => {
     ['a wrong format', 'golden-images:disk.qcow2', 'IMG.0072'],
     ['a missing bitmap', 'golden-images:nobitmap.raw', 'IMG.0057'],
     ['a class other than Standard', 'golden-images:cold.zvhd2', 'IMG.0057'],
+    ['a bucket of a class other than Standard', 'warm-bucket:ok.zvhd2', 'IMG.0057'],
+    ['an object encrypted with a customer key (SSE-C)', 'golden-images:sse-c.zvhd2', 'IMG.0057'],
     ['a file over 1 TB', 'golden-images:huge.zvhd2', 'IMG.0059'],
     ['a bucket in another region', 'far-away:far.zvhd2', 'IMG.0058'],
   ];
@@ -327,6 +333,7 @@ describe('--obs-errors', () => {
     expect(ims.store.jobList()).toEqual([]);
     expect((await ims.client.getQuota())[0]).toMatchObject({ used: 0 });
     await ims.client.quickImport(spec('good', { image_url: 'golden-images:ok.zvhd2' }));
+    await ims.client.quickImport(spec('sse-kms', { image_url: 'golden-images:kms.zvhd2' }));
   });
 
   it.each(problems)('with job (kind) accepts %s and fails the job with %s…', async (_what, url, code) => {
