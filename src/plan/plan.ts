@@ -116,6 +116,46 @@ export interface Policy {
 
 export const DEFAULT_POLICY: Policy = { allowReplace: false, prune: false, retryFailed: true };
 
+/** What the pre-flight checks of the image files found, by the manifest that names the file. */
+export interface PreflightProblem {
+  readonly code: PreflightCode;
+  /** The manifest key; absent for the account's quota. */
+  readonly key?: string;
+  /** `bucket:key`, as image_url names it. */
+  readonly file?: string;
+  readonly reason: string;
+}
+
+export type PreflightCode =
+  | 'FORMAT'
+  | 'BUCKET_MISSING'
+  | 'BUCKET_REGION'
+  | 'BUCKET_CLASS'
+  | 'OBJECT_MISSING'
+  | 'OBJECT_EMPTY'
+  | 'OBJECT_TOO_BIG'
+  | 'OBJECT_CLASS'
+  | 'OBJECT_ENCRYPTION'
+  | 'BITMAP_MISSING'
+  | 'ACCESS_DENIED'
+  | 'UNCHECKED'
+  | 'QUOTA'
+  | 'SOURCE_CHANGED';
+
+export interface PreflightReport {
+  /** Why nothing was checked (--no-preflight, token authentication), when nothing was. */
+  readonly skipped?: string;
+  /** Image files looked at, and how many of them the cache answered without a request. */
+  readonly files: number;
+  readonly cached: number;
+  /** Requests sent to OBS. */
+  readonly requests: number;
+  /** Each one stops the plan: nothing is submitted. */
+  readonly problems: readonly PreflightProblem[];
+  /** Said, and the plan goes ahead. */
+  readonly warnings: readonly PreflightProblem[];
+}
+
 export interface Plan {
   /** The state the plan was made against; applying it after the state moved is refused. */
   readonly basis: { readonly lineage: string; readonly serial: number };
@@ -123,6 +163,8 @@ export interface Plan {
   /** What the refresh found: its record changes are recorded before anything else is done. */
   readonly refresh: Refreshed;
   readonly entries: readonly PlanEntry[];
+  /** What the checks of the image files to import found; absent when the plan was made offline. */
+  readonly preflight?: PreflightReport;
 }
 
 /** A plan made without looking at the cloud. */

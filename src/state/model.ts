@@ -28,6 +28,8 @@ interface RecordBase {
   readonly revision?: string;
   /** Failed attempts of this spec in a row, this one's failure included: how long the next waits. */
   readonly failures?: number;
+  /** The image file as the pre-flight saw it when this attempt was made: a re-upload under the same key shows. */
+  readonly source?: SourceObject;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -77,6 +79,34 @@ export interface Account {
   readonly regions: Readonly<Record<string, RegionAccount>>;
 }
 
+/** An image file in OBS as HEAD Object described it. */
+export interface SourceObject {
+  /** As OBS sends it, quotes included; not an MD5 for multipart uploads. */
+  readonly etag: string;
+  /** Bytes. */
+  readonly size: number;
+}
+
+/** An image file that passed every pre-flight check, and when. */
+export interface CheckedObject extends SourceObject {
+  readonly checkedAt: string;
+}
+
+/** A bucket that passed the pre-flight's checks (region, storage class), and when. */
+export interface CheckedBucket {
+  readonly region: string;
+  readonly storageClass: string;
+  readonly checkedAt: string;
+}
+
+/** What the pre-flight found fine, so that the next plans need not ask OBS again for a while. */
+export interface PreflightCache {
+  /** By `bucket:key`, as image_url names the file. */
+  readonly objects: Readonly<Record<string, CheckedObject>>;
+  /** By bucket name. */
+  readonly buckets: Readonly<Record<string, CheckedBucket>>;
+}
+
 export interface State {
   readonly version: typeof STATE_VERSION;
   /** Fixed when the state is first written; empty until then. */
@@ -87,6 +117,8 @@ export interface State {
   readonly account?: Account;
   /** One record per manifest key. */
   readonly images: Readonly<Record<string, ImageRecord>>;
+  /** Image files and buckets the pre-flight checked lately. */
+  readonly preflight?: PreflightCache;
 }
 
 /** Changed records by key; null removes the record. */
