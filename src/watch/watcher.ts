@@ -36,10 +36,13 @@ export async function watchManifests(
 ): Promise<ManifestWatcher> {
   const changes = debounceChanges(debounce, onChange);
   /**
-   * By the path as reached: the directory's watch, where it really is (a loop guard), and, for a
-   * directory watched only for files given by name, those names.
+   * By the path as reached: the directory's watch, where it really is (a loop guard), the manifest
+   * files known in it, and, for a directory watched only for files given by name, those names.
    */
-  const watched = new Map<string, { readonly watcher: FSWatcher; readonly real: string; names?: Set<string> }>();
+  const watched = new Map<
+    string,
+    { readonly watcher: FSWatcher; readonly real: string; readonly manifests: Set<string>; names?: Set<string> }
+  >();
 
   const unwatch = (directory: string) => {
     for (const [path, entry] of watched) {
@@ -58,7 +61,7 @@ export async function watchManifests(
     if (only && !only.has(name)) return;
     const path = join(directory, name);
     if (MANIFEST.test(name)) {
-      changes.add(`${event} ${path}`, path);
+      manifestEvent(directory, name, event);
       return;
     }
     if (only || event !== 'rename') return;
@@ -74,6 +77,25 @@ export async function watchManifests(
       }
     });
   };
+  /** In words a person reads (add, change, unlink): inotify says only "rename" or "change". */
+  const manifestEvent = (directory: string, name: string, event: string) => {
+    const path = join(directory, name);
+    const known = watched.get(directory)?.manifests;
+    if (event !== 'rename' || known === undefined) {
+      changes.add(`change ${path}`, path);
+      return;
+    }
+    void stat(path).then(
+      () => {
+        changes.add(`${known.has(name) ? 'change' : 'add'} ${path}`, path);
+        known.add(name);
+      },
+      () => {
+        if (!known.delete(name)) return; // made and removed again unseen (an editor's temporary file)
+        changes.add(`unlink ${path}`, path);
+      },
+    );
+  };
   /** Watches directory whole, or only for the file `name` in it. */
   const add = (directory: string, real: string, name?: string) => {
     const entry = watched.get(directory);
@@ -85,12 +107,19 @@ export async function watchManifests(
     const watcher = watch(directory, { persistent: true }, (event, changed) => onEvent(directory, event, changed));
     // A directory removed ends its watch; its parent's watch reports the removal.
     watcher.on('error', () => unwatch(directory));
-    watched.set(directory, { watcher, real, ...(name === undefined ? {} : { names: new Set([name]) }) });
+    watched.set(directory, {
+      watcher,
+      real,
+      manifests: new Set(),
+      ...(name === undefined ? {} : { names: new Set([name]) }),
+    });
   };
   const walk = async (directory: string, real: string, ancestors: ReadonlySet<string> = new Set()) => {
     add(directory, real);
     const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+    const manifests = watched.get(directory)?.manifests;
     for (const entry of entries) {
+      if (MANIFEST.test(entry.name)) manifests?.add(entry.name);
       if (entry.isFile()) continue;
       const path = join(directory, entry.name);
       const target = await directoryAt(path);
@@ -111,7 +140,15 @@ export async function watchManifests(
     // being replaced by an editor's atomic save.
     const directory = dirname(path);
     const directoryReal = await directoryAt(directory);
-    if (directoryReal !== undefined) add(directory, directoryReal, basename(path));
+    if (directoryReal === undefined) continue;
+    add(directory, directoryReal, basename(path));
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      watched.get(directory)?.manifests.add(basename(path));
   }
   return {
     close: () => {
