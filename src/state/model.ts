@@ -145,6 +145,8 @@ export interface ImportIntent {
   /** A replacement that leaves the image it replaces alone (no longer imsync's to delete). */
   readonly keepsPrevious?: boolean;
   readonly revision?: string;
+  /** The image file as the pre-flight saw it, when it looked. */
+  readonly source?: SourceObject;
 }
 
 /**
@@ -164,6 +166,7 @@ export function intentRecord(previous: ImageRecord | undefined, intent: ImportIn
     attemptId: intent.attemptId,
     ...(supersedes === undefined ? {} : { supersedes }),
     ...(intent.revision === undefined ? {} : { revision: intent.revision }),
+    ...(intent.source === undefined ? {} : { source: intent.source }),
     ...failuresOf(previous, intent.spec),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
@@ -242,7 +245,7 @@ export function adoptedRecord(found: {
 
 /** The fields every phase shares, with the time moved on. */
 function base(record: ImageRecord, at: Date): RecordBase {
-  const { region, spec, specHash: hash, attemptId, supersedes, revision, failures, createdAt } = record;
+  const { region, spec, specHash: hash, attemptId, supersedes, revision, failures, source, createdAt } = record;
   return {
     ...(region === undefined ? {} : { region }),
     spec,
@@ -251,6 +254,7 @@ function base(record: ImageRecord, at: Date): RecordBase {
     ...(supersedes === undefined ? {} : { supersedes }),
     ...(revision === undefined ? {} : { revision }),
     ...(failures === undefined ? {} : { failures }),
+    ...(source === undefined ? {} : { source }),
     createdAt,
     updatedAt: at.toISOString(),
   };
