@@ -7,7 +7,14 @@ import { describeSchemaErrors } from '../manifest/schema-errors.js';
 import { API_VERSION, KIND, type Manifest } from '../manifest/types.js';
 import type { Drift, Refreshed } from '../refresh/refresh.js';
 import type { ImageRecord } from '../state/model.js';
-import { summarize, type FieldChange, type Plan, type PlanEntry } from './plan.js';
+import {
+  summarize,
+  type FieldChange,
+  type Plan,
+  type PlanEntry,
+  type PreflightProblem,
+  type PreflightReport,
+} from './plan.js';
 
 export const PLAN_FORMAT_VERSION = '3';
 /** The last format without a checksum: refused, since nothing shows it unchanged. */
@@ -34,6 +41,7 @@ export function encodePlan(plan: Plan): object {
       drift: Object.fromEntries([...plan.refresh.drift].map(([key, drift]) => [key, encodeDrift(drift)])),
       unadopted: plan.refresh.unadopted.map(({ key, imageId, why }) => ({ key, image_id: imageId, why })),
     },
+    ...(plan.preflight ? { preflight: copyPreflight(plan.preflight) } : {}),
     summary,
     entries: plan.entries.map(encodeEntry),
   };
@@ -71,6 +79,22 @@ function encodeEntry(entry: PlanEntry): object {
     ...('then' in entry && entry.then ? { then: entry.then } : {}),
     ...('keepOld' in entry && entry.keepOld ? { keep_old: true } : {}),
   };
+}
+
+/** The wire has the report's own names: both ways, the fields a report has are copied, and nothing else. */
+function copyPreflight(report: PreflightReport): PreflightReport {
+  return {
+    ...(report.skipped === undefined ? {} : { skipped: report.skipped }),
+    files: report.files,
+    cached: report.cached,
+    requests: report.requests,
+    problems: report.problems.map(copyProblem),
+    warnings: report.warnings.map(copyProblem),
+  };
+}
+
+function copyProblem({ code, key, file, reason }: PreflightProblem): PreflightProblem {
+  return { code, ...(key === undefined ? {} : { key }), ...(file === undefined ? {} : { file }), reason };
 }
 
 function encodeChange(change: FieldChange): object {
@@ -113,6 +137,7 @@ interface PlanJson {
     drift: Record<string, DriftJson>;
     unadopted: { key: string; image_id: string; why: string }[];
   };
+  preflight?: PreflightReport;
   entries: EntryJson[];
 }
 
@@ -160,6 +185,7 @@ export function decodePlan(text: string, path: string): Plan {
     },
     refresh,
     entries: json.entries.map((entry, index) => decodeEntry(entry, index, bad)),
+    ...(json.preflight ? { preflight: copyPreflight(json.preflight) } : {}),
   };
 }
 

@@ -1,16 +1,29 @@
-// The state's wire form: JSON with sorted image keys and 2-space indents, so diffs stay reviewable.
+// The state's wire form: JSON with sorted image keys (and pre-flight cache keys) and 2-space
+// indents, so diffs stay reviewable.
 import { validateAgainst } from '../manifest/schema.js';
 import { describeSchemaErrors } from '../manifest/schema-errors.js';
 import { STATE_VERSION, type State } from './model.js';
 import { StateError } from './store.js';
 
+/** The cache goes last whatever the order it was set in: every backend gives back the same file. */
 export function encodeState(state: State): string {
-  const images = Object.fromEntries(
-    Object.keys(state.images)
+  const { preflight, ...rest } = state;
+  const document = {
+    ...rest,
+    images: sortedByKey(state.images),
+    ...(preflight === undefined
+      ? {}
+      : { preflight: { objects: sortedByKey(preflight.objects), buckets: sortedByKey(preflight.buckets) } }),
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+function sortedByKey<T>(map: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(
+    Object.keys(map)
       .sort()
-      .map((key) => [key, state.images[key]]),
+      .map((key) => [key, map[key]!]),
   );
-  return `${JSON.stringify({ ...state, images }, null, 2)}\n`;
 }
 
 /** Decodes a state document, refusing anything it cannot vouch for. `location` names it in errors. */

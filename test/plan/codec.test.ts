@@ -3,12 +3,19 @@
 // is not one, or was changed after it was written, is refused with a PlanFileError that names the
 // file and says what is wrong.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateAgainst } from '../../src/manifest/schema.js';
 import type { ImageSpec, Manifest } from '../../src/manifest/types.js';
 import { decodePlan, encodePlan, PlanFileError } from '../../src/plan/codec.js';
-import { planChanges, type Plan, type PlanOptions } from '../../src/plan/plan.js';
+import {
+  planChanges,
+  type Plan,
+  type PlanOptions,
+  type PreflightCode,
+  type PreflightReport,
+} from '../../src/plan/plan.js';
 import type { Drift, Refreshed } from '../../src/refresh/refresh.js';
 import {
   adoptedRecord,
@@ -21,7 +28,7 @@ import {
   type SucceededRecord,
 } from '../../src/state/model.js';
 import { dataSpec, manifest, systemSpec } from '../support/specs.js';
-import { at, failed, imported, submitted, submitting } from '../support/states.js';
+import { at, failed, imageFile, imported, sourced, submitted, submitting } from '../support/states.js';
 
 const PATH = 'plans/saved.json';
 
@@ -256,6 +263,69 @@ describe('plan codec round trip', () => {
   });
 });
 
+/** What the pre-flight found of a plan's files: one problem, one warning. */
+const preflightReport: PreflightReport = {
+  files: 3,
+  cached: 1,
+  requests: 4,
+  problems: [
+    {
+      code: 'OBJECT_MISSING',
+      key: 'c',
+      file: 'golden-images:c.zvhd2',
+      reason: 'golden-images:c.zvhd2 does not exist in OBS (404 NoSuchKey)',
+    },
+  ],
+  warnings: [{ code: 'QUOTA', reason: '3 of 100 private images are left in the quota' }],
+};
+
+describe("plan codec: the pre-flight's report", () => {
+  it('reads back the report and the sources of the records an entry embeds', () => {
+    const state = sourced(imported(emptyState(), 'a', systemSpec('a')), 'b', systemSpec('b'));
+    const plan = planChanges([manifest('a'), manifest('b'), manifest('c')], state);
+    expect(plan.entries.find((entry) => entry.key === 'b')).toMatchObject({ recorded: { source: imageFile } });
+    for (const preflight of [preflightReport, { ...preflightReport, skipped: 'token authentication', files: 0 }]) {
+      const withReport = { ...plan, preflight };
+      expect(schemaErrors(withReport)).toEqual([]);
+      expect(roundTrip(withReport)).toEqual(asWired(withReport));
+    }
+    expect('preflight' in roundTrip(plan)).toBe(false);
+  });
+
+  it('writes the fields of the report and of its problems, and nothing else they carry', () => {
+    const problem = { ...preflightReport.problems[0]!, status: 404 };
+    const document = encodePlan({
+      ...planChanges([], emptyState()),
+      preflight: { ...preflightReport, problems: [problem], took: 12 } as PreflightReport,
+    }) as { preflight: object };
+    expect(document.preflight).toEqual(preflightReport);
+  });
+
+  it('names in its schema exactly the codes a problem has', () => {
+    // Every code once: the compiler refuses a missing or unknown one.
+    const codes: Record<PreflightCode, true> = {
+      FORMAT: true,
+      BUCKET_MISSING: true,
+      BUCKET_REGION: true,
+      BUCKET_CLASS: true,
+      OBJECT_MISSING: true,
+      OBJECT_EMPTY: true,
+      OBJECT_TOO_BIG: true,
+      OBJECT_CLASS: true,
+      OBJECT_ENCRYPTION: true,
+      BITMAP_MISSING: true,
+      ACCESS_DENIED: true,
+      UNCHECKED: true,
+      QUOTA: true,
+      SOURCE_CHANGED: true,
+    };
+    const schema = JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8')) as {
+      definitions: { problem: { properties: { code: { enum: string[] } } } };
+    };
+    expect([...schema.definitions.problem.properties.code.enum].sort()).toEqual(Object.keys(codes).sort());
+  });
+});
+
 // A saved plan to break, one way per row.
 function savedPlan(): Record<string, unknown> {
   let state = imported(emptyState(), 'a', systemSpec('a'));
@@ -274,13 +344,14 @@ function savedPlan(): Record<string, unknown> {
     },
   );
   expect(plan.entries.map((entry) => entry.action)).toEqual(['update', 'follow', 'import', 'update']);
-  return JSON.parse(JSON.stringify(encodePlan(plan))) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(encodePlan({ ...plan, preflight: preflightReport }))) as Record<string, unknown>;
 }
 
 /** The parts of a saved plan the rows below break. */
 interface SavedRecord {
   phase: string;
   imageId?: string;
+  source?: unknown;
 }
 interface SavedEntry {
   action: string;
@@ -288,9 +359,15 @@ interface SavedEntry {
   manifest?: { spec: { min_disk: number; image_url: string } };
   changes?: unknown[];
 }
+interface SavedProblem {
+  code: string;
+  key?: string;
+  reason?: string;
+}
 interface SavedPlan {
   entries: SavedEntry[];
   refresh: { records: Record<string, SavedRecord> };
+  preflight: { requests: number; problems?: SavedProblem[]; warnings: SavedProblem[]; [field: string]: unknown };
   [field: string]: unknown;
 }
 
@@ -399,6 +476,46 @@ const broken: Record<string, { text: () => string; why: RegExp }> = {
   'a manifest spec with min_disk 0': {
     text: () => edit((_, [a]) => (a!.manifest!.spec.min_disk = 0)),
     why: /not a valid plan: entries\[0\]\.manifest\.spec\.min_disk is 0, out of range/,
+  },
+  "the pre-flight's problems left out after the plan was written": {
+    text: () => {
+      const plan = savedPlan() as SavedPlan;
+      plan.preflight.problems = [];
+      return JSON.stringify(plan);
+    },
+    why: /the plan was changed after it was written/,
+  },
+  'a pre-flight problem with an unknown code': {
+    text: () => edit((plan) => (plan.preflight.problems![0]!.code = 'OBJECT_GONE')),
+    why: /not a valid plan: preflight\.problems\[0\]\.code must be one of FORMAT, BUCKET_MISSING, .*, SOURCE_CHANGED; got "OBJECT_GONE"/,
+  },
+  'a pre-flight problem for no manifest key': {
+    text: () => edit((plan) => (plan.preflight.problems![0]!.key = 'Web Base')),
+    why: /not a valid plan: preflight\.problems\[0\]\.key "Web Base" is not valid/,
+  },
+  'a pre-flight warning without its reason': {
+    text: () => edit((plan) => delete plan.preflight.warnings[0]!.reason),
+    why: /not a valid plan: preflight\.warnings\[0\] is missing "reason"/,
+  },
+  'a negative count of requests': {
+    text: () => edit((plan) => (plan.preflight.requests = -1)),
+    why: /not a valid plan: preflight\.requests is -1, out of range/,
+  },
+  'a pre-flight report without its problems': {
+    text: () => edit((plan) => delete plan.preflight.problems),
+    why: /not a valid plan: preflight is missing "problems"/,
+  },
+  'an unknown field in the pre-flight report': {
+    text: () => edit((plan) => (plan.preflight.errors = [])),
+    why: /not a valid plan: unknown field "preflight\.errors"/,
+  },
+  "an entry record's source of negative size": {
+    text: () => edit((_, [a]) => (a!.recorded!.source = { etag: '"9b2c"', size: -1 })),
+    why: /not a valid plan: entries\[0\]\.recorded\.source\.size is -1, out of range/,
+  },
+  "a refreshed record's source with an unquoted ETag": {
+    text: () => edit((plan) => (plan.refresh.records.d!.source = { etag: '9b2c', size: 1 })),
+    why: /not a valid plan: refresh\.records\.d\.source\.etag "9b2c" is not valid/,
   },
   'an extra unknown top-level field': {
     text: () => edit((plan) => (plan.approved_by = 'someone')),

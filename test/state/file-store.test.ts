@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeState } from '../../src/state/codec.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import { emptyState, type State } from '../../src/state/model.js';
+import { emptyState, type PreflightCache, type State } from '../../src/state/model.js';
+import { StateRecorder } from '../../src/state/recorder.js';
 import { stateFailure } from '../support/failure.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
-import { at, submitted, submitting } from '../support/states.js';
+import { at, preflightCache, sourced, submitted, submitting } from '../support/states.js';
 
 function without<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {
   const { [key]: _dropped, ...rest } = object;
@@ -28,6 +29,20 @@ describeStateStore('file', async () => {
 });
 
 const oneImport = submitting(emptyState(), 'web-base', systemSpec('web-base'));
+
+/** A state whose cache has one checked file, changed by `change`. */
+function withCheckedFile(change: Record<string, unknown>): object {
+  const file = preflightCache().objects['golden-images:web-base.zvhd2']!;
+  return {
+    ...oneImport,
+    preflight: { ...preflightCache(), objects: { 'golden-images:web-base.zvhd2': { ...file, ...change } } },
+  };
+}
+
+/** A state whose record carries `source`. */
+function withSource(source: unknown): object {
+  return { ...oneImport, images: { 'web-base': { ...oneImport.images['web-base'], source } } };
+}
 
 /**
  * What `call` rejects with, or 'still waiting' after two seconds; a reader left waiting on `fifo`
@@ -99,6 +114,105 @@ describe('file state store', () => {
     ],
     ['an unknown field', { ...emptyState(), resources: {} }, 'STATE_INVALID', 'resources'],
     ['an array', [], 'STATE_VERSION', 'none'],
+    [
+      'a cached ETag without its quotes',
+      withCheckedFile({ etag: '9b2cf535f27731c974343645a3985328' }),
+      'STATE_INVALID',
+      'preflight.objects.golden-images:web-base.zvhd2.etag "9b2cf535f27731c974343645a3985328" is not valid. Expected: An entity tag',
+    ],
+    [
+      'a cached ETag longer than 200 characters',
+      withCheckedFile({ etag: `"${'a'.repeat(201)}"` }),
+      'STATE_INVALID',
+      'etag',
+    ],
+    [
+      'a cached file of negative size',
+      withCheckedFile({ size: -1 }),
+      'STATE_INVALID',
+      'preflight.objects.golden-images:web-base.zvhd2.size is -1, out of range',
+    ],
+    [
+      'a cached size beyond 2^53 - 1',
+      withCheckedFile({ size: 2 ** 53 }),
+      'STATE_INVALID',
+      'size is 9007199254740992, out of range',
+    ],
+    [
+      'a cached size that is no whole number',
+      withCheckedFile({ size: '8589934592' }),
+      'STATE_INVALID',
+      'size must be a whole number, not the string "8589934592" (remove the quotes)',
+    ],
+    [
+      'a check time that is no ISO date-time',
+      withCheckedFile({ checkedAt: '26/11/2026 10:00' }),
+      'STATE_INVALID',
+      'checkedAt "26/11/2026 10:00" is not valid. Expected: When the check passed: an ISO 8601 date and time',
+    ],
+    [
+      'a check time without its offset',
+      withCheckedFile({ checkedAt: '2026-11-26T10:00:00' }),
+      'STATE_INVALID',
+      'checkedAt',
+    ],
+    [
+      'a cached file named otherwise than bucket:key',
+      {
+        ...oneImport,
+        preflight: {
+          objects: { 'web-base.zvhd2': preflightCache().objects['golden-images:web-base.zvhd2'] },
+          buckets: {},
+        },
+      },
+      'STATE_INVALID',
+      'preflight.objects "web-base.zvhd2" is not valid',
+    ],
+    [
+      'a cached bucket that is no bucket name',
+      {
+        ...oneImport,
+        preflight: { objects: {}, buckets: { Golden_Images: preflightCache().buckets['golden-images'] } },
+      },
+      'STATE_INVALID',
+      'preflight.buckets "Golden_Images" is not valid. Expected: An OBS bucket name',
+    ],
+    [
+      'a cached bucket without its storage class',
+      {
+        ...oneImport,
+        preflight: {
+          objects: {},
+          buckets: { 'golden-images': { region: 'ap-southeast-1', checkedAt: at.toISOString() } },
+        },
+      },
+      'STATE_INVALID',
+      'preflight.buckets.golden-images is missing "storageClass"',
+    ],
+    [
+      'a cache without buckets',
+      { ...oneImport, preflight: { objects: {} } },
+      'STATE_INVALID',
+      'preflight is missing "buckets"',
+    ],
+    [
+      'an unknown field in a cached file',
+      withCheckedFile({ md5: 'x' }),
+      'STATE_INVALID',
+      'unknown field "preflight.objects.golden-images:web-base.zvhd2.md5"',
+    ],
+    [
+      "a record's source of negative size",
+      withSource({ etag: '"a"', size: -5 }),
+      'STATE_INVALID',
+      "images.web-base.source.size is -5, out of range. Expected: The file's size in bytes",
+    ],
+    [
+      "a record's source without its ETag",
+      withSource({ size: 5 }),
+      'STATE_INVALID',
+      'images.web-base.source is missing "etag"',
+    ],
   ])('refuses a state with %s, leaving the file as it was', async (_case, document, code, mention) => {
     const path = await tempPath();
     const text = JSON.stringify(document);
@@ -407,6 +521,58 @@ describe('file state store: a state file that is gone while its companions are t
     expect(aside).toMatch(/\.before-rebuild-.*\.journal$/);
     expect((await stat(aside!)).size).toBeGreaterThan(0);
     expect(await new FileStateStore(path).read()).toEqual(state);
+  });
+});
+
+describe("file state store: the pre-flight's cache", () => {
+  it('writes the cache after the records, its files and buckets in key order, and reads it back', async () => {
+    const path = await tempPath();
+    const cache = preflightCache();
+    const shuffled: PreflightCache = {
+      objects: Object.fromEntries(Object.entries(cache.objects).reverse()),
+      buckets: { 'zz-bucket': cache.buckets['golden-images']!, ...cache.buckets },
+    };
+    const written = await new FileStateStore(path).write({
+      preflight: shuffled,
+      ...sourced(emptyState(), 'web-base', systemSpec('web-base')),
+    });
+    const document = JSON.parse(await readFile(path, 'utf8')) as Record<string, PreflightCache>;
+    expect(Object.keys(document)).toEqual(['version', 'lineage', 'serial', 'images', 'preflight']);
+    expect(Object.keys(document.preflight!.objects)).toEqual(['golden-images:db.raw', 'golden-images:web-base.zvhd2']);
+    expect(Object.keys(document.preflight!.buckets)).toEqual(['golden-images', 'zz-bucket']);
+    expect(await new FileStateStore(path).read()).toEqual(written);
+  });
+
+  it('keeps the cache of a rewrite through the commits after it: the state and its journal read back with it', async () => {
+    const path = await tempPath();
+    const store = new FileStateStore(path);
+    const lock = await store.lock('imsync apply');
+    const recorder = new StateRecorder(store, await store.write(oneImport));
+    await recorder.rewrite((state) => ({ ...state, preflight: preflightCache() }));
+    const db = sourced(recorder.state, 'db', systemSpec('db')).images.db!;
+    await recorder.record('db', db);
+    expect(recorder.state.preflight).toEqual(preflightCache());
+    // The commit is a journal line; the file holds the cache from the rewrite.
+    expect((await readFile(`${path}.journal`, 'utf8')).trim().split('\n')).toHaveLength(1);
+    expect((JSON.parse(await readFile(path, 'utf8')) as State).preflight).toEqual(preflightCache());
+    const read = await new FileStateStore(path).read();
+    expect(read).toEqual(recorder.state);
+    expect(read.images.db!.source).toEqual(db.source);
+    await lock.release();
+    // Folded in on release, the cache is still there.
+    await expect(stat(`${path}.journal`)).rejects.toThrow();
+    expect(await new FileStateStore(path).read()).toEqual(recorder.state);
+  });
+
+  it('reads a state file written before the cache existed as it was, and writes none back', async () => {
+    const path = await tempPath();
+    const text = `${JSON.stringify({ version: 1, lineage: 'l-1', serial: 3, images: oneImport.images }, null, 2)}\n`;
+    await writeFile(path, text);
+    const store = new FileStateStore(path);
+    const read = await store.read();
+    expect('preflight' in read).toBe(false);
+    await store.write(read);
+    expect(await readFile(path, 'utf8')).toBe(text.replace('"serial": 3', '"serial": 4'));
   });
 });
 

@@ -3,12 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, type State } from '../../src/state/model.js';
 import { openStore } from '../../src/state/open.js';
+import { MIGRATIONS, tablesOf } from '../../src/state/postgres/migrations.js';
 import type { StateStore } from '../../src/state/store.js';
 import { stateFailure } from '../support/failure.js';
 import { schemaOf, usePostgres } from '../support/postgres.js';
 import { describeStateStore } from '../support/state-store-contract.js';
 import { systemSpec } from '../support/specs.js';
-import { submitted } from '../support/states.js';
+import { preflightCache, sourced, submitted } from '../support/states.js';
 
 const { admin, freshLocation } = usePostgres();
 
@@ -109,7 +110,79 @@ describe('postgres state store', () => {
     const location = freshLocation();
     const reads = await Promise.all([1, 2, 3, 4].map(() => open(location).read()));
     expect(reads).toEqual([emptyState(), emptyState(), emptyState(), emptyState()]);
-    expect((await rows(location, 'imsync_migrations')).map(({ version }) => version)).toEqual([1]);
+    expect((await rows(location, 'imsync_migrations')).map(({ version }) => version)).toEqual([1, 2]);
+  });
+
+  it("brings a database of version 1 up to date: its state reads as it was, then keeps the pre-flight's cache", async () => {
+    const location = freshLocation();
+    const schema = schemaOf(location);
+    const t = tablesOf(schema);
+    // The tables as an imsync of version 1 made them, and a state it wrote.
+    const old = withImports(emptyState(), 'a');
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    for (const statement of MIGRATIONS[0]!(t)) await admin.query(statement);
+    await admin.query(
+      `CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await admin.query(`INSERT INTO ${t.migrations} (version) VALUES (1)`);
+    await admin.query(`INSERT INTO ${t.meta} (lineage, serial, account) VALUES ('l-1', 3, $1)`, [
+      JSON.stringify({ regions: { default: { endpoint: 'embedded-emulator', projectId: 'p' } } }),
+    ]);
+    await admin.query(`INSERT INTO ${t.images} (key, record, serial) VALUES ('a', $1, 3)`, [
+      JSON.stringify(old.images.a),
+    ]);
+
+    const store = open(location);
+    const read = await store.read();
+    expect(read).toEqual({
+      ...old,
+      lineage: 'l-1',
+      serial: 3,
+      account: { regions: { default: { endpoint: 'embedded-emulator', projectId: 'p' } } },
+    });
+    expect('preflight' in read).toBe(false);
+    expect((await rows(location, 'imsync_migrations')).map(({ version }) => version)).toEqual([1, 2]);
+    expect(await rows(location, 'imsync_meta')).toMatchObject([{ lineage: 'l-1', preflight: null }]);
+
+    const written = await store.write({ ...read, preflight: preflightCache() });
+    expect(await open(location).read()).toEqual(written);
+    const [meta] = await admin
+      .query<{ text: string }>(`SELECT preflight::text AS text FROM ${t.meta}`)
+      .then((r) => r.rows);
+    expect(meta!.text).toBe(JSON.stringify(preflightCache()));
+  });
+
+  it("refuses a pre-flight's cache that does not decode as STATE_CORRUPT, naming the meta table, and leaves it", async () => {
+    const location = freshLocation();
+    const store = open(location);
+    await store.write({ ...withImports(await store.read(), 'a', 'b'), preflight: preflightCache() });
+    const bad = {
+      ...preflightCache(),
+      objects: { 'golden-images:web-base.zvhd2': { etag: '"x"', size: -1, checkedAt: 'now' } },
+    };
+    await admin.query(`UPDATE "${schemaOf(location)}".imsync_meta SET preflight = $1`, [JSON.stringify(bad)]);
+    const error = await stateFailure(open(location).read());
+    expect(error.code).toBe('STATE_CORRUPT');
+    expect(error.message).toBe(
+      `${location}: table ${schemaOf(location)}.imsync_meta is not a valid state: preflight.objects.golden-images:web-base.zvhd2.size is -1, out of range. Expected: The file's size in bytes: a whole number from 0 to 2^53 - 1.; it was left untouched`,
+    );
+    expect((await rows(location, 'imsync_meta'))[0]!.preflight).toEqual(bad);
+  });
+
+  it('refuses a record whose source does not decode, naming its key, not the records before it', async () => {
+    const location = freshLocation();
+    const store = open(location);
+    const state = sourced(withImports(await store.read(), 'a'), 'b', systemSpec('b'));
+    await store.write({ ...state, preflight: preflightCache() });
+    const broken = { ...state.images.b, source: { etag: 'no quotes', size: 1 } };
+    await admin.query(`UPDATE "${schemaOf(location)}".imsync_images SET record = $1 WHERE key = 'b'`, [
+      JSON.stringify(broken),
+    ]);
+    const error = await stateFailure(open(location).read());
+    expect(error.code).toBe('STATE_CORRUPT');
+    expect(error.message).toContain(
+      `${location}: table ${schemaOf(location)}.imsync_images, key "b" is not a valid state: images.b.source.etag "no quotes" is not valid`,
+    );
   });
 
   it('refuses a database whose tables are newer than this imsync knows (STATE_VERSION), and writes nothing', async () => {
@@ -119,7 +192,7 @@ describe('postgres state store', () => {
     const error = await stateFailure(open(location).write(withImports(emptyState(), 'a')));
     expect(error.code).toBe('STATE_VERSION');
     expect(error.message).toContain('has tables at version 99');
-    expect(error.message).toContain('knows versions up to 1');
+    expect(error.message).toContain('knows versions up to 2');
     expect(await rows(location, 'imsync_images')).toEqual([]);
   });
 
@@ -170,12 +243,12 @@ describe('postgres state store', () => {
   it('keeps the replaced state aside on rebuild, rows as they were', async () => {
     const location = freshLocation();
     const store = open(location);
-    const old = await store.write(withImports(await store.read(), 'a'));
+    const old = await store.write({ ...withImports(await store.read(), 'a'), preflight: preflightCache() });
     const { state, aside } = await store.rebuild(withImports(emptyState(), 'b'));
     expect(state.lineage).not.toBe(old.lineage);
     expect(aside).toMatch(new RegExp(`imsync_aside, id \\d+\\)$`));
     expect(await rows(location, 'imsync_aside')).toMatchObject([
-      { lineage: old.lineage, serial: '1', images: { a: old.images.a } },
+      { lineage: old.lineage, serial: '1', preflight: preflightCache(), images: { a: old.images.a } },
     ]);
     expect(Object.keys((await open(location).read()).images)).toEqual(['b']);
   });

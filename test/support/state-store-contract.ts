@@ -5,7 +5,7 @@ import { emptyState, type State } from '../../src/state/model.js';
 import { StateError, type StateStore } from '../../src/state/store.js';
 import { stateFailure } from './failure.js';
 import { systemSpec } from './specs.js';
-import { submitted } from './states.js';
+import { preflightCache, sourced, submitted } from './states.js';
 
 export interface StoreFixture {
   /** A fresh, empty store. */
@@ -50,6 +50,42 @@ export function describeStateStore(name: string, open: () => Promise<StoreFixtur
       const read = await reopen().read();
       expect(read.images['web-base']).toEqual(written.images['web-base']);
       expect(read.images['web-base']).toMatchObject({ phase: 'submitted', jobId: 'job-web-base' });
+    });
+
+    it("round-trips the pre-flight's cache and a record's source through write, commit and seed", async () => {
+      const { store, reopen } = await open();
+      const cache = preflightCache();
+      const written = await store.write({
+        ...sourced(await store.read(), 'web-base', systemSpec('web-base')),
+        preflight: cache,
+      });
+      expect(written.images['web-base']!.source).toEqual({
+        etag: '"9b2cf535f27731c974343645a3985328"',
+        size: 8 * 2 ** 30,
+      });
+      expect(await reopen().read()).toEqual(written);
+      // A commit writes records only: the cache stays as the last whole write left it.
+      const committed = await store.commit(written, new Map([['db', withImport(written, 'db').images.db!]]));
+      const read = await reopen().read();
+      expect(read).toEqual(committed);
+      expect(read.preflight).toEqual(cache);
+      const moved: State = { ...read, lineage: randomUUID(), serial: 9 };
+      const { store: other, reopen: reopenOther } = await open();
+      await other.seed(moved);
+      expect(await reopenOther().read()).toEqual(moved);
+    });
+
+    it("replaces the pre-flight's cache with every whole write, and drops it when the state has none", async () => {
+      const { store, reopen } = await open();
+      const first = await store.write({ ...withImport(await store.read(), 'a'), preflight: preflightCache() });
+      const { 'golden-images:db.raw': _dropped, ...objects } = preflightCache().objects;
+      const second = await store.write({ ...first, preflight: { ...preflightCache(), objects } });
+      expect((await reopen().read()).preflight?.objects).toEqual(objects);
+      const { preflight: _cache, ...withoutCache } = second;
+      const third = await store.write(withoutCache);
+      const read = await reopen().read();
+      expect(read).toEqual(third);
+      expect('preflight' in read).toBe(false);
     });
 
     it('refuses a write based on a state that has moved on, and keeps the newer one', async () => {

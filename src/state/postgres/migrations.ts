@@ -4,7 +4,7 @@
 /** The tables of one state, schema-qualified and quoted, ready to go into SQL. */
 export interface Tables {
   readonly schema: string;
-  /** One row: the lineage, the serial and the account. */
+  /** One row: the lineage, the serial, the account and the pre-flight's cache. */
   readonly meta: string;
   /** One row per image record, by manifest key. */
   readonly images: string;
@@ -33,8 +33,9 @@ function quoted(identifier: string): string {
 }
 
 /**
- * Migration N (1-based) is MIGRATIONS[N - 1]. Records and the account are `json`, not `jsonb`: kept
- * as imsync wrote them, byte for byte, so that a state moved back to a file is the file it was.
+ * Migration N (1-based) is MIGRATIONS[N - 1]. Records, the account and the cache are `json`, not
+ * `jsonb`: kept as imsync wrote them, byte for byte, so that a state moved back to a file is the file
+ * it was.
  */
 export const MIGRATIONS: readonly ((tables: Tables) => readonly string[])[] = [
   (t) => [
@@ -69,4 +70,6 @@ export const MIGRATIONS: readonly ((tables: Tables) => readonly string[])[] = [
       images json NOT NULL
     )`,
   ],
+  // The pre-flight's cache of checked files and buckets; null in the rows written before it.
+  (t) => [`ALTER TABLE ${t.meta} ADD COLUMN preflight json`, `ALTER TABLE ${t.aside} ADD COLUMN preflight json`],
 ];

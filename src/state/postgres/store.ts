@@ -16,6 +16,7 @@ import {
   withChanges,
   type Account,
   type ImageRecord,
+  type PreflightCache,
   type RecordChanges,
   type State,
 } from '../model.js';
@@ -77,6 +78,7 @@ interface MetaRow {
   readonly lineage: string;
   readonly serial: string;
   readonly account: Account | null;
+  readonly preflight: PreflightCache | null;
 }
 
 interface HolderRow {
@@ -115,7 +117,7 @@ export class PostgresStateStore implements StateStore {
       const [, meta, images] = (await client
         .query(
           `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-           SELECT lineage, serial::text AS serial, account FROM ${t.meta};
+           SELECT lineage, serial::text AS serial, account, preflight FROM ${t.meta};
            SELECT key, record FROM ${t.images} ORDER BY key;
            COMMIT`,
         )
@@ -182,8 +184,8 @@ export class PostgresStateStore implements StateStore {
           await this.fence(client);
           // Whatever is stored is kept as it is, whether it reads or not.
           const kept = await client.query<{ id: string }>(
-            `INSERT INTO ${t.aside} (lineage, serial, account, images)
-             SELECT meta.lineage, meta.serial, meta.account,
+            `INSERT INTO ${t.aside} (lineage, serial, account, preflight, images)
+             SELECT meta.lineage, meta.serial, meta.account, meta.preflight,
                     coalesce((SELECT json_object_agg(key, record ORDER BY key) FROM ${t.images}), '{}')
              FROM (SELECT 1) AS one LEFT JOIN ${t.meta} AS meta ON true
              WHERE EXISTS (SELECT 1 FROM ${t.meta}) OR EXISTS (SELECT 1 FROM ${t.images})
@@ -355,7 +357,7 @@ export class PostgresStateStore implements StateStore {
     );
   }
 
-  /** Writes every record of `state`, and its lineage, serial and account; returns the bytes sent. */
+  /** Writes every record of `state`, and its lineage, serial, account and cache; returns the bytes sent. */
   private async putWhole(client: ClientBase, state: State): Promise<number> {
     return (await this.upsert(client, state, Object.entries(state.images))) + (await this.putMeta(client, state));
   }
@@ -374,16 +376,17 @@ export class PostgresStateStore implements StateStore {
     return keys.reduce((bytes, key, index) => bytes + Buffer.byteLength(key) + Buffer.byteLength(texts[index]!), 0);
   }
 
-  /** Writes the lineage, serial and account of `state`; returns the bytes sent. */
+  /** Writes the lineage, serial, account and cache of `state`; returns the bytes sent. */
   private async putMeta(client: ClientBase, state: State): Promise<number> {
     const account = state.account === undefined ? null : JSON.stringify(state.account);
+    const preflight = state.preflight === undefined ? null : JSON.stringify(state.preflight);
     await client.query(
-      `INSERT INTO ${this.tables.meta} (id, lineage, serial, account) VALUES (true, $1, $2, $3)
+      `INSERT INTO ${this.tables.meta} (id, lineage, serial, account, preflight) VALUES (true, $1, $2, $3, $4)
        ON CONFLICT (id) DO UPDATE SET lineage = excluded.lineage, serial = excluded.serial,
-         account = excluded.account, updated_at = now()`,
-      [state.lineage, state.serial, account],
+         account = excluded.account, preflight = excluded.preflight, updated_at = now()`,
+      [state.lineage, state.serial, account, preflight],
     );
-    return Buffer.byteLength(state.lineage) + Buffer.byteLength(account ?? '');
+    return Buffer.byteLength(state.lineage) + Buffer.byteLength(account ?? '') + Buffer.byteLength(preflight ?? '');
   }
 
   private async counted(written: Promise<{ state: State; bytes: number }>): Promise<State> {
@@ -408,17 +411,18 @@ export class PostgresStateStore implements StateStore {
       lineage: meta.lineage,
       serial: Number(meta.serial),
       images,
-      // After the images, where a file has it: a state moved back to a file is the file it was.
+      // After the images, where a file has them: a state moved back to a file is the file it was.
       ...(meta.account === null ? {} : { account: meta.account }),
+      ...(meta.preflight === null ? {} : { preflight: meta.preflight }),
     };
     try {
       return checkState(state, this.location);
     } catch (error) {
       if (!(error instanceof StateError)) throw error;
-      const [key, problem] =
-        rows
-          .map(({ key, record }) => [key, invalidity({ ...state, images: { [key]: record } })] as const)
-          .find(([, problem]) => problem !== undefined) ?? [];
+      // Each record on its own, and the meta row without them: a bad account or cache is no record's fault.
+      const [key, problem] = rows
+        .map(({ key, record }) => [key, invalidity({ ...emptyState(), images: { [key]: record } })] as const)
+        .find(([, problem]) => problem !== undefined) ?? [undefined, invalidity({ ...state, images: {} })];
       const where =
         key === undefined ? `table ${shown(t.meta)}` : `table ${shown(t.images)}, key ${JSON.stringify(key)}`;
       throw new StateError(
