@@ -20,6 +20,7 @@ import {
   replacedRecord,
   submittedRecord,
   updatedRecord,
+  type SourceObject,
   type SubmittedRecord,
   type SubmittingRecord,
   type SucceededRecord,
@@ -189,9 +190,9 @@ class Run {
     switch (entry.action) {
       case 'import':
       case 'retry':
-        return this.submit(key, entry.manifest.spec, entry.region);
+        return this.submit(key, submission(entry));
       case 'replace':
-        return this.submit(key, entry.manifest.spec, entry.region, entry.keepOld);
+        return this.submit(key, { ...submission(entry), keepOld: entry.keepOld === true });
       case 'update':
         return this.guard(key, 'update', () => this.update(key, entry.recorded, entry.manifest.spec, entry.changes));
       case 'finish-replace':
@@ -225,7 +226,7 @@ class Run {
   }
 
   /** Queues an import attempt; it waits for a submission slot. */
-  private async submit(key: string, spec: ImageSpec, region: string | undefined, keepOld = false): Promise<void> {
+  private async submit(key: string, attempt: Submission): Promise<void> {
     this.submissions++;
     try {
       // Waiting for the account's import cap holds no request slot; a refused attempt is sent
@@ -233,8 +234,8 @@ class Run {
       let queued: SubmittingRecord | undefined;
       for (;;) {
         if (!(await this.slots.acquire(this.options.stop))) return;
-        const attempt = queued;
-        queued = await this.limit(() => this.submitNow(key, spec, region, keepOld, attempt));
+        const waiting = queued;
+        queued = await this.limit(() => this.submitNow(key, attempt, waiting));
         if (queued === undefined) return;
       }
     } finally {
@@ -245,9 +246,7 @@ class Run {
   /** Sends an import; returns its record when the account's cap refused it (IMG.0194), to send again. */
   private async submitNow(
     key: string,
-    spec: ImageSpec,
-    region: string | undefined,
-    keepOld: boolean,
+    attempt: Submission,
     queued: SubmittingRecord | undefined,
   ): Promise<SubmittingRecord | undefined> {
     if (this.options.stop.aborted) {
@@ -255,11 +254,11 @@ class Run {
       return undefined; // never sent: the next plan has it (or settles the recorded intent)
     }
     const { recorder, ims } = this.deps;
-    const record = queued ?? (await this.intend(key, spec, region, keepOld));
+    const record = queued ?? (await this.intend(key, attempt));
     const { attemptId } = record;
     let jobId: string;
     try {
-      jobId = await ims.quickImport(importBody(spec, key, attemptId), this.options.abort);
+      jobId = await ims.quickImport(importBody(attempt.spec, key, attemptId), this.options.abort);
     } catch (error) {
       if (this.options.abort?.aborted) {
         this.slots.perhapsRunning();
@@ -297,7 +296,7 @@ class Run {
   }
 
   /** A new attempt, durable before anything is sent. */
-  private async intend(key: string, spec: ImageSpec, region: string | undefined, keepOld: boolean) {
+  private async intend(key: string, { spec, region, keepOld, source }: Submission) {
     const attemptId = this.deps.newAttemptId();
     const { revision } = this.options;
     const intent = {
@@ -306,6 +305,7 @@ class Run {
       keepsPrevious: keepOld,
       ...(region === undefined ? {} : { region }),
       ...(revision === undefined ? {} : { revision }),
+      ...(source === undefined ? {} : { source }),
     };
     const record = intentRecord(this.deps.recorder.get(key), intent, this.now());
     await this.deps.recorder.record(key, record);
@@ -465,7 +465,7 @@ class Run {
       case 'resubmit': {
         this.settling.delete(key);
         const record = this.inFlight(key);
-        this.later.push(this.submit(key, record.spec, record.region));
+        this.later.push(this.submit(key, submission({ manifest: { spec: record.spec }, ...record })));
         return;
       }
       default:
@@ -646,3 +646,26 @@ class Run {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One import attempt to make: what to send, where, and what the record keeps of it. */
+interface Submission {
+  readonly spec: ImageSpec;
+  readonly region?: string;
+  /** A replacement that leaves the image it replaces alone. */
+  readonly keepOld: boolean;
+  /** The image file as the pre-flight checked it. */
+  readonly source?: SourceObject;
+}
+
+function submission(from: {
+  readonly manifest: { readonly spec: ImageSpec };
+  readonly region?: string;
+  readonly source?: SourceObject;
+}): Submission {
+  return {
+    spec: from.manifest.spec,
+    keepOld: false,
+    ...(from.region === undefined ? {} : { region: from.region }),
+    ...(from.source === undefined ? {} : { source: from.source }),
+  };
+}

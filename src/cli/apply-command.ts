@@ -11,7 +11,8 @@ import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
-import type { State } from '../state/model.js';
+import type { PreflightCache, State } from '../state/model.js';
+import { sameCache } from '../preflight/preflight.js';
 import { StateError, whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
@@ -108,6 +109,7 @@ export async function applyCommand(
       const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
       let refusal: string | undefined;
       let blocked = 0;
+      let checked: PreflightCache | undefined;
       let answer = 'yes' as 'yes' | 'no' | 'interrupted';
       try {
         const reconciled = await reconcileOnce(
@@ -117,6 +119,8 @@ export async function applyCommand(
             clock: systemClock,
             newAttemptId: () => randomUUID().replaceAll('-', ''),
             emit: renderer.emit,
+            // A saved plan's files were checked when it was made.
+            ...(saved ? {} : { preflight: session.preflight(flags.preflight) }),
           },
           saved
             ? { saved }
@@ -126,12 +130,15 @@ export async function applyCommand(
               show(planned, options, output);
               refusal = planned.refusal;
               blocked = blockedEntries(planned.plan).length;
+              checked = planned.preflightCache;
             },
             confirm: async () => {
               if (saved === undefined && !options.autoApprove) answer = await confirm(terminal, stop);
-              // The state learns its account with its first change, so that a plan that changes nothing writes nothing.
-              if (answer === 'yes' && accountChanged(state, account))
-                await recorder.rewrite((s) => ({ ...s, account }));
+              // The state learns its account (and what the pre-flight found fine) with its first
+              // change, so that a plan that changes nothing writes nothing.
+              const cache = checked && !sameCache(checked, state.preflight) ? { preflight: checked } : {};
+              if (answer === 'yes' && (accountChanged(state, account) || 'preflight' in cache))
+                await recorder.rewrite((s) => ({ ...s, account, ...cache }));
               return answer === 'yes';
             },
           },

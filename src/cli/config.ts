@@ -1,4 +1,5 @@
 // Global settings from flags and the environment, checked before anything is read or sent.
+import { obsEndpoint, ObsEndpointError } from '../obs/endpoints.js';
 import type { Authentication } from '../ims/client.js';
 import { LocationError, openStore } from '../state/open.js';
 import type { StateStore } from '../state/store.js';
@@ -70,6 +71,11 @@ export interface Connection {
   readonly region?: string;
   /** How long an answer may take before the request counts as unanswered (IMSYNC_REQUEST_TIMEOUT). */
   readonly requestTimeoutMs?: number;
+  /**
+   * OBS's endpoint, for the pre-flight: IMSYNC_OBS_ENDPOINT, or the region's when IMS's is the
+   * region's too; unknown beside an IMS endpoint of the user's own (a private deployment, an emulator).
+   */
+  readonly obsEndpoint?: URL;
 }
 
 /**
@@ -85,7 +91,30 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
   checkSendable(projectOrigin, projectId);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) throw new UsageError(`${projectOrigin} is not a project id`);
   const region = resolveRegion(options, env);
-  return { endpoint, projectId, auth: resolveAuth(env), ...(region === undefined ? {} : { region }) };
+  const obs = resolveObsEndpoint(options, env, region);
+  return {
+    endpoint,
+    projectId,
+    auth: resolveAuth(env),
+    ...(region === undefined ? {} : { region }),
+    ...(obs === undefined ? {} : { obsEndpoint: obs }),
+  };
+}
+
+function resolveObsEndpoint(
+  options: ConnectionOptions,
+  env: NodeJS.ProcessEnv,
+  region: string | undefined,
+): URL | undefined {
+  const given = env.IMSYNC_OBS_ENDPOINT;
+  try {
+    if (given !== undefined) return obsEndpoint(region ?? '', given);
+    const ownIms = options.endpoint ?? env.IMSYNC_ENDPOINT;
+    return ownIms === undefined && region !== undefined ? obsEndpoint(region) : undefined;
+  } catch (error) {
+    if (error instanceof ObsEndpointError) throw new UsageError(`IMSYNC_OBS_ENDPOINT ${error.message}`);
+    throw error;
+  }
 }
 
 function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): string {

@@ -37,6 +37,7 @@ export function resolveTarget(
         projectId: emulator.projectId,
         auth: { kind: 'aksk', credentials: credentials! },
         region: emulator.region,
+        obsEndpoint: new URL(emulator.obsEndpoint),
         ...requestTimeout,
       },
       account: { endpoint: 'embedded-emulator', projectId: emulator.projectId },

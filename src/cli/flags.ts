@@ -1,4 +1,5 @@
 // Flag values shared by commands, checked before anything is read or sent.
+import type { PreflightFlags } from './session.js';
 import { MAX_TIMER_MS } from '../clock.js';
 import type { Policy } from '../plan/plan.js';
 import type { RefreshMode } from '../reconcile/reconcile.js';
@@ -72,14 +73,23 @@ export interface PlanFlags {
   force?: boolean;
   refresh?: string;
   refreshOnly?: boolean;
+  /** false with --no-preflight. */
+  preflight?: boolean;
+  reupload?: string;
 }
+
+const REUPLOAD = ['warn', 'replace'] as const;
 
 export function parsePlanFlags(flags: PlanFlags): {
   policy: Policy;
   refresh: RefreshMode;
   maxPrune: number;
   force: boolean;
+  preflight: PreflightFlags;
 } {
+  if (flags.reupload !== undefined && !(REUPLOAD as readonly string[]).includes(flags.reupload)) {
+    throw new UsageError(`--reupload "${flags.reupload}" must be warn or replace`);
+  }
   if (flags.refresh !== undefined && !['true', 'false'].includes(flags.refresh)) {
     throw new UsageError(`--refresh "${flags.refresh}" must be true or false`);
   }
@@ -95,6 +105,10 @@ export function parsePlanFlags(flags: PlanFlags): {
     refresh: flags.refreshOnly ? 'only' : flags.refresh === 'false' ? 'skip' : 'refresh',
     maxPrune,
     force: Boolean(flags.force),
+    preflight: {
+      preflight: flags.preflight !== false,
+      onReupload: (flags.reupload as (typeof REUPLOAD)[number] | undefined) ?? 'warn',
+    },
   };
 }
 

@@ -57,6 +57,18 @@ function planOptions(): Option[] {
     new Option('--force', 'prune beyond --max-prune, or with no manifest at all'),
     new Option('--refresh <bool>', 'look at the cloud first: true (default) or false'),
     new Option('--refresh-only', 'only record what the cloud holds (plan: show it), change nothing'),
+    ...preflightOptions(),
+  ];
+}
+
+/** The checks of the image files through OBS before anything is imported. */
+function preflightOptions(): Option[] {
+  return [
+    new Option('--no-preflight', 'do not check the image files in OBS (existence, size, class, bitmap, region) first'),
+    new Option(
+      '--reupload <what>',
+      'an image file uploaded again under its key after its import: warn (default), or replace the image',
+    ),
   ];
 }
 
@@ -110,7 +122,7 @@ apply.action(async (paths, options, command) => {
   );
 });
 
-program
+const watch = program
   .command('watch')
   .description('reconcile continuously: apply what changes in the manifests, resync on an interval')
   .argument('[paths...]', 'manifest files or directories (default manifests/)')
@@ -171,6 +183,7 @@ program
       Boolean(process.stdout.isTTY),
     );
   });
+for (const option of preflightOptions()) watch.addOption(option);
 
 program
   .command('import')

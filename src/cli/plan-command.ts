@@ -5,7 +5,10 @@ import { dirname } from 'node:path';
 import { systemClock } from '../clock.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
-import { planOnce } from '../reconcile/reconcile.js';
+import { sameCache } from '../preflight/preflight.js';
+import { planOnce, type Planned } from '../reconcile/reconcile.js';
+import type { State } from '../state/model.js';
+import type { StateStore } from '../state/store.js';
 import { writeDurably } from '../state/file-store.js';
 import { EXIT, loadOrReport, type DiagnosticsReport } from './commands.js';
 import { resolveSettings, type ConnectionOptions, type GlobalOptions, type Settings } from './config.js';
@@ -48,12 +51,19 @@ export async function planCommand(
   const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
   try {
     const region = session ? session.region : settings.region;
-    const planned = await planOnce({ ...(session ? { ims: session.client } : {}), clock: systemClock }, state, {
-      ...flags,
-      manifests,
-      ...(region === undefined ? {} : { region }),
-      graceMs: parseSettleGrace(options.settleGrace),
-    });
+    const preflight = session
+      ? session.preflight(flags.preflight)
+      : { skipped: 'not checked: the plan was made offline (--refresh=false)' };
+    const planned = await keepChecked(
+      settings.store,
+      state,
+      await planOnce({ ...(session ? { ims: session.client } : {}), clock: systemClock, preflight }, state, {
+        ...flags,
+        manifests,
+        ...(region === undefined ? {} : { region }),
+        graceMs: parseSettleGrace(options.settleGrace),
+      }),
+    );
     // Encoded (its checksum with it) only when it is printed or saved.
     const document = format === 'json' || options.out ? JSON.stringify(encodePlan(planned.plan)) : '';
     if (format === 'json') output.out(`${document}\n`);
@@ -78,6 +88,28 @@ export async function planCommand(
     return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
   } finally {
     await session?.close();
+  }
+}
+
+/**
+ * Keeps what the pre-flight found fine in the state, so that the next plan need not ask OBS
+ * again, and moves the plan's basis past that write. Only when nobody holds the state and it is
+ * as planned against: the cache is worth no wait and no conflict, and a plan never makes a state.
+ */
+async function keepChecked(store: StateStore, planned: State, made: Planned): Promise<Planned> {
+  const cache = made.preflightCache;
+  if (cache === undefined || planned.lineage === '' || sameCache(cache, planned.preflight)) return made;
+  const lock = await store.lock('imsync plan', 0).catch(() => undefined);
+  if (lock === undefined) return made;
+  try {
+    const current = await store.read();
+    if (current.lineage !== planned.lineage || current.serial !== planned.serial) return made;
+    const written = await store.write({ ...current, preflight: cache });
+    return { ...made, plan: { ...made.plan, basis: { lineage: written.lineage, serial: written.serial } } };
+  } catch {
+    return made;
+  } finally {
+    await lock.release();
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type Plan,
   type PlanAction,
   type PlanEntry,
+  type PreflightReport,
 } from '../plan/plan.js';
 import type { Drift, Refreshed } from '../refresh/refresh.js';
 import type { Planned } from '../reconcile/reconcile.js';
@@ -31,11 +32,13 @@ export function renderPlan(planned: Planned, output: Output): void {
   const said = `${color[verdict.tone](verdict.lead)} ${verdict.rest}\n`;
   const visible = visibleEntries(plan);
   if (planned.refreshOnly || visible.length === 0) {
+    renderPreflight(plan, output);
     output.out(said);
     return;
   }
   output.out('imsync will perform the following actions:\n\n');
   for (const entry of visible) output.out(renderEntry(entry, color) + '\n');
+  renderPreflight(plan, output);
   output.out(said);
   const blocked = onlyBlocked(plan);
   if (blocked !== undefined) output.out(`\n${blocked}, as said above.\n`);
@@ -100,6 +103,40 @@ export function onlyBlocked(plan: Plan): string | undefined {
 /** Said of changes a run connected to one region leaves to runs connected to theirs. */
 export function leftElsewhere(regions: readonly string[], run: 'plan' | 'apply'): string {
   return `changes in other regions (${regions.join(', ')}) are left for ${run === 'apply' ? 'an apply' : 'a plan'} connected there (--region, with that region's project id)`;
+}
+
+/** What the checks of the image files found: each problem and warning with its manifest, or one line. */
+function renderPreflight(plan: Plan, output: Output): void {
+  const { color } = output;
+  const line = preflightLine(plan);
+  if (line !== undefined) output.out(`${color.dim(line)}\n\n`);
+  const report = plan.preflight;
+  if (report === undefined || report.problems.length + report.warnings.length === 0) return;
+  output.out(`${color.bold('Pre-flight')} (the image files in OBS, ${preflightCounts(report)}):\n`);
+  for (const problem of report.problems) {
+    output.out(
+      `  ${color.red('✗')} ${color.bold(problem.key ?? 'account')} ${printable(problem.reason)} [${problem.code}]\n`,
+    );
+  }
+  for (const warning of report.warnings) {
+    output.out(`  ${color.yellow('!')} ${color.bold(warning.key ?? 'account')} ${printable(warning.reason)}\n`);
+  }
+  output.out('\n');
+}
+
+/** The pre-flight in one line when it found nothing to say: skipped, or all fine. Undefined otherwise. */
+export function preflightLine(plan: Plan): string | undefined {
+  const report = plan.preflight;
+  if (report === undefined || report.problems.length + report.warnings.length > 0) return undefined;
+  const imports = plan.entries.filter((e) => e.action === 'import' || e.action === 'retry' || e.action === 'replace');
+  if (imports.length === 0) return undefined;
+  if (report.skipped !== undefined) return `Pre-flight: the image files were ${report.skipped}.`;
+  return `Pre-flight: the image ${plural(report.files, 'file')} in OBS pass every check (${preflightCounts(report)}).`;
+}
+
+export function preflightCounts(report: PreflightReport): string {
+  const cached = report.cached > 0 ? `, ${report.cached} answered from the cache` : '';
+  return `${report.files} ${plural(report.files, 'file')} looked at, ${report.requests} ${plural(report.requests, 'request')} to OBS${cached}`;
 }
 
 function renderDrift(planned: Planned, output: Output): void {

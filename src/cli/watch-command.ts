@@ -70,7 +70,7 @@ export async function watchCommand(
   const listen = parseListen(options.listen ?? DEFAULT_LISTEN);
   const allowedHosts = (options.allowedHost ?? []).map(parseAllowedHost);
   const { parallelism, lockWaitMs, settleGraceMs } = parseExecutorFlags(options);
-  const { policy, maxPrune, force } = parsePlanFlags(options);
+  const { policy, maxPrune, force, preflight } = parsePlanFlags(options);
   const startTarget = resolveTarget(options, env, settings.region);
   for (const [flag, given] of [
     ['--git-verify', options.gitVerify],
@@ -243,6 +243,7 @@ export async function watchCommand(
             recorder,
             clock: systemClock,
             random: Math.random,
+            preflight: session.preflight(preflight),
             metrics,
             log,
             onEvent: (event, revision) => {

@@ -6,7 +6,7 @@ import { validateAgainst } from '../manifest/schema.js';
 import { describeSchemaErrors } from '../manifest/schema-errors.js';
 import { API_VERSION, KIND, type Manifest } from '../manifest/types.js';
 import type { Drift, Refreshed } from '../refresh/refresh.js';
-import type { ImageRecord } from '../state/model.js';
+import type { ImageRecord, SourceObject } from '../state/model.js';
 import {
   summarize,
   type FieldChange,
@@ -78,6 +78,7 @@ function encodeEntry(entry: PlanEntry): object {
     ...(entry.drift ? { drift: encodeDrift(entry.drift) } : {}),
     ...('then' in entry && entry.then ? { then: entry.then } : {}),
     ...('keepOld' in entry && entry.keepOld ? { keep_old: true } : {}),
+    ...('source' in entry && entry.source ? { source: { etag: entry.source.etag, size: entry.source.size } } : {}),
   };
 }
 
@@ -120,6 +121,7 @@ interface EntryJson {
   drift?: DriftJson;
   then?: 'delete';
   keep_old?: true;
+  source?: SourceObject;
 }
 
 export interface DriftJson {
@@ -234,5 +236,6 @@ function decodeEntry(entry: EntryJson, index: number, bad: (why: string) => Plan
     ...(entry.drift ? { drift: decodeDrift(entry.drift) } : {}),
     ...(entry.then ? { then: entry.then } : {}),
     ...(entry.keep_old ? { keepOld: true } : {}),
+    ...(entry.source ? { source: { etag: entry.source.etag, size: entry.source.size } } : {}),
   } as PlanEntry;
 }

@@ -10,6 +10,7 @@ import {
   withChanges,
   type FailedRecord,
   type ImageRecord,
+  type SourceObject,
   type State,
   type SubmittedRecord,
   type SubmittingRecord,
@@ -32,6 +33,8 @@ interface Keyed {
 
 interface Desired extends Keyed {
   readonly manifest: Manifest;
+  /** An import's image file as the pre-flight checked it: recorded with the import. */
+  readonly source?: SourceObject;
 }
 
 /** One decision per key. Every member is carried out as it says; none needs a flag to decide. */
@@ -181,6 +184,12 @@ export interface PlanOptions {
    * backoff has passed (retryDue). Without it, a retry is the policy's alone, as for `apply`.
    */
   readonly now?: Date;
+  /**
+   * Imported images whose file was uploaded again under the same key since (the pre-flight saw
+   * another ETag), by key: replaced as an image_url change would be. Without it a re-upload is
+   * only told.
+   */
+  readonly reuploaded?: ReadonlyMap<string, SourceObject>;
 }
 
 export function planChanges(manifests: readonly Manifest[], recorded: State, options: PlanOptions = {}): Plan {
@@ -200,7 +209,7 @@ export function planChanges(manifests: readonly Manifest[], recorded: State, opt
       ...(region === undefined ? {} : { region }),
       ...withDrift(drift.get(key)),
     };
-    entries.push(planOne(desired, state.images[key], policy, options.now));
+    entries.push(planOne(desired, state.images[key], policy, options.now, options.reuploaded?.get(key)));
   }
   for (const [key, record] of Object.entries(state.images)) {
     if (desiredKeys.has(key)) continue;
@@ -215,7 +224,13 @@ export function planChanges(manifests: readonly Manifest[], recorded: State, opt
   return { basis: { lineage: recorded.lineage, serial: recorded.serial }, policy, refresh, entries };
 }
 
-function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Policy, now?: Date): PlanEntry {
+function planOne(
+  desired: Desired,
+  recorded: ImageRecord | undefined,
+  policy: Policy,
+  now?: Date,
+  reuploaded?: SourceObject,
+): PlanEntry {
   if (!recorded) return { ...desired, action: 'import' };
   switch (recorded.phase) {
     case 'submitting':
@@ -233,8 +248,8 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Po
     case 'succeeded': {
       // A replacement is done only once the image it replaced is deleted.
       if (recorded.supersedes !== undefined) return { ...desired, action: 'finish-replace', recorded };
-      const changes = diffSpecs(desired, recorded);
-      if (changes.some((change) => change.forcesReplacement)) return replacement(desired, recorded, policy);
+      const changes = diffSpecs(desired, recorded, reuploaded);
+      if (changes.some((change) => change.forcesReplacement)) return replacement(desired, recorded, policy, reuploaded);
       if (changes.length > 0) return { ...desired, action: 'update', recorded, changes };
       if (desired.drift?.kind === 'adopted') return { ...desired, action: 'adopt', recorded };
       return { ...desired, action: 'none', recorded };
@@ -242,8 +257,13 @@ function planOne(desired: Desired, recorded: ImageRecord | undefined, policy: Po
   }
 }
 
-function replacement(desired: Desired, recorded: SucceededRecord | FailedRecord, policy: Policy): PlanEntry {
-  const changes = diffSpecs(desired, recorded);
+function replacement(
+  desired: Desired,
+  recorded: SucceededRecord | FailedRecord,
+  policy: Policy,
+  reuploaded?: SourceObject,
+): PlanEntry {
+  const changes = diffSpecs(desired, recorded, reuploaded);
   if (!policy.allowReplace) return { ...desired, action: 'replace-blocked', recorded, changes };
   return { ...desired, action: 'replace', recorded, changes, ...(disowned(desired.drift) ? { keepOld: true } : {}) };
 }
@@ -263,8 +283,17 @@ function planOrphan(orphan: Keyed, recorded: ImageRecord, policy: Policy): PlanE
 }
 
 /** Field changes from the recorded spec to the desired one, compared by meaning (spec.ts). */
-function diffSpecs(desired: Desired, recorded: ImageRecord): FieldChange[] {
+function diffSpecs(desired: Desired, recorded: ImageRecord, reuploaded?: SourceObject): FieldChange[] {
   const changes: FieldChange[] = [];
+  if (reuploaded !== undefined && recorded.source !== undefined) {
+    // The same image_url, another file behind it: the image holds the file as it was.
+    changes.push({
+      field: 'image file',
+      before: `${recorded.spec.image_url} (ETag ${recorded.source.etag})`,
+      after: `${desired.manifest.spec.image_url} (ETag ${reuploaded.etag})`,
+      forcesReplacement: true,
+    });
+  }
   if (disowned(desired.drift)) {
     // The ownership tags were removed outside imsync: the tag update puts them back.
     changes.push({ field: 'ownership', before: null, after: `imsync-key=${desired.key}`, forcesReplacement: false });

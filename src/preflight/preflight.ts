@@ -41,6 +41,8 @@ export interface PreflightOptions {
   readonly maxAgeMs: number;
   /** HEADs in flight at once (within the OBS endpoint's request budget). */
   readonly concurrency: number;
+  /** Look at the files of imported images too, for a re-upload (with a refresh of the cloud). */
+  readonly reuploads: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -48,8 +50,6 @@ export interface Preflighted {
   readonly report: PreflightReport;
   /** The cache with what was checked now, and without what is too old to trust. */
   readonly cache: PreflightCache;
-  /** The file of each import, as it was checked: recorded with the import. */
-  readonly sources: ReadonlyMap<string, SourceObject>;
   /** Imported images whose file was uploaded again since, by key: the file as it is now. */
   readonly reuploaded: ReadonlyMap<string, SourceObject>;
 }
@@ -154,17 +154,15 @@ export async function preflight(
 
   const problems: PreflightProblem[] = [];
   const warnings: PreflightProblem[] = [];
-  const sources = new Map<string, SourceObject>();
   const reuploaded = new Map<string, SourceObject>();
   const imports = plan.entries.filter(isImport);
-  const imported = plan.entries.filter(isImported);
+  const imported = options.reuploads ? plan.entries.filter(isImported) : [];
   await Promise.all([
     ...imports.map(async (entry) => {
       const imageUrl = entry.manifest.spec.image_url;
       const verdict = await look(entry, imageUrl);
       const file = fileName(imageFile(imageUrl));
       problems.push(...verdict.problems.map((found) => ({ ...found, key: entry.key, file })));
-      if (verdict.passed) sources.set(entry.key, { etag: verdict.passed.etag, size: verdict.passed.size });
     }),
     // Only a file seen again with another ETag says anything: one gone or unreadable after its
     // import is no concern of the image, which holds its own copy.
@@ -205,9 +203,13 @@ export async function preflight(
       warnings: warnings.sort(byKey),
     },
     cache: { objects, buckets },
-    sources,
     reuploaded,
   };
+}
+
+/** Whether two caches hold the same: the state needs no write for an unchanged one. */
+export function sameCache(a: PreflightCache, b: PreflightCache | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b ?? EMPTY_CACHE);
 }
 
 type Import = Extract<PlanEntry, { action: 'import' | 'retry' | 'replace' }>;

@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto';
 import type { ApplyEvent, ApplySummary } from '../apply/events.js';
 import type { ImsApi } from '../apply/executor.js';
 import type { Clock } from '../clock.js';
+import type { PreflightCache } from '../state/model.js';
 import { backoffDelay } from '../ims/backoff.js';
 import { relative } from 'node:path';
 import type { Diagnostic } from '../manifest/diagnostic.js';
 import { loadManifests, type ReadFiles } from '../manifest/load.js';
 import type { ManifestSource, Snapshot } from '../source/follow.js';
 import type { Revision } from '../source/git.js';
-import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
+import { reconcileOnce, type Planned, type PreflightStage } from '../reconcile/reconcile.js';
 import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
 import { encodeDrift } from '../plan/codec.js';
@@ -71,6 +72,8 @@ export interface DaemonDeps {
   readonly onNotice?: (notice: DaemonNotice, revision?: Revision) => void;
   /** Uniform in [0, 1): the jitter of resyncs and backoff (Math.random; a fixed one in tests). */
   readonly random: () => number;
+  /** The checks of the image files before each import, or why there are none. */
+  readonly preflight?: PreflightStage;
 }
 
 export interface LastReconcile {
@@ -108,8 +111,10 @@ export class Daemon {
   applied: Revision | undefined;
   /** The last plan made, with what its refresh found. */
   lastPlan: Planned | undefined;
-  /** The blocked entries of the last plan, as `action key`. */
+  /** The blocked entries of the last plan, as `action key`, and its pre-flight warnings, as `code key`. */
   private blocked = new Set<string>();
+  /** What the pre-flight found fine lately. */
+  private checked: PreflightCache | undefined;
 
   constructor(
     private readonly deps: DaemonDeps,
@@ -255,6 +260,7 @@ export class Daemon {
           ims: this.deps.ims,
           recorder: this.recorder,
           clock: this.deps.clock,
+          ...(this.deps.preflight ? { preflight: this.withCache(this.deps.preflight) } : {}),
           newAttemptId: () => randomUUID().replaceAll('-', ''),
           emit: (event) => {
             if (event.type === 'apply.dispatched') this.dispatched = true;
@@ -336,8 +342,23 @@ export class Daemon {
     return loaded;
   }
 
+  /** The pre-flight with what it found fine lately: the daemon keeps it, the state need not. */
+  private withCache(stage: PreflightStage): PreflightStage {
+    return 'skipped' in stage || this.checked === undefined ? stage : { ...stage, cache: this.checked };
+  }
+
   private onPlan(planned: Planned, revision: Revision | undefined): void {
     this.lastPlan = planned;
+    if (planned.preflightCache) this.checked = planned.preflightCache;
+    const report = planned.plan.preflight;
+    for (const problem of report?.problems ?? []) {
+      this.deps.log('error', `pre-flight: ${problem.reason}`, { key: problem.key ?? null, code: problem.code });
+    }
+    for (const warning of report?.warnings ?? []) {
+      const id = `${warning.code} ${warning.key ?? ''}`;
+      if (this.blocked.has(id)) continue;
+      this.deps.log('warn', `pre-flight: ${warning.reason}`, { key: warning.key ?? null, code: warning.code });
+    }
     if (planned.elsewhere.length > 0) {
       this.deps.log('info', 'changes in other regions are left for a daemon connected there', {
         regions: planned.elsewhere,
@@ -359,7 +380,11 @@ export class Daemon {
       });
       this.deps.onNotice?.({ type: 'blocked', entry }, revision);
     }
-    this.blocked = new Set(blocked.keys());
+    // A warning, too, is said once, when it first appears.
+    this.blocked = new Set([
+      ...blocked.keys(),
+      ...(report?.warnings ?? []).map((warning) => `${warning.code} ${warning.key ?? ''}`),
+    ]);
     if (planned.refusal !== undefined)
       this.deps.log('error', 'plan refused; nothing is applied', { reason: planned.refusal });
   }

@@ -76,7 +76,7 @@ function deps(obs: ObsApi, clock = new FakeClock(), quota?: { used: number; quot
   return { obs, clock, ...(quota ? { quota: () => Promise.resolve(quota) } : {}) };
 }
 
-const OPTIONS = { region: REGION, maxAgeMs: HOUR, concurrency: 8 };
+const OPTIONS = { region: REGION, maxAgeMs: HOUR, concurrency: 8, reuploads: true };
 
 describe('the pre-flight', () => {
   it('names each class of problem with its manifest and file, and passes what is fine', async () => {
@@ -113,7 +113,7 @@ describe('the pre-flight', () => {
       far: 'faraway:b.zvhd2',
       nobucket: 'nowhere:c.zvhd2',
     });
-    const { report, sources } = await preflight(plan, undefined, deps(obs), OPTIONS);
+    const { report, cache } = await preflight(plan, undefined, deps(obs), OPTIONS);
     expect(report.problems.map(({ key, code, file }) => [key, code, file])).toEqual([
       ['absent', 'OBJECT_MISSING', 'golden:absent.zvhd2'],
       ['big', 'OBJECT_TOO_BIG', 'golden:big.zvhd2'],
@@ -136,7 +136,7 @@ describe('the pre-flight', () => {
       /bucket faraway is not in region ap-southeast-1: OBS there answered 301, pointing to faraway\.obs\.eu-west-101/,
     );
     expect(reason('big')).toMatch(/is 1\.0 TiB \(1099511627777 bytes\); quick import takes files of at most 1 TB/);
-    expect([...sources.keys()].sort()).toEqual(['kms', 'ok', 'ok-raw']);
+    expect(Object.keys(cache.objects).sort()).toEqual(['golden:kms.zvhd2', 'golden:ok.raw', 'golden:ok.zvhd2']);
     // A bucket is asked once, however many files are in it; nothing follows a bucket that is elsewhere or missing; no request for a name that cannot be imported.
     expect(obs.asked.filter((asked) => asked === 'bucket golden')).toHaveLength(1);
     expect(obs.asked).not.toContain('faraway:b.zvhd2');
@@ -209,7 +209,7 @@ describe('the pre-flight', () => {
     const second = await preflight(plan, first.cache, deps(obs, clock), OPTIONS);
     expect(second.report).toMatchObject({ files: 50, cached: 49, requests: 2 });
     expect(obs.asked.sort()).toEqual(['golden:img-7.mf', 'golden:img-7.raw']);
-    expect(second.sources.get('img-3')).toEqual(first.sources.get('img-3'));
+    expect(second.cache.objects['golden:img-3.raw']).toEqual(first.cache.objects['golden:img-3.raw']);
 
     await clock.advance(1);
     const stale = await preflight(plan, second.cache, deps(obs, clock), OPTIONS);
