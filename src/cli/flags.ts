@@ -76,7 +76,11 @@ export interface PlanFlags {
   /** false with --no-preflight. */
   preflight?: boolean;
   reupload?: string;
+  preflightMaxAge?: string;
 }
+
+/** Long enough for a plan and its apply, short enough that a re-upload is seen within the hour. */
+const PREFLIGHT_MAX_AGE = '1h';
 
 const REUPLOAD = ['warn', 'replace'] as const;
 
@@ -108,6 +112,7 @@ export function parsePlanFlags(flags: PlanFlags): {
     preflight: {
       preflight: flags.preflight !== false,
       onReupload: (flags.reupload as (typeof REUPLOAD)[number] | undefined) ?? 'warn',
+      maxAgeMs: parseDuration(flags.preflightMaxAge ?? PREFLIGHT_MAX_AGE, '--preflight-max-age'),
     },
   };
 }

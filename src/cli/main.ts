@@ -69,6 +69,10 @@ function preflightOptions(): Option[] {
       '--reupload <what>',
       'an image file uploaded again under its key after its import: warn (default), or replace the image',
     ),
+    new Option(
+      '--preflight-max-age <duration>',
+      'trust an image file that passed for this long without asking OBS again (default 1h; 0s: always ask)',
+    ),
   ];
 }
 

@@ -25,10 +25,10 @@ export interface PreflightFlags {
   /** --no-preflight turns it off. */
   readonly preflight: boolean;
   readonly onReupload: 'replace' | 'warn';
+  /** How long a file that passed is trusted without asking OBS again (--preflight-max-age). */
+  readonly maxAgeMs: number;
 }
 
-/** What passed is trusted this long: long enough for a plan and its apply, short enough to see a re-upload within the hour. */
-const PREFLIGHT_TRUSTED_MS = 60 * 60_000;
 /** HEADs in flight at once, within the OBS endpoint's own request budget. */
 const PREFLIGHT_CONCURRENCY = 16;
 
@@ -85,7 +85,7 @@ export async function openSession(
             return images;
           },
           clock: systemClock,
-          maxAgeMs: PREFLIGHT_TRUSTED_MS,
+          maxAgeMs: flags.maxAgeMs,
           concurrency: PREFLIGHT_CONCURRENCY,
           onReupload: flags.onReupload,
         };
