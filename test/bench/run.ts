@@ -5,13 +5,23 @@ import type { BenchSection } from './bench.js';
 import { apply } from './apply.js';
 import { ims } from './ims.js';
 import { plan10k } from './plan-10k.js';
+import { preflightBench } from './preflight.js';
 import { refreshBench } from './refresh.js';
 import { startup } from './startup.js';
 import { statePostgres } from './state-postgres.js';
 import { watch } from './watch.js';
 
 /** In report order. Later benches (IMS client, apply, watch) join this list. */
-const SECTIONS: readonly BenchSection[] = [plan10k, statePostgres, refreshBench, startup, ims, apply, watch];
+const SECTIONS: readonly BenchSection[] = [
+  plan10k,
+  statePostgres,
+  refreshBench,
+  startup,
+  ims,
+  apply,
+  preflightBench,
+  watch,
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !SECTIONS.some((section) => section.name === name));
