@@ -12,6 +12,8 @@ import { printable } from '../text.js';
 import { countDiagnostics, plural } from './render-diagnostics.js';
 import {
   describeDrift,
+  preflightCounts,
+  preflightLine,
   describeUnadopted,
   entryWording,
   leftElsewhere,
@@ -77,7 +79,29 @@ export function renderMarkdownPlan(input: MarkdownInput, context: MarkdownContex
     ...(warnings.length === 0 ? [] : [warnings.map((warning) => `- ${warning}\n`).join('')]),
     ...(planned.refreshOnly ? [] : [countsTable(planned)]),
   ];
-  return document(head, (budget) => [...changedOutside(planned, budget), ...details(planned, where, budget)]);
+  return document(head, (budget) => [
+    ...preflightFound(planned, budget),
+    ...changedOutside(planned, budget),
+    ...details(planned, where, budget),
+  ]);
+}
+
+/** The pre-flight's problems and warnings as a table, or its one line. */
+function preflightFound({ plan }: Planned, budget: Budget): string[] {
+  const report = plan.preflight;
+  const line = preflightLine(plan);
+  if (line !== undefined) return [`${markdownText(line)}\n`];
+  if (report === undefined || report.problems.length + report.warnings.length === 0) return [];
+  const rows = [
+    ...report.problems.map((p) => ['`✗`', p] as const),
+    ...report.warnings.map((w) => ['`!`', w] as const),
+  ].map(
+    ([mark, found]) =>
+      `| ${mark} | ${markdownText(found.key ?? 'account')} | ${markdownText(found.code)} | ${markdownText(found.reason)} |\n`,
+  );
+  return [
+    `#### Pre-flight (the image files in OBS, ${markdownText(preflightCounts(report))})\n\n| | manifest | code | problem |\n| :-- | :-- | :-- | :-- |\n${budget.fit(rows).join('')}`,
+  ];
 }
 
 /** What is left of the comment: blocks are let in while they fit. */
