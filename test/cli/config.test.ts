@@ -16,7 +16,34 @@ describe('resolveConnection', () => {
       projectId: 'p0123',
       region: 'ap-southeast-1',
       auth: { kind: 'aksk', credentials: { accessKey: 'AKEXAMPLE0000000000', secretKey: 'very-secret-key-value' } },
+      obsEndpoint: new URL('https://obs.ap-southeast-1.myhuaweicloud.com'),
     });
+  });
+
+  it("finds OBS's endpoint for the pre-flight: the region's, IMSYNC_OBS_ENDPOINT's, or none beside an IMS endpoint of one's own", () => {
+    const env = { ...secrets, HW_REGION_NAME: 'eu-west-101' };
+    expect(resolveConnection({}, env).obsEndpoint?.href).toBe('https://obs.eu-west-101.myhuaweicloud.eu/');
+    expect(resolveConnection({}, { ...env, IMSYNC_ENDPOINT: 'http://127.0.0.1:9000' }).obsEndpoint).toBeUndefined();
+    expect(
+      resolveConnection(
+        {},
+        { ...env, IMSYNC_ENDPOINT: 'http://127.0.0.1:9000', IMSYNC_OBS_ENDPOINT: 'http://obs.localhost:9000' },
+      ).obsEndpoint?.href,
+    ).toBe('http://obs.localhost:9000/');
+    for (const bad of [
+      'obs.example',
+      'ftp://obs.example',
+      'https://u:p@obs.example',
+      'https://obs.example/path',
+      'https://10.0.0.1',
+    ]) {
+      expect(() => resolveConnection({}, { ...env, IMSYNC_OBS_ENDPOINT: bad })).toThrow(UsageError);
+      expect(() => resolveConnection({}, { ...env, IMSYNC_OBS_ENDPOINT: bad })).toThrow(/^IMSYNC_OBS_ENDPOINT /);
+    }
+    // The password of a URL is never repeated.
+    expect(() => resolveConnection({}, { ...env, IMSYNC_OBS_ENDPOINT: 'https://u:hunter2@obs.example' })).not.toThrow(
+      /hunter2/,
+    );
   });
 
   it('prefers flags to the environment, and --endpoint or IMSYNC_ENDPOINT to the region', () => {

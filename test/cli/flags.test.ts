@@ -5,6 +5,7 @@ import {
   parseDuration,
   parseExecutorFlags,
   parseLockTimeout,
+  parsePlanFlags,
   parsePlanFormat,
   parseSettleGrace,
 } from '../../src/cli/flags.js';
@@ -19,6 +20,7 @@ const FLAGS: Record<string, (value: string) => number> = {
   '--lock-timeout': (value) => parseLockTimeout(value),
   '--settle-grace': (value) => parseSettleGrace(value),
   IMSYNC_REQUEST_TIMEOUT: (value) => parseDuration(value, 'IMSYNC_REQUEST_TIMEOUT'),
+  '--preflight-max-age': (value) => parsePlanFlags({ preflightMaxAge: value }).preflight.maxAgeMs,
 };
 
 describe('duration flags', () => {
@@ -37,6 +39,21 @@ describe('duration flags', () => {
   it('checks the executor flags before anything is read or sent', () => {
     expect(() => parseExecutorFlags({ lockTimeout: '1000h' })).toThrow('--lock-timeout "1000h" is too long');
     expect(() => parseExecutorFlags({ settleGrace: '1000h' })).toThrow('--settle-grace "1000h" is too long');
+  });
+});
+
+describe('the pre-flight flags', () => {
+  it('check on, warn of a re-upload, trust for an hour by default; each can be changed, and a bad value is named', () => {
+    expect(parsePlanFlags({}).preflight).toEqual({ preflight: true, onReupload: 'warn', maxAgeMs: 3_600_000 });
+    expect(parsePlanFlags({ preflight: false, reupload: 'replace', preflightMaxAge: '0s' }).preflight).toEqual({
+      preflight: false,
+      onReupload: 'replace',
+      maxAgeMs: 0,
+    });
+    expect(() => parsePlanFlags({ reupload: 'ignore' })).toThrow('--reupload "ignore" must be warn or replace');
+    expect(() => parsePlanFlags({ preflightMaxAge: 'soon' })).toThrow(
+      '--preflight-max-age "soon" is not a duration such as 500ms, 30s, 5m or 1h',
+    );
   });
 });
 
