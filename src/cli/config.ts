@@ -1,5 +1,6 @@
 // Global settings from flags and the environment, checked before anything is read or sent.
-import { obsEndpoint, ObsEndpointError } from '../obs/endpoints.js';
+import { obsEndpoint } from '../obs/endpoints.js';
+import { OriginError, parseOrigin } from '../origin.js';
 import type { Authentication } from '../ims/client.js';
 import { LocationError, openStore } from '../state/open.js';
 import type { StateStore } from '../state/store.js';
@@ -112,7 +113,7 @@ function resolveObsEndpoint(
     const ownIms = options.endpoint ?? env.IMSYNC_ENDPOINT;
     return ownIms === undefined && region !== undefined ? obsEndpoint(region) : undefined;
   } catch (error) {
-    if (error instanceof ObsEndpointError) throw new UsageError(`IMSYNC_OBS_ENDPOINT ${error.message}`);
+    if (error instanceof OriginError) throw new UsageError(`IMSYNC_OBS_ENDPOINT ${error.message}`);
     throw error;
   }
 }
@@ -125,30 +126,12 @@ function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): st
     return `https://ims.${region}.myhuaweicloud.com`;
   }
   const origin = options.endpoint !== undefined ? '--endpoint' : 'IMSYNC_ENDPOINT';
-  let url: URL;
   try {
-    url = new URL(given);
-  } catch {
-    throw new UsageError(`${origin} "${given}" is not a URL such as https://ims.ap-southeast-1.myhuaweicloud.com`);
+    return parseOrigin(given, 'IMS', 'https://ims.ap-southeast-1.myhuaweicloud.com').origin;
+  } catch (error) {
+    if (error instanceof OriginError) throw new UsageError(`${origin} ${error.message}`);
+    throw error;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${origin} must be an http(s) URL`);
-  if (url.username || url.password)
-    throw new UsageError(`${origin} must not carry credentials; use HW_ACCESS_KEY and HW_SECRET_KEY`);
-  // Every IMS path starts at the host: a path, query or fragment would be dropped, not used.
-  const extra =
-    url.pathname !== '/'
-      ? `a path (${url.pathname})`
-      : url.search !== '' || given.includes('?')
-        ? 'a query'
-        : url.hash !== '' || given.includes('#')
-          ? 'a fragment'
-          : undefined;
-  if (extra !== undefined) {
-    throw new UsageError(
-      `${origin} has ${extra}; IMS endpoints have none: give the scheme, host and port only, such as https://ims.ap-southeast-1.myhuaweicloud.com`,
-    );
-  }
-  return url.origin;
 }
 
 function resolveAuth(env: NodeJS.ProcessEnv): Authentication {

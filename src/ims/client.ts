@@ -25,11 +25,8 @@ import type {
 export type Authentication =
   { readonly kind: 'aksk'; readonly credentials: Credentials } | { readonly kind: 'token'; readonly token: string };
 
-export interface ImsClientOptions {
-  /** `https://ims.{region}.myhuaweicloud.com`, or an emulator's URL. */
-  readonly endpoint: string;
-  readonly projectId: string;
-  readonly auth: Authentication;
+/** How a client of an HTTP API sends: its budget, attempts, timeouts and connections. */
+export interface TransportOptions {
   /** Shared by every client of the same endpoint; one is made when not given. */
   readonly budget?: RequestBudget;
   readonly clock?: Clock;
@@ -41,14 +38,22 @@ export interface ImsClientOptions {
    * complete by then counts as never received (an ambiguous TIMEOUT).
    */
   readonly requestTimeoutMs?: number;
+  /** Connections per origin. */
   readonly connections?: number;
   /**
-   * Sends the requests instead of a pool of the client's own (the pool options above are then
+   * Sends the requests instead of connections of the client's own (the options above are then
    * unused): an undici MockAgent for tests, or a proxy agent. Its owner closes it.
    */
   readonly dispatcher?: Dispatcher;
   /** Told of every attempt's outcome: the HTTP status, or the transport error's code. */
   readonly onResponse?: (response: { readonly route: string; readonly status: string }) => void;
+}
+
+export interface ImsClientOptions extends TransportOptions {
+  /** `https://ims.{region}.myhuaweicloud.com`, or an emulator's URL. */
+  readonly endpoint: string;
+  readonly projectId: string;
+  readonly auth: Authentication;
 }
 
 interface Call {

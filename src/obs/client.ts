@@ -8,35 +8,18 @@ import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import { RequestBudget } from '../ims/budget.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, HEADER_VALUE } from '../ims/client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, HEADER_VALUE, type TransportOptions } from '../ims/client.js';
 import { classifyTransportError } from '../ims/errors.js';
 import type { Credentials } from '../ims/signer.js';
 import { excerpt } from '../text.js';
 import { bucketNameProblem, bucketOrigin } from './endpoints.js';
 import { signObsRequest, wirePath, type ObsRequest } from './signer.js';
 
-export interface ObsClientOptions {
+export interface ObsClientOptions extends TransportOptions {
   /** From obsEndpoint(): `https://obs.{region}.myhuaweicloud.com`, or an override. */
   readonly endpoint: URL;
   /** OBS takes AK/SK signatures only, with the security token of temporary credentials. */
   readonly credentials: Credentials;
-  /** One is made when not given. */
-  readonly budget?: RequestBudget;
-  readonly clock?: Clock;
-  /** Attempts per call, the first included, while the answers are transient. */
-  readonly maxAttempts?: number;
-  readonly connectTimeoutMs?: number;
-  /** How long one attempt may take, from sending to the end of the answer. */
-  readonly requestTimeoutMs?: number;
-  /** Connections per bucket host. */
-  readonly connections?: number;
-  /**
-   * Sends the requests instead of an agent of the client's own (the connection options above are
-   * then unused): an undici MockAgent for tests, or a proxy agent. Its owner closes it.
-   */
-  readonly dispatcher?: Dispatcher;
-  /** Told of every attempt's outcome: the HTTP status, or the transport error's code. */
-  readonly onResponse?: (response: { readonly route: string; readonly status: string }) => void;
 }
 
 /** A 3xx: the bucket is served elsewhere (another region's endpoint). Never followed. */

@@ -1,6 +1,7 @@
 // Where OBS is for a region, and the host of one bucket there. OBS is addressed virtual-hosted
 // ({bucket}.{endpoint}): path style can be refused with 403 VirtualHostDomainRequired
 // (research/obs-preflight.md §1.1).
+import { OriginError, parseOrigin } from '../origin.js';
 import { isIP } from 'node:net';
 import { excerpt } from '../text.js';
 
@@ -24,13 +25,9 @@ const ENDPOINT_EXCEPTIONS: Readonly<Record<string, string>> = {
  * where the value came from (a flag, a variable), and never quotes the value, which may hold a
  * password.
  */
-export class ObsEndpointError extends Error {
-  override readonly name = 'ObsEndpointError';
-}
-
 /**
  * The OBS endpoint of a region: `override` when given (an http(s) URL of scheme, host and port
- * only), else the region's own. Throws ObsEndpointError for an override that cannot be used.
+ * only), else the region's own. Throws OriginError for an override that cannot be used.
  */
 export function obsEndpoint(region: string, override?: string): URL {
   if (override !== undefined) return checkedOverride(override);
@@ -39,39 +36,16 @@ export function obsEndpoint(region: string, override?: string): URL {
 }
 
 function checkedOverride(given: string): URL {
-  let url: URL;
-  try {
-    url = new URL(given);
-  } catch {
-    throw new ObsEndpointError(`is not a URL such as ${EXAMPLE}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ObsEndpointError('must be an http(s) URL');
-  if (url.username || url.password) {
-    throw new ObsEndpointError('must not carry credentials; use HW_ACCESS_KEY and HW_SECRET_KEY');
-  }
-  // Requests go to the bucket's host, path '/{key}': a path, query or fragment would be dropped, not used.
-  const extra =
-    url.pathname !== '/'
-      ? 'a path'
-      : url.search !== '' || given.includes('?')
-        ? 'a query'
-        : url.hash !== '' || given.includes('#')
-          ? 'a fragment'
-          : undefined;
-  if (extra !== undefined) {
-    throw new ObsEndpointError(
-      `has ${extra}; an OBS endpoint has none: give the scheme, host and port only, such as ${EXAMPLE}`,
-    );
-  }
+  const url = parseOrigin(given, 'OBS', EXAMPLE);
   if (isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) !== 0) {
-    throw new ObsEndpointError(
+    throw new OriginError(
       'is an IP address; buckets are addressed by name ({bucket}.{endpoint host}), which takes a host name (for a server on this machine, obs.localhost)',
     );
   }
   // The most common mistake with OBS endpoints: the bucket's own host given as the endpoint.
   const bucket = /^([^.]+)\.obs\.[a-z]+(-[a-z]+)*-[0-9]+\./.exec(url.hostname)?.[1];
   if (bucket !== undefined) {
-    throw new ObsEndpointError(
+    throw new OriginError(
       `starts with a bucket name (${bucket}.); give the regional endpoint without it, such as ${EXAMPLE}`,
     );
   }

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnEmulator } from '../support/emulator-process.js';
+import { emulatorEnv, spawnEmulator } from '../support/emulator-process.js';
+import { manifestYaml } from '../support/specs.js';
 import { ms, ROOT, type BenchSection } from './bench.js';
 
 const IMAGES = 1000;
@@ -20,16 +21,7 @@ export const preflightBench: BenchSection = {
     const dir = await mkdtemp(join(tmpdir(), 'imsync-bench-preflight-'));
     const emulator = await spawnEmulator(['--quota', String(IMAGES + 1)]);
     try {
-      const env = {
-        PATH: process.env.PATH,
-        NO_COLOR: '1',
-        IMSYNC_ENDPOINT: emulator.url,
-        IMSYNC_OBS_ENDPOINT: /IMSYNC_OBS_ENDPOINT=(\S+)/.exec(emulator.stdout())![1],
-        HW_PROJECT_ID: emulator.projectId,
-        HW_REGION_NAME: 'ap-southeast-1',
-        HW_ACCESS_KEY: emulator.accessKey,
-        HW_SECRET_KEY: emulator.secretKey,
-      };
+      const env = emulatorEnv(emulator);
       const state = join(dir, 'imsync.state.json');
       const imsync = (...args: string[]) => {
         const start = process.hrtime.bigint();
@@ -50,13 +42,13 @@ export const preflightBench: BenchSection = {
       // A state to keep the cache in: one image applied first. The default OBS world has every
       // .zvhd2 and .raw file (with its bitmap) in every bucket; half the files here are RAW.
       await mkdir(join(dir, 'first'));
-      await writeFile(join(dir, 'first', 'image.yaml'), manifest('seed', 'golden:seed.zvhd2'));
+      await writeFile(join(dir, 'first', 'image.yaml'), manifestYaml('seed', 'golden:seed.zvhd2'));
       imsync('apply', join(dir, 'first'), '--auto-approve');
       await mkdir(join(dir, 'many'));
       await writeFile(
         join(dir, 'many', 'images.yaml'),
         Array.from({ length: IMAGES }, (_, i) =>
-          manifest(`image-${i}`, `golden:image-${i}.${i % 2 === 0 ? 'zvhd2' : 'raw'}`),
+          manifestYaml(`image-${i}`, `golden:image-${i}.${i % 2 === 0 ? 'zvhd2' : 'raw'}`),
         ).join('---\n'),
       );
       const lines: string[] = [];
@@ -79,18 +71,3 @@ export const preflightBench: BenchSection = {
     }
   },
 };
-
-function manifest(key: string, imageUrl: string): string {
-  return [
-    'apiVersion: imsync/v1',
-    'kind: Image',
-    'metadata:',
-    `  name: ${key}`,
-    'spec:',
-    `  name: ${key}`,
-    `  image_url: ${imageUrl}`,
-    '  os_version: Ubuntu 22.04 server 64bit',
-    '  min_disk: 40',
-    '',
-  ].join('\n');
-}

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnEmulator } from '../support/emulator-process.js';
+import { manifestYaml } from '../support/specs.js';
 import { ms, ROOT, type BenchSection } from './bench.js';
 
 interface Run {
@@ -81,7 +82,7 @@ async function watchOnce({ manifests: count, edits, idleSeconds }: Run): Promise
   // The manifests are there at start, so the daemon begins with a valid set (and warm).
   for (let i = 0; i < count; i++) {
     const key = i === 0 ? 'warmup' : `applied-${String(i).padStart(5, '0')}`;
-    await writeFile(join(manifests, `${key}.yaml`), manifest(key));
+    await writeFile(join(manifests, `${key}.yaml`), manifestYaml(key, `golden-images:${key}.zvhd2`));
   }
   // A large set is applied first by `imsync apply`: the daemon is measured as it runs day to day,
   // starting on a state that has them all (its first reconcile refreshes and finds nothing to do).
@@ -150,7 +151,7 @@ async function watchOnce({ manifests: count, edits, idleSeconds }: Run): Promise
     const latencies: number[] = [];
     for (let edit = 0; edit < edits; edit++) {
       const key = `bench-${String(edit).padStart(2, '0')}`;
-      await writeFile(join(manifests, `${key}.yaml`), manifest(key));
+      await writeFile(join(manifests, `${key}.yaml`), manifestYaml(key, `golden-images:${key}.zvhd2`));
       const saved = Date.now();
       // The daemon says it was sent; the emulator's log says when it arrived.
       await until(`the quick import of ${key}`, () => logged('import.submitted', key), 30_000);
@@ -203,21 +204,6 @@ async function residentMb(pid: number): Promise<{ now: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
-
-function manifest(key: string): string {
-  return [
-    'apiVersion: imsync/v1',
-    'kind: Image',
-    'metadata:',
-    `  name: ${key}`,
-    'spec:',
-    `  name: ${key}`,
-    `  image_url: golden-images:${key}.zvhd2`,
-    '  os_version: Ubuntu 22.04 server 64bit',
-    '  min_disk: 40',
-    '',
-  ].join('\n');
 }
 
 async function emulatorRequests(url: string): Promise<LoggedRequest[]> {

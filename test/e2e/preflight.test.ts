@@ -5,8 +5,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
+import { emulatorEnv, spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
 import { runCli } from '../support/run-cli.js';
+import { manifestYaml } from '../support/specs.js';
 
 const GiB = 1024 ** 3;
 let dir: string;
@@ -30,20 +31,8 @@ const obsRequests = async () => (await requests()).filter((request) => request.s
 async function manifests(images: Record<string, string>): Promise<void> {
   await rm(join(dir, 'manifests'), { recursive: true, force: true });
   await mkdir(join(dir, 'manifests'));
-  const documents = Object.entries(images).map(([key, url]) =>
-    [
-      'apiVersion: imsync/v1',
-      'kind: Image',
-      'metadata:',
-      `  name: ${key}`,
-      'spec:',
-      `  name: ${key}`,
-      `  image_url: ${url}`,
-      '  os_version: Ubuntu 22.04 server 64bit',
-      '  min_disk: 40',
-    ].join('\n'),
-  );
-  await writeFile(join(dir, 'manifests', 'images.yaml'), `${documents.join('\n---\n')}\n`);
+  const documents = Object.entries(images).map(([key, url]) => manifestYaml(key, url));
+  await writeFile(join(dir, 'manifests', 'images.yaml'), documents.join('---\n'));
 }
 
 const imsync = (...args: string[]) => runCli([...args, '--state', join(dir, 'imsync.state.json')], { cwd: dir, env });
@@ -65,14 +54,7 @@ beforeEach(async () => {
   ];
   await writeFile(join(dir, 'objects.json'), JSON.stringify(objects));
   emulator = await spawnEmulator(['--objects', join(dir, 'objects.json'), '--job-seconds', '1']);
-  env = {
-    IMSYNC_ENDPOINT: emulator.url,
-    IMSYNC_OBS_ENDPOINT: /IMSYNC_OBS_ENDPOINT=(\S+)/.exec(emulator.stdout())![1],
-    HW_PROJECT_ID: emulator.projectId,
-    HW_REGION_NAME: 'ap-southeast-1',
-    HW_ACCESS_KEY: emulator.accessKey,
-    HW_SECRET_KEY: emulator.secretKey,
-  };
+  env = emulatorEnv(emulator);
 });
 
 afterEach(async () => {

@@ -19,10 +19,9 @@ describe('imsync watch: the pre-flight', () => {
     const objects = join(workspace.dir, 'objects.json');
     await writeFile(objects, JSON.stringify([{ bucket: 'golden', key: 'present.zvhd2', size: 1024 ** 3 }]));
     const emulator = await startEmulator(['--job-seconds', '1', '--objects', objects]);
-    const obsEndpoint = /IMSYNC_OBS_ENDPOINT=(\S+)/.exec(emulator.stdout())![1]!;
     await workspace.put('present');
     await workspace.put('later');
-    const daemon = workspace.watch(emulator, [], { env: { IMSYNC_OBS_ENDPOINT: obsEndpoint } });
+    const daemon = workspace.watch(emulator, [], { env: { IMSYNC_OBS_ENDPOINT: emulator.obsEndpoint } });
 
     const problem = await daemon.waitForLog('the pre-flight problem', (line) => line.msg.startsWith('pre-flight:'));
     expect(problem).toMatchObject({

@@ -1,6 +1,7 @@
 // Where OBS is for a region, the override a user gives instead, and a bucket's host.
 import { describe, expect, it } from 'vitest';
-import { bucketNameProblem, bucketOrigin, obsEndpoint, ObsEndpointError } from '../../src/obs/endpoints.js';
+import { bucketNameProblem, bucketOrigin, obsEndpoint } from '../../src/obs/endpoints.js';
+import { OriginError } from '../../src/origin.js';
 
 describe('obsEndpoint', () => {
   it.each([
@@ -27,10 +28,10 @@ describe('obsEndpoint', () => {
     ['obs.cn-north-4.myhuaweicloud.com', 'is not a URL such as https://obs.ap-southeast-1.myhuaweicloud.com'],
     ['ftp://obs.example.com', 'must be an http(s) URL'],
     ['https://user:hunter2@obs.example.com', 'must not carry credentials; use HW_ACCESS_KEY and HW_SECRET_KEY'],
-    ['https://obs.example.com/bucket', 'has a path; an OBS endpoint has none'],
-    ['https://obs.example.com/?x=1', 'has a query; an OBS endpoint has none'],
-    ['https://obs.example.com?', 'has a query; an OBS endpoint has none'],
-    ['https://obs.example.com#top', 'has a fragment; an OBS endpoint has none'],
+    ['https://obs.example.com/bucket', 'has a path (/bucket); OBS endpoints have none'],
+    ['https://obs.example.com/?x=1', 'has a query; OBS endpoints have none'],
+    ['https://obs.example.com?', 'has a query; OBS endpoints have none'],
+    ['https://obs.example.com#top', 'has a fragment; OBS endpoints have none'],
     ['http://127.0.0.1:8787', 'is an IP address; buckets are addressed by name'],
     ['http://[::1]:8787', 'is an IP address; buckets are addressed by name'],
     [
@@ -44,7 +45,7 @@ describe('obsEndpoint', () => {
     } catch (caught) {
       error = caught;
     }
-    expect(error).toBeInstanceOf(ObsEndpointError);
+    expect(error).toBeInstanceOf(OriginError);
     expect((error as Error).message).toContain(message);
     expect((error as Error).message).not.toContain('hunter2');
   });

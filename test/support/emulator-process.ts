@@ -8,6 +8,8 @@ export interface EmulatorProcess {
   readonly projectId: string;
   readonly accessKey: string;
   readonly secretKey: string;
+  /** IMSYNC_OBS_ENDPOINT, for the pre-flight. */
+  readonly obsEndpoint: string;
   /** Everything it has printed so far. */
   readonly stdout: () => string;
   /** SIGKILL, for cleanup. */
@@ -36,7 +38,22 @@ export async function spawnEmulator(
     projectId: field(/HW_PROJECT_ID=(\S+)/),
     accessKey: field(/HW_ACCESS_KEY=(\S+)/) || (env.HW_ACCESS_KEY ?? ''),
     secretKey: field(/HW_SECRET_KEY=(\S+)/) || (env.HW_SECRET_KEY ?? ''),
+    obsEndpoint: field(/IMSYNC_OBS_ENDPOINT=(\S+)/),
     stdout: () => stdout,
     kill: () => child.kill('SIGKILL'),
+  };
+}
+
+/** The environment that points the CLI at `emulator`, OBS included, as its banner says to. */
+export function emulatorEnv(emulator: EmulatorProcess): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NO_COLOR: '1',
+    IMSYNC_ENDPOINT: emulator.url,
+    IMSYNC_OBS_ENDPOINT: emulator.obsEndpoint,
+    HW_PROJECT_ID: emulator.projectId,
+    HW_REGION_NAME: 'ap-southeast-1',
+    HW_ACCESS_KEY: emulator.accessKey,
+    HW_SECRET_KEY: emulator.secretKey,
   };
 }

@@ -44,3 +44,19 @@ export function specFor(key: string, fields: SpecFields = {}): Record<string, un
     ...fields,
   };
 }
+
+/** A manifest file's YAML for a system image of `key` whose file is `imageUrl` (bucket:key). */
+export function manifestYaml(key: string, imageUrl: string): string {
+  return [
+    'apiVersion: imsync/v1',
+    'kind: Image',
+    'metadata:',
+    `  name: ${key}`,
+    'spec:',
+    `  name: ${key}`,
+    `  image_url: ${imageUrl}`,
+    '  os_version: Ubuntu 22.04 server 64bit',
+    '  min_disk: 40',
+    '',
+  ].join('\n');
+}
