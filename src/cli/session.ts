@@ -74,7 +74,9 @@ export async function openSession(
           return { skipped: 'not checked: OBS takes AK/SK signatures only, not an IAM token' };
         }
         if (connection.obsEndpoint === undefined) {
-          return { skipped: "not checked: beside IMSYNC_ENDPOINT, OBS's endpoint is not known (set IMSYNC_OBS_ENDPOINT)" };
+          return {
+            skipped: "not checked: beside IMSYNC_ENDPOINT, OBS's endpoint is not known (set IMSYNC_OBS_ENDPOINT)",
+          };
         }
         obs ??= new ObsClient({ endpoint: connection.obsEndpoint, credentials: connection.auth.credentials });
         return {

@@ -86,7 +86,11 @@ describe('resolveConnection', () => {
     [{ projectId: 'a/b' }, { ...secrets, HW_REGION_NAME: 'cn-north-4' }, '--project-id is not a project id'],
     [{}, { ...secrets }, 'no endpoint: set --region or HW_REGION_NAME'],
     [{}, { ...secrets, HW_REGION_NAME: 'moon base' }, 'HW_REGION_NAME "moon base" is not a region name'],
-    [{ endpoint: 'ims.example' }, { ...secrets }, '--endpoint is not a URL such as https://ims.ap-southeast-1.myhuaweicloud.com'],
+    [
+      { endpoint: 'ims.example' },
+      { ...secrets },
+      '--endpoint is not a URL such as https://ims.ap-southeast-1.myhuaweicloud.com',
+    ],
     [{}, { ...secrets, IMSYNC_ENDPOINT: 'ftp://x' }, 'IMSYNC_ENDPOINT must be an http(s) URL'],
     [{ endpoint: 'https://user:pw@ims.example' }, { ...secrets }, '--endpoint must not carry credentials'],
   ])('refuses %j with %j: %s, never echoing a secret', (options, env, message) => {
