@@ -1,7 +1,9 @@
-// `imsync emulator`: the IMS emulator (and the OBS calls beside it) as a long-running local service.
+// `imsync emulator`: the IMS emulator (and the OBS and IAM calls beside it) as a long-running local
+// service, for one region or several (--regions).
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import {
+  checkRegions,
   describeRealism,
   EMULATOR_DEFAULTS,
   LIST_TAGS_STYLES,
@@ -14,6 +16,7 @@ import {
   startEmulator,
   type EmulatorOptions,
   type Realism,
+  type RunningEmulator,
   type RealismPreset,
   type UnknownIdStatus,
 } from '../emulator/index.js';
@@ -24,6 +27,7 @@ export interface EmulatorCommandOptions {
   port?: string;
   host?: string;
   region?: string;
+  regions?: string;
   objects?: string;
   jobSeconds?: string;
   faults?: string;
@@ -72,20 +76,33 @@ export async function emulatorCommand(
   const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   const fromEnvironment = Boolean(env.HW_ACCESS_KEY);
   const [pair] = emulator.credentials;
+  const several = emulator.regions.length > 1;
+  const obs = new URL(emulator.obsEndpoint);
   const lines = [
-    `imsync emulator listening on ${emulator.url} (region ${emulator.region}); stop it with Ctrl-C`,
+    `imsync emulator listening on ${emulator.url} (region ${emulator.region}${several ? ', the default one' : ''}); stop it with Ctrl-C`,
     `  project id   ${emulator.projectId}`,
+    ...(several ? regionLines(emulator) : []),
     fromEnvironment
       ? '  credentials  HW_ACCESS_KEY and HW_SECRET_KEY from the environment'
-      : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}`,
+      : `  credentials  the emulator's fixed example pair (not a secret), and the token ${emulator.token}${several ? ` (${emulator.region}'s project; ${emulator.token}-{region} for another region's)` : ''}`,
     `  seed         ${emulator.seed} (--seed ${emulator.seed} repeats this run's faults and ids)`,
     ...realismLines(emulator.realismPreset, emulator.realism),
-    `  obs          ${emulator.obsEndpoint}, each bucket at its virtual host http://{bucket}.${new URL(emulator.obsEndpoint).host}`,
-    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism, /objects; POST /__emulator/reset and PUT /__emulator/objects (header X-Imsync-Emulator: 1)`,
+    several
+      ? `  obs          ${emulator.obsEndpoint} (${emulator.region}'s) and http://obs.{region}.localhost:${obs.port}, each bucket at its virtual host http://{bucket}.{endpoint host}`
+      : `  obs          ${emulator.obsEndpoint}, each bucket at its virtual host http://{bucket}.${obs.host}`,
+    `  inspect      ${emulator.url}/__emulator/requests, /images, /jobs, /realism, /objects${several ? ', /regions' : ''}; POST /__emulator/reset${several ? ', POST /__emulator/regions/{region}/down and /up' : ''} and PUT /__emulator/objects (header X-Imsync-Emulator: 1)`,
     '',
     'To point imsync at it:',
     `  export IMSYNC_ENDPOINT=${emulator.url} HW_PROJECT_ID=${emulator.projectId} HW_REGION_NAME=${emulator.region}`,
     `  export IMSYNC_OBS_ENDPOINT=${emulator.obsEndpoint}`,
+    ...(several
+      ? [
+          `  export IMSYNC_ENDPOINTS=${byRegion(emulator.endpoints)}`,
+          `  export IMSYNC_OBS_ENDPOINTS=${byRegion(emulator.obsEndpoints)}`,
+          `  export IMSYNC_PROJECT_IDS=${byRegion(emulator.projectIds)}`,
+          `  export IMSYNC_IAM_ENDPOINT=${emulator.iamEndpoint}`,
+        ]
+      : []),
     ...(fromEnvironment || !pair ? [] : [`  export HW_ACCESS_KEY=${pair.accessKey} HW_SECRET_KEY=${pair.secretKey}`]),
   ];
   output.out(`${lines.join('\n')}\n`);
@@ -103,11 +120,10 @@ async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.Proc
       'set both HW_ACCESS_KEY and HW_SECRET_KEY for the emulator to accept, or neither for its own pair',
     );
   }
-  const region = resolveRegion(options, env);
   return {
     host: options.host ?? EMULATOR_DEFAULTS.host,
     port: integer('--port', options.port, DEFAULT_EMULATOR_PORT, 0, 65_535),
-    ...(region === undefined ? {} : { region }),
+    ...regionOptions(options, env),
     ...(env.HW_PROJECT_ID ? { projectId: env.HW_PROJECT_ID } : {}),
     ...(accessKey && secretKey ? { credentials: [{ accessKey, secretKey }] } : {}),
     ...(options.objects === undefined ? {} : { objects: await readObjects(options.objects) }),
@@ -117,6 +133,41 @@ async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.Proc
     ...(options.seed === undefined ? {} : { seed: integer('--seed', options.seed, 0, 0, 2 ** 32 - 1) }),
     ...realismOptions(options),
   };
+}
+
+/**
+ * The regions served: --regions (the first the default; --region, if given too, must be it), or
+ * the one of --region or HW_REGION_NAME.
+ */
+function regionOptions(options: EmulatorCommandOptions, env: NodeJS.ProcessEnv): EmulatorOptions {
+  if (options.regions === undefined) {
+    const region = resolveRegion(options, env);
+    return region === undefined ? {} : { region };
+  }
+  const regions = options.regions.split(',').map((name) => name.trim());
+  parse(() => checkRegions(regions, []), '--regions');
+  if (options.region !== undefined && options.region !== regions[0]) {
+    throw new UsageError(
+      `--region ${options.region} is not the first of --regions ${regions.join(',')}, which is the default region`,
+    );
+  }
+  return { regions };
+}
+
+/** The banner's lines on the regions: each one's IMS endpoint and project, and IAM. */
+function regionLines(emulator: RunningEmulator): string[] {
+  const rows = emulator.regions.map(
+    (region) => `${region} at ${emulator.endpoints.get(region)}, project ${emulator.projectIds.get(region)}`,
+  );
+  return [
+    ...rows.map((row, index) => `${index === 0 ? '  regions      ' : '               '}${row}`),
+    `  iam          ${emulator.iamEndpoint} (GET /v3/projects?name={region})`,
+  ];
+}
+
+/** `region=value,...`, the default region first. */
+function byRegion(values: ReadonlyMap<string, string>): string {
+  return [...values].map(([region, value]) => `${region}=${value}`).join(',');
 }
 
 /** The realism preset and the switches given; each given switch replaces the preset's value. */

@@ -290,6 +290,10 @@ program
   .description('run the IMS emulator: a local IMS endpoint for trying imsync without an account')
   .option('--port <n>', `port to listen on (default ${DEFAULT_EMULATOR_PORT}; 0 picks a free one)`)
   .option('--host <address>', 'address to bind (default 127.0.0.1)')
+  .option(
+    '--regions <list>',
+    'regions to serve, comma-separated, the first the default (each at ims.{region}.localhost)',
+  )
   .option('--objects <file>', 'JSON list of OBS objects {bucket, key, size, storageClass, region}')
   .option('--job-seconds <s>', 'how long an import job runs (default 5)')
   .option('--faults <spec>', 'faults to inject, e.g. rate=100,429=0.1,lost=0.05 (see README)')

@@ -1,5 +1,5 @@
 // Who is calling: AK/SK signatures checked as the API gateway checks them, or an X-Auth-Token.
-// Every API route needs one; the caller's project comes from X-Project-Id (AK/SK; the emulator's
+// Every API route needs one; the caller's project comes from X-Project-Id (AK/SK; the region's
 // project when absent) or from the token's scope.
 import type { IncomingHttpHeaders } from 'node:http';
 import { verifySignature } from '../ims/signer.js';
@@ -7,7 +7,9 @@ import { verifySignature } from '../ims/signer.js';
 export interface AuthConfig {
   /** Access key to secret key. */
   readonly secrets: ReadonlyMap<string, string>;
-  readonly tokens: ReadonlySet<string>;
+  /** Each accepted token, and the project it is scoped to. */
+  readonly tokens: ReadonlyMap<string, string>;
+  /** The project of the endpoint: that of an AK/SK request without X-Project-Id. */
   readonly projectId: string;
   readonly clock: () => number;
 }
@@ -28,15 +30,14 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const SECRET_HEADERS = /^(authorization|x-auth-token|x-security-token):.*$/;
 
 /**
- * A token names the emulator's project. An AK/SK request may carry X-Security-Token (temporary
+ * A token names the project it is scoped to. An AK/SK request may carry X-Security-Token (temporary
  * credentials): the emulator cannot check it against IAM and accepts the signature alone.
  */
 export function authenticate(request: AuthRequest, config: AuthConfig): Authentication {
   const token = request.headers['x-auth-token'];
   if (token !== undefined) {
-    return typeof token === 'string' && config.tokens.has(token)
-      ? { ok: true, projectId: config.projectId }
-      : { ok: false, reason: 'decrypt token fail' };
+    const scope = typeof token === 'string' ? config.tokens.get(token) : undefined;
+    return scope === undefined ? { ok: false, reason: 'decrypt token fail' } : { ok: true, projectId: scope };
   }
   if (request.headers.authorization === undefined) {
     return { ok: false, reason: 'no X-Auth-Token header and no AK/SK Authorization header' };

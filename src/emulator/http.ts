@@ -1,44 +1,44 @@
 // The HTTP side: the gateway's behaviour in front of the routes (body size cap, unknown APIs,
 // authentication, throttling and injected faults), request ids, the request log, and error bodies.
-// A request goes: read body (413) -> route (404) -> rate limit (429) -> injected faults -> auth
-// (401) -> project (403) -> handler -> answer, or a lost answer. The steps that need no socket are
-// exported, so that tests serving the routes in-process answer exactly as the server does.
+// The Host header says which service and region a request is for (regions.ts): a region's IMS,
+// its OBS, or IAM; a host that names no region is the default region's IMS, as when the emulator
+// served one region only. An API request goes: read body (413) -> route (404) -> rate limit (429)
+// -> injected faults -> auth (401) -> project (403, IMS only) -> handler -> answer, or a lost
+// answer. The steps that need no socket are exported, so that tests serving the routes in-process
+// answer exactly as the server does.
 // A request whose Host is an OBS name (obs-routes.ts) is an OBS call instead, on the same port:
 // route (405) -> rate limit (503 SlowDown) -> injected faults -> OBS signature (403) -> handler,
 // with faults, request ids and a rate limit of its own, so that OBS traffic never shifts IMS's.
-import {
-  createServer,
-  STATUS_CODES,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+// A region that is down drops every connection to its hosts, IMS and OBS, as soon as the request
+// arrives: what a client sees of a region out of reach (a reset, nothing answered, nothing done).
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyObsSignature } from '../obs/signer.js';
-import { authenticate, type AuthConfig } from './auth.js';
+import { authenticate } from './auth.js';
 import { gatewayBody, ImsFailure, type GatewayCode } from './errors.js';
 import { DRIP_MS, type FaultInjector } from './faults.js';
+import { keystoneError } from './iam.js';
+import type { InspectCall } from './inspect.js';
 import type { FaultName, LoggedRequest, RequestLog } from './log.js';
 import type { Obs } from './obs.js';
-import { answerObs, obsError, obsHost, obsOperation, pathStyleAnswer, type ObsHost } from './obs-routes.js';
-import type { IdSource } from './random.js';
+import { answerObs, obsError, obsOperation, pathStyleAnswer, type ObsHost } from './obs-routes.js';
+import { addressOf, IAM_DOMAIN, imsDomain, type GatewayParts, type Regions, type RegionWorld } from './regions.js';
 import { matchRoute, type ApiAnswer, type Route } from './routes.js';
 
 /** AK/SK-signed bodies are limited to 12 MB by the gateway (research/ims-api.md §13.3). */
 export const MAX_BODY_BYTES = 12 * 1024 * 1024;
 
 export interface ServerParts {
-  readonly routes: readonly Route[];
-  readonly faults: FaultInjector;
-  readonly auth: AuthConfig;
-  readonly requestIds: IdSource;
+  /** The regions served, the default first, and which of them are down. */
+  readonly worlds: Regions;
+  /** IAM's gateway on iam.localhost: global, so no region and no project of the caller's to check. */
+  readonly iam: GatewayParts;
   readonly log: RequestLog;
   readonly clock: () => number;
-  /** The /__emulator/ routes: no auth, no faults, not logged. */
-  readonly inspect: (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) => ApiAnswer;
-  /** The simulated OBS, its faults (the same spec as IMS's, drawn apart) and its request ids. */
-  readonly obs: { readonly world: Obs; readonly faults: FaultInjector; readonly requestIds: IdSource };
+  /** The /__emulator/ routes, on any host but OBS's: no auth, no faults, not logged, never down. */
+  readonly inspect: (call: InspectCall) => ApiAnswer;
+  /** The simulated OBS: one for every region, each region's endpoint seeing the buckets of its own. */
+  readonly obs: Obs;
 }
 
 /** An answer as it goes on the wire. */
@@ -52,13 +52,54 @@ const JSON_TYPE = 'application/json;charset=UTF-8';
 /** The limit an injected 429 names when no rate is set: the gateway's documented default per API. */
 const DEFAULT_RATE_LIMIT = 200;
 
+/** Where a request goes, from its Host and path. */
+type Target =
+  /** `region`: the one the host names, if any. */
+  | { readonly kind: 'inspect'; readonly region: string | undefined }
+  | { readonly kind: 'iam' }
+  | { readonly kind: 'ims'; readonly world: RegionWorld }
+  | { readonly kind: 'obs'; readonly world: RegionWorld; readonly host: ObsHost }
+  | { readonly kind: 'down'; readonly world: RegionWorld; readonly service: 'ims' | 'obs' }
+  | { readonly kind: 'unserved'; readonly region: string };
+
+function targetOf(req: IncomingMessage, parts: ServerParts): Target {
+  const addressed = addressOf(req.headers.host);
+  const { path } = splitUrl(req.url ?? '/');
+  if (addressed.service !== 'obs' && (path === '/__emulator' || path.startsWith('/__emulator/'))) {
+    return { kind: 'inspect', region: addressed.service === 'ims' ? addressed.region : undefined };
+  }
+  if (addressed.service === 'iam') return { kind: 'iam' };
+  const world = addressed.region === undefined ? parts.worlds.default : parts.worlds.get(addressed.region);
+  if (world === undefined) return { kind: 'unserved', region: addressed.region ?? '' };
+  if (parts.worlds.isDown(world.region)) return { kind: 'down', world, service: addressed.service };
+  return addressed.service === 'obs' ? { kind: 'obs', world, host: addressed.host } : { kind: 'ims', world };
+}
+
+function requestIdOf(target: Target, parts: ServerParts): string {
+  switch (target.kind) {
+    case 'iam':
+      return parts.iam.requestIds.hex32();
+    case 'ims':
+      return target.world.requestIds.hex32();
+    // OBS's request ids are upper-case, as in its documented samples.
+    case 'obs':
+      return target.world.obs.requestIds.hex32().toUpperCase();
+    case 'down':
+      return target.service === 'obs'
+        ? target.world.obs.requestIds.hex32().toUpperCase()
+        : target.world.requestIds.hex32();
+    case 'inspect':
+    case 'unserved':
+      return parts.worlds.default.requestIds.hex32();
+  }
+}
+
 export function createEmulatorServer(parts: ServerParts): Server {
   const reported = new Set<string>();
   return createServer((req, res) => {
-    const obs = obsHost(req.headers.host);
-    // OBS's request ids are upper-case, as in its documented samples.
-    const requestId = obs === undefined ? parts.requestIds.hex32() : parts.obs.requestIds.hex32().toUpperCase();
-    const handled = obs === undefined ? handle(req, res, requestId, parts) : handleObs(req, res, obs, requestId, parts);
+    const target = targetOf(req, parts);
+    const requestId = requestIdOf(target, parts);
+    const handled = serveTarget(req, res, target, requestId, parts);
     handled.catch((error: unknown) => {
       // A bug, not the client's doing: say so once on stderr, answer 500 if the socket still can.
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -70,9 +111,9 @@ export function createEmulatorServer(parts: ServerParts): Server {
         const detail = 'internal emulator error';
         write(
           res,
-          obs === undefined
-            ? encodeAnswer(requestId, { status: 500, body: new ImsFailure('IMG.0061', detail, 500).body })
-            : obsError(req.method ?? 'GET', requestId, 'InternalError', detail),
+          target.kind === 'obs'
+            ? obsError(req.method ?? 'GET', requestId, 'InternalError', detail)
+            : encodeAnswer(requestId, { status: 500, body: new ImsFailure('IMG.0061', detail, 500).body }),
         );
       } else {
         res.destroy();
@@ -81,32 +122,121 @@ export function createEmulatorServer(parts: ServerParts): Server {
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, parts: ServerParts) {
-  const method = req.method ?? 'GET';
-  const rawUrl = req.url ?? '/';
-  const { path, queryText } = splitUrl(rawUrl);
-
-  if (path === '/__emulator' || path.startsWith('/__emulator/')) {
-    const body = await readBody(req);
-    if (body === 'aborted') return;
-    send(
-      res,
-      requestId,
-      body === 'too large'
-        ? { status: 413, body: { error: `the body is over ${MAX_BODY_BYTES} bytes` } }
-        : parts.inspect(method, path, req.headers, body),
-    );
-    return;
+async function serveTarget(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  requestId: string,
+  parts: ServerParts,
+): Promise<void> {
+  switch (target.kind) {
+    case 'inspect':
+      return inspectRequest(req, res, target.region, requestId, parts);
+    case 'iam':
+      return handleApi(req, res, requestId, parts, {
+        gateway: parts.iam,
+        logged: { service: 'iam' },
+        failure: (status) => keystoneError(status, 'injected fault'),
+      });
+    case 'ims':
+      return handleApi(req, res, requestId, parts, {
+        gateway: target.world,
+        logged: regionField(parts, target.world),
+        world: target.world,
+        failure: (status) => new ImsFailure('IMG.0061', 'injected fault', status).body,
+      });
+    case 'obs':
+      return handleObs(req, res, target.host, target.world, requestId, parts);
+    case 'down': {
+      logEntry(req, requestId, parts, {
+        ...(target.service === 'obs' ? { service: 'obs' } : {}),
+        ...regionField(parts, target.world),
+      }).fault = 'down';
+      req.socket.destroy();
+      return;
+    }
+    case 'unserved': {
+      req.resume();
+      const entry = logEntry(req, requestId, parts, { region: target.region });
+      const served = parts.worlds.names().join(', ');
+      const detail = `the emulator serves no region ${target.region} (it serves ${served})`;
+      reply(res, entry, encodeAnswer(requestId, unknownApi(requestId, detail)));
+      return;
+    }
   }
+}
 
-  const entry = parts.log.add({
+/** A log entry says which region a request went to when the emulator serves several. */
+function regionField(parts: ServerParts, world: RegionWorld): Pick<LoggedRequest, 'region'> {
+  return parts.worlds.several ? { region: world.region } : {};
+}
+
+function logEntry(
+  req: IncomingMessage,
+  requestId: string,
+  parts: ServerParts,
+  fields: Pick<LoggedRequest, 'service' | 'region' | 'bucket'>,
+): LoggedRequest {
+  const { path, queryText } = splitUrl(req.url ?? '/');
+  return parts.log.add({
     time: new Date(parts.clock()).toISOString(),
-    method,
+    ...fields,
+    method: req.method ?? 'GET',
     path,
     query: queryText,
     request_id: requestId,
     status: null,
   });
+}
+
+async function inspectRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  region: string | undefined,
+  requestId: string,
+  parts: ServerParts,
+) {
+  const { path, queryText } = splitUrl(req.url ?? '/');
+  const body = await readBody(req);
+  if (body === 'aborted') return;
+  send(
+    res,
+    requestId,
+    body === 'too large'
+      ? { status: 413, body: { error: `the body is over ${MAX_BODY_BYTES} bytes` } }
+      : parts.inspect({
+          method: req.method ?? 'GET',
+          path,
+          query: new URLSearchParams(queryText),
+          headers: req.headers,
+          body,
+          region,
+        }),
+  );
+}
+
+/** An API behind its gateway: a region's IMS, or IAM. */
+interface ApiService {
+  readonly gateway: GatewayParts;
+  /** What the log says of the service: its name (none for IMS), its region. */
+  readonly logged: Pick<LoggedRequest, 'service' | 'region'>;
+  /** The region of an IMS request, whose project the caller's must be; none for IAM. */
+  readonly world?: RegionWorld;
+  /** The body of an injected 500 or 503, in the service's own error shape. */
+  readonly failure: (status: 500 | 503) => unknown;
+}
+
+async function handleApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  parts: ServerParts,
+  { gateway: service, logged, world, failure }: ApiService,
+) {
+  const method = req.method ?? 'GET';
+  const rawUrl = req.url ?? '/';
+  const { path, queryText } = splitUrl(rawUrl);
+  const entry = logEntry(req, requestId, parts, logged);
   const encode = (result: ApiAnswer): WireAnswer => encodeAnswer(requestId, result);
   const gateway = (status: number, code: GatewayCode, message: string): WireAnswer =>
     encode({ status, body: gatewayBody(code, message, requestId) });
@@ -118,34 +248,42 @@ async function handle(req: IncomingMessage, res: ServerResponse, requestId: stri
     return;
   }
   const segments = decodeSegments(path);
-  const match = segments && matchRoute(parts.routes, method, segments);
+  const match = segments && matchRoute(service.routes, method, segments);
   if (match === undefined) {
     reply(res, entry, encode(unknownApi(requestId)));
     return;
   }
   if (match.route.logBody) entry.body = bodyForLog(body);
 
-  await serve(req, res, entry, parts.faults, {
+  await serve(req, res, entry, service.faults, {
     throttled: () =>
       gateway(
         429,
         'APIGW.0308',
-        `The throttling threshold has been reached: policy user over ratelimit,limit:${parts.faults.spec.rate ?? DEFAULT_RATE_LIMIT},time:1 second`,
+        `The throttling threshold has been reached: policy user over ratelimit,limit:${service.faults.spec.rate ?? DEFAULT_RATE_LIMIT},time:1 second`,
       ),
-    injected: (status) => encode({ status, body: new ImsFailure('IMG.0061', 'injected fault', status).body }),
+    injected: (status) => encode({ status, body: failure(status) }),
     refuse: () => {
-      const auth = authenticate({ method, rawUrl, headers: req.headers, body }, parts.auth);
+      const auth = authenticate({ method, rawUrl, headers: req.headers, body }, service.auth);
       if (!auth.ok) return gateway(401, 'APIGW.0301', `Incorrect IAM authentication information: ${auth.reason}`);
-      // The docs' only 403 code: the project named is not one these credentials may use.
+      if (world === undefined) return undefined;
+      // The docs' only 403 code: the project named is not one these credentials may use here.
       const project = [auth.projectId, match.params.project_id].find(
-        (id) => id !== undefined && id !== parts.auth.projectId,
+        (id) => id !== undefined && id !== world.projectId,
       );
       if (project === undefined) return undefined;
-      const detail = `project ${project} is not the caller's project`;
-      return encode({ status: 403, body: new ImsFailure('IMG.0026', detail, 403).body });
+      return encode({ status: 403, body: new ImsFailure('IMG.0026', foreignProject(project, world, parts), 403).body });
     },
-    work: () => encode(runRoute(match, queryText, body)),
+    work: () => encode(runRoute(match, queryText, body, `http://${req.headers.host ?? IAM_DOMAIN}`)),
   });
+}
+
+/** Why a project is refused at a region's IMS; a project of another region served says where it belongs. */
+function foreignProject(project: string, world: RegionWorld, parts: ServerParts): string {
+  const refused = `project ${project} is not the caller's project`;
+  const owner = parts.worlds.ofProject(project);
+  if (owner === undefined) return refused;
+  return `${refused} in region ${world.region}: it is region ${owner.region}'s, whose IMS is ${imsDomain(owner.region)}`;
 }
 
 /** An OBS call: on the bare domain refused (path style), on a bucket's host served (obs-routes.ts). */
@@ -153,6 +291,7 @@ async function handleObs(
   req: IncomingMessage,
   res: ServerResponse,
   host: ObsHost,
+  world: RegionWorld,
   requestId: string,
   parts: ServerParts,
 ) {
@@ -162,18 +301,13 @@ async function handleObs(
   // No OBS call served takes a body.
   req.resume();
   const bucket = host.style === 'virtual' ? host.bucket : decodeSegments(path)?.[0];
-  const entry = parts.log.add({
-    time: new Date(parts.clock()).toISOString(),
+  const entry = logEntry(req, requestId, parts, {
     service: 'obs',
+    ...regionField(parts, world),
     ...(bucket === undefined || bucket === '' ? {} : { bucket }),
-    method,
-    path,
-    query: queryText,
-    request_id: requestId,
-    status: null,
   });
   if (host.style === 'path') {
-    reply(res, entry, pathStyleAnswer(method, path, requestId));
+    reply(res, entry, pathStyleAnswer(method, path, requestId, host));
     return;
   }
   const route = obsOperation(method, path, new URLSearchParams(queryText), requestId);
@@ -181,20 +315,27 @@ async function handleObs(
     reply(res, entry, route.refusal);
     return;
   }
-  await serve(req, res, entry, parts.obs.faults, {
+  await serve(req, res, entry, world.obs.faults, {
     throttled: () => obsError(method, requestId, 'SlowDown'),
     injected: (status) =>
       obsError(method, requestId, status === 500 ? 'InternalError' : 'ServiceUnavailable', 'injected fault'),
     refuse: () => {
       const verification = verifyObsSignature(
         { method, bucket: host.bucket, rawUrl, headers: req.headers },
-        (accessKey) => parts.auth.secrets.get(accessKey),
+        (accessKey) => world.auth.secrets.get(accessKey),
         new Date(parts.clock()),
       );
       return verification.ok ? undefined : obsError(method, requestId, verification.code, verification.reason);
     },
     work: () =>
-      answerObs(parts.obs.world, route.operation, { method, bucket: host.bucket, key: route.key, rawUrl, requestId }),
+      answerObs(parts.obs, route.operation, {
+        method,
+        region: world.region,
+        bucket: host.bucket,
+        key: route.key,
+        rawUrl,
+        requestId,
+      }),
   });
 }
 
@@ -309,11 +450,12 @@ export function splitUrl(rawUrl: string): { path: string; queryText: string } {
     : { path: rawUrl.slice(0, queryStart), queryText: rawUrl.slice(queryStart + 1) };
 }
 
-/** The gateway's answer to a path and method that no route serves. */
-export function unknownApi(requestId: string): ApiAnswer {
+/** The gateway's answer to a path and method that no route serves; `detail` says more. */
+export function unknownApi(requestId: string, detail?: string): ApiAnswer {
+  const message = 'The API does not exist or has not been published in the environment';
   return {
     status: 404,
-    body: gatewayBody('APIGW.0101', 'The API does not exist or has not been published in the environment', requestId),
+    body: gatewayBody('APIGW.0101', detail === undefined ? message : `${message}: ${detail}`, requestId),
   };
 }
 
@@ -322,9 +464,10 @@ export function runRoute(
   { route, params }: { route: Route; params: Record<string, string> },
   queryText: string,
   body: Buffer,
+  origin: string,
 ): ApiAnswer {
   try {
-    return route.handle({ params, query: new URLSearchParams(queryText), body });
+    return route.handle({ params, query: new URLSearchParams(queryText), body, origin });
   } catch (error) {
     if (error instanceof ImsFailure) return { status: error.status, body: error.body };
     throw error;

@@ -57,6 +57,8 @@ export interface ListedImage {
 
 export interface ImageStoreConfig {
   readonly projectId: string;
+  /** The region the images are made in: an image file must be in a bucket of this region. */
+  readonly region: string;
   readonly obs: Obs;
   readonly ids: IdSource;
   readonly clock: () => number;
@@ -102,7 +104,7 @@ export class ImageStore {
     const { config } = this;
     const { realism } = config;
     const now = config.clock();
-    const outcome = config.obs.check(request.bucket, request.key);
+    const outcome = config.obs.check(request.bucket, request.key, config.region);
     if (!outcome.ok && realism.obsErrors === 'sync') throw new ImsFailure(outcome.code, outcome.reason);
     if (this.quotaUsed(now) >= config.imageQuota) {
       throw new ImsFailure('IMG.0015', `the quota is ${config.imageQuota} private images`);

@@ -1,18 +1,21 @@
 // The IMS emulator: a local stand-in for https://ims.{region}.myhuaweicloud.com that follows the
 // documented API (DESIGN.md §6), for trying manifests without an account and for every end-to-end
 // test, and on the same port for the OBS calls that check an import's file beforehand
-// (http://{bucket}.obs.localhost:{port}). createEmulatorCore wires the parts that need no socket
-// (so that unit tests can call the routes in-process); startEmulator puts the HTTP server in front
-// of them. Each part lives in its own file.
+// (http://{bucket}.obs.localhost:{port}) and for IAM's project list (http://iam.localhost:{port}).
+// It serves one region or several, each a world of its own at http://ims.{region}.localhost:{port}
+// (regions.ts); http://127.0.0.1:{port} is the default (first) region's. createEmulatorCore wires
+// the parts that need no socket (so that unit tests can call the routes in-process); startEmulator
+// puts the HTTP server in front of them. Each part lives in its own file.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createEmulatorServer, type ServerParts } from './http.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
+import { accountProjects, iamRoutes } from './iam.js';
 import { ImageStore } from './images.js';
 import { inspection } from './inspect.js';
 import { RequestLog } from './log.js';
 import { Obs, type ObsEntry } from './obs.js';
-import { OBS_DOMAIN } from './obs-routes.js';
+import { OBS_DOMAIN, obsDomain } from './obs-routes.js';
 import { IdSource, randomSeed } from './random.js';
 import {
   REALISM_PRESETS,
@@ -24,6 +27,7 @@ import {
   type RealismPreset,
   type UnknownIdStatus,
 } from './realism.js';
+import { checkRegions, derivedId, IAM_DOMAIN, imsDomain, Regions, regionSeed, type RegionWorld } from './regions.js';
 import { apiRoutes, type Route } from './routes.js';
 
 export { parseFaults, type FaultSpec } from './faults.js';
@@ -52,6 +56,7 @@ export {
   type RealismPreset,
   type UnknownIdStatus,
 } from './realism.js';
+export { checkRegions } from './regions.js';
 
 export interface EmulatorCredentials {
   readonly accessKey: string;
@@ -63,13 +68,24 @@ export interface EmulatorOptions {
   host?: string;
   /** Default 0: an ephemeral port. */
   port?: number;
-  /** Default ap-southeast-1. */
+  /** The default region; default ap-southeast-1, or the first of `regions`. */
   region?: string;
-  /** Default EMULATOR_DEFAULTS.projectId. */
+  /**
+   * The regions served, the default first; default [region]. Each is a world of its own (images,
+   * jobs, quota, the concurrent-import cap, faults, project) at http://ims.{region}.localhost:{port},
+   * its OBS at http://obs.{region}.localhost:{port}; a host that names no region is the default's.
+   */
+  regions?: string[];
+  /** Regions down from the start: every connection to their hosts is dropped (POST /__emulator/regions/{region}/up ends it). */
+  down?: string[];
+  /** The default region's project; default EMULATOR_DEFAULTS.projectId. Every other region's is derived from it. */
   projectId?: string;
-  /** Accepted AK/SK pairs; default EMULATOR_DEFAULTS.credentials. */
+  /** Accepted AK/SK pairs, in every region; default EMULATOR_DEFAULTS.credentials. */
   credentials?: EmulatorCredentials[];
-  /** Accepted X-Auth-Token values; default [EMULATOR_DEFAULTS.token]. */
+  /**
+   * Accepted X-Auth-Token values, scoped to the default region's project; default
+   * [EMULATOR_DEFAULTS.token]. Each has a twin `{token}-{region}` scoped to each other region's.
+   */
   tokens?: string[];
   /** The simulated OBS's objects and buckets; undefined is the default world (see Obs). */
   objects?: readonly ObsEntry[];
@@ -109,15 +125,31 @@ export interface EmulatorOptions {
 /** A started emulator: its core's identity and settings, where it listens, and how to stop it. */
 export interface RunningEmulator extends Pick<
   EmulatorCore,
-  'projectId' | 'region' | 'credentials' | 'token' | 'seed' | 'realismPreset' | 'realism'
+  | 'projectId'
+  | 'region'
+  | 'regions'
+  | 'projectIds'
+  | 'regionTokens'
+  | 'credentials'
+  | 'token'
+  | 'seed'
+  | 'realismPreset'
+  | 'realism'
 > {
-  /** `http://host:port`, no trailing slash. */
+  /** `http://host:port`, no trailing slash: the default region's IMS. */
   readonly url: string;
   /**
-   * `http://obs.localhost:port`: the OBS endpoint, each bucket at `http://{bucket}.obs.localhost:port`
-   * (`.localhost` names are loopback: reachable when the emulator listens on 127.0.0.1 or on every address).
+   * `http://obs.localhost:port`: the default region's OBS endpoint, each bucket at
+   * `http://{bucket}.obs.localhost:port` (`.localhost` names are loopback: reachable when the
+   * emulator listens on 127.0.0.1 or on every address).
    */
   readonly obsEndpoint: string;
+  /** Each region's IMS endpoint, `http://ims.{region}.localhost:port`, the default region first. */
+  readonly endpoints: ReadonlyMap<string, string>;
+  /** Each region's OBS endpoint, `http://obs.{region}.localhost:port`, the default region first. */
+  readonly obsEndpoints: ReadonlyMap<string, string>;
+  /** `http://iam.localhost:port`: IAM's project list (GET /v3/projects?name={region}). */
+  readonly iamEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -133,15 +165,25 @@ export const EMULATOR_DEFAULTS = {
   maxConcurrentImports: REALISM_PRESETS.kind.maxConcurrentImports,
 } as const;
 
-/** Everything but the socket: the routes over the store, and what the server puts in front of them. */
+/** Everything but the socket: the routes over the stores, and what the server puts in front of them. */
 export interface EmulatorCore extends ServerParts {
+  /** The default region's images, routes and request ids. */
   readonly store: ImageStore;
-  readonly routes: Route[];
+  readonly routes: readonly Route[];
+  readonly requestIds: IdSource;
+  /** The default region's project. */
   readonly projectId: string;
+  /** The default region. */
   readonly region: string;
+  /** The regions served, the default first. */
+  readonly regions: readonly string[];
+  /** Each region's project. */
+  readonly projectIds: ReadonlyMap<string, string>;
   readonly credentials: readonly EmulatorCredentials[];
-  /** The first accepted token. */
+  /** The first accepted token, scoped to the default region's project. */
   readonly token: string;
+  /** Each region's token: the first accepted token scoped to its project. */
+  readonly regionTokens: ReadonlyMap<string, string>;
   readonly seed: number;
   /** The preset and the settings in effect (`faults.jobcap` included). */
   readonly realismPreset: RealismPreset;
@@ -165,8 +207,16 @@ export function emulatorRealism(options: EmulatorOptions = {}): { preset: Realis
 }
 
 export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore {
-  const region = options.region ?? EMULATOR_DEFAULTS.region;
-  const projectId = options.projectId ?? EMULATOR_DEFAULTS.projectId;
+  const regionNames = options.regions ?? [options.region ?? EMULATOR_DEFAULTS.region];
+  const down = options.down ?? [];
+  checkRegions(regionNames, down);
+  const [region = EMULATOR_DEFAULTS.region] = regionNames;
+  if (options.region !== undefined && options.region !== region) {
+    throw new Error(
+      `region ${options.region} is not the first of regions (${regionNames.join(', ')}), the default region`,
+    );
+  }
+  const accountProjectId = options.projectId ?? EMULATOR_DEFAULTS.projectId;
   const credentials = options.credentials ?? EMULATOR_DEFAULTS.credentials;
   const tokens = options.tokens ?? [EMULATOR_DEFAULTS.token];
   const clock = options.clock ?? Date.now;
@@ -177,40 +227,69 @@ export function createEmulatorCore(options: EmulatorOptions = {}): EmulatorCore 
   if (tokens.length === 0 && credentials.length === 0) throw new Error('the emulator needs credentials or tokens');
   const { preset: realismPreset, realism } = emulatorRealism(options);
 
-  // Separate streams, so that a fault decision never shifts an id and the reverse, and OBS calls
-  // never shift what IMS requests get.
-  const faults = new FaultInjector(faultSpec, seed, clock);
-  const obsFaults = new FaultInjector(faultSpec, (seed ^ 0xc2b2ae35) >>> 0, clock);
+  const projectIds = new Map(
+    regionNames.map((name, index) => [name, index === 0 ? accountProjectId : derivedId(accountProjectId, name)]),
+  );
+  const scoped = (token: string, name: string) => (name === region ? token : `${token}-${name}`);
+  const tokenScopes = new Map(
+    [...projectIds].flatMap(([name, projectId]) => tokens.map((token) => [scoped(token, name), projectId] as const)),
+  );
+  const secrets = new Map(credentials.map(({ accessKey, secretKey }) => [accessKey, secretKey]));
   const obs = new Obs(options.objects, region, clock);
-  const store = new ImageStore({
-    projectId,
-    obs,
-    ids: new IdSource((seed ^ 0x9e3779b9) >>> 0),
-    clock,
-    jobMs: jobSeconds * 1000,
-    imageQuota: options.imageQuota ?? EMULATOR_DEFAULTS.imageQuota,
-    realism,
-  });
-  const log = new RequestLog();
-  return {
-    store,
-    routes: apiRoutes(store, realism),
-    faults,
-    auth: {
-      secrets: new Map(credentials.map(({ accessKey, secretKey }) => [accessKey, secretKey])),
-      tokens: new Set(tokens),
+  // Separate streams, so that a fault decision never shifts an id and the reverse, OBS calls never
+  // shift what IMS requests get, and no region's traffic shifts another's.
+  const worlds = [...projectIds].map(([name, projectId]): RegionWorld => {
+    const own = regionSeed(seed, name, name === region);
+    const store = new ImageStore({
       projectId,
+      region: name,
+      obs,
+      ids: new IdSource((own ^ 0x9e3779b9) >>> 0),
       clock,
-    },
-    requestIds: new IdSource((seed ^ 0x85ebca6b) >>> 0),
+      jobMs: jobSeconds * 1000,
+      imageQuota: options.imageQuota ?? EMULATOR_DEFAULTS.imageQuota,
+      realism,
+    });
+    return {
+      region: name,
+      projectId,
+      store,
+      routes: apiRoutes(store, realism),
+      faults: new FaultInjector(faultSpec, own, clock),
+      auth: { secrets, tokens: tokenScopes, projectId, clock },
+      requestIds: new IdSource((own ^ 0x85ebca6b) >>> 0),
+      obs: {
+        faults: new FaultInjector(faultSpec, (own ^ 0xc2b2ae35) >>> 0, clock),
+        requestIds: new IdSource((own ^ 0x27d4eb2f) >>> 0),
+      },
+    };
+  });
+  const regions = new Regions(worlds, down);
+  const iam = {
+    routes: iamRoutes(accountProjects(worlds, accountProjectId)),
+    faults: new FaultInjector(faultSpec, (seed ^ 0x165667b1) >>> 0, clock),
+    auth: { secrets, tokens: tokenScopes, projectId: accountProjectId, clock },
+    requestIds: new IdSource((seed ^ 0xd3a2646c) >>> 0),
+  };
+  const log = new RequestLog();
+  const injectors = [...worlds.flatMap((world) => [world.faults, world.obs.faults]), iam.faults];
+  return {
+    worlds: regions,
+    iam,
+    store: regions.default.store,
+    routes: regions.default.routes,
+    requestIds: regions.default.requestIds,
     log,
     clock,
-    inspect: inspection(store, log, [faults, obsFaults], obs, { preset: realismPreset, settings: realism }),
-    obs: { world: obs, faults: obsFaults, requestIds: new IdSource((seed ^ 0x27d4eb2f) >>> 0) },
-    projectId,
+    inspect: inspection(regions, log, injectors, obs, { preset: realismPreset, settings: realism }),
+    obs,
+    projectId: accountProjectId,
     region,
+    regions: regionNames,
+    projectIds,
     credentials,
     token: tokens[0] ?? '',
+    regionTokens: new Map(tokens.length === 0 ? [] : regionNames.map((name) => [name, scoped(tokens[0] ?? '', name)])),
     seed,
     realismPreset,
     realism,
@@ -225,11 +304,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   server.listen(options.port ?? 0, host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  const each = (domain: (region: string) => string) =>
+    new Map(core.regions.map((region) => [region, `http://${domain(region)}:${port}`]));
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     obsEndpoint: `http://${OBS_DOMAIN}:${port}`,
+    endpoints: each(imsDomain),
+    obsEndpoints: each(obsDomain),
+    iamEndpoint: `http://${IAM_DOMAIN}:${port}`,
     projectId: core.projectId,
     region: core.region,
+    regions: core.regions,
+    projectIds: core.projectIds,
+    regionTokens: core.regionTokens,
     credentials: core.credentials,
     token: core.token,
     seed: core.seed,

@@ -1,12 +1,15 @@
 // The request log behind GET /__emulator/requests: what was asked and answered, never credentials.
 
-export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost' | 'hang' | 'drip';
+/** An injected fault, or `down`: the request's region was down and its connection dropped. */
+export type FaultName = 'rate' | 'reset' | '429' | '500' | '503' | 'lost' | 'hang' | 'drip' | 'down';
 
 export interface LoggedRequest {
   /** ISO time by the emulator's clock. */
   readonly time: string;
-  /** `obs` for an OBS call (its Host an OBS name); absent for IMS. */
-  readonly service?: 'obs';
+  /** `obs` for an OBS call (its Host an OBS name), `iam` for IAM (iam.localhost); absent for IMS. */
+  readonly service?: 'obs' | 'iam';
+  /** The region of an IMS or OBS call, when the emulator serves several. */
+  readonly region?: string;
   /** The bucket of an OBS call: its host's, or the path's first segment in path style. */
   readonly bucket?: string;
   readonly method: string;

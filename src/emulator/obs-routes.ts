@@ -7,18 +7,31 @@ import type { Encryption, Obs, StoredObject } from './obs.js';
 
 /**
  * The emulator's stand-in for obs.{region}.myhuaweicloud.com: `{bucket}.obs.localhost` is a
- * bucket's virtual host. Names under `.localhost` are loopback (RFC 6761), so clients reach the
- * emulator through them when it listens on 127.0.0.1 (or on every address) without any DNS set up.
+ * bucket's virtual host at the default region's OBS, `{bucket}.obs.{region}.localhost` at a
+ * region's. Names under `.localhost` are loopback (RFC 6761), so clients reach the emulator through
+ * them when it listens on 127.0.0.1 (or on every address) without any DNS set up.
  */
 export const OBS_DOMAIN = 'obs.localhost';
 
-/** How a request addresses OBS: a bucket's virtual host, or the bare domain (path style). */
-export type ObsHost = { readonly style: 'virtual'; readonly bucket: string } | { readonly style: 'path' };
+/** The OBS domain of a region, or the default region's (OBS_DOMAIN). */
+export function obsDomain(region: string | undefined): string {
+  return region === undefined ? OBS_DOMAIN : `obs.${region}.localhost`;
+}
+
+/**
+ * How a request addresses OBS: a bucket's virtual host, or the bare domain (path style), of a
+ * region's OBS (`region` undefined: the default region's).
+ */
+export type ObsHost =
+  | { readonly style: 'virtual'; readonly bucket: string; readonly region: string | undefined }
+  | { readonly style: 'path'; readonly region: string | undefined };
 
 export type ObsOperation = 'HeadObject' | 'HeadBucket' | 'GetBucketLocation';
 
 export interface ObsCall {
   readonly method: string;
+  /** The region of the OBS endpoint called. */
+  readonly region: string;
   readonly bucket: string;
   /** Decoded; '' for the bucket itself. */
   readonly key: string;
@@ -54,21 +67,23 @@ export type ObsErrorCode = keyof typeof ERRORS;
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';
 const SERVED = 'the emulator serves HEAD /{key} (HEAD Object), HEAD / (HEAD Bucket) and GET /?location';
 
-/** The OBS addressing of a Host header, or undefined when the request is not for OBS. */
-export function obsHost(host: string | undefined): ObsHost | undefined {
-  const name = (host ?? '').replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
-  if (name === OBS_DOMAIN) return { style: 'path' };
-  const suffix = `.${OBS_DOMAIN}`;
-  return name.endsWith(suffix) && name.length > suffix.length
-    ? { style: 'virtual', bucket: name.slice(0, -suffix.length) }
-    : undefined;
+/**
+ * The OBS addressing of a host name (lower case, without port), or undefined when the request is
+ * not for OBS. A bucket name may hold dots: the longest name before `.obs.localhost` or
+ * `.obs.{region}.localhost` is the bucket.
+ */
+export function obsHost(name: string): ObsHost | undefined {
+  const found = /^(?:(.+)\.)?obs(?:\.([a-z]+(?:-[a-z]+)*-[0-9]+))?\.localhost$/.exec(name);
+  if (found === null) return undefined;
+  const [, bucket, region] = found;
+  return bucket === undefined ? { style: 'path', region } : { style: 'virtual', bucket, region };
 }
 
 /** The answer to a request on the bare domain: the bucket belongs in the host name. */
-export function pathStyleAnswer(method: string, path: string, requestId: string): WireAnswer {
+export function pathStyleAnswer(method: string, path: string, requestId: string, host: ObsHost): WireAnswer {
   return path === '/'
     ? obsError(method, requestId, 'MethodNotAllowed', `${SERVED}, on a bucket's host; not ListBuckets`)
-    : obsError(method, requestId, 'VirtualHostDomainRequired', `use {bucket}.${OBS_DOMAIN}`);
+    : obsError(method, requestId, 'VirtualHostDomainRequired', `use {bucket}.${obsDomain(host.region)}`);
 }
 
 /** The operation a request on a bucket's host asks for, or the error answering it when it is none served. */
@@ -92,7 +107,7 @@ export function obsOperation(
 /** The answer to a signed request, from the simulated OBS as it is now. */
 export function answerObs(world: Obs, operation: ObsOperation, call: ObsCall): WireAnswer {
   const { method, requestId } = call;
-  const bucket = world.bucket(call.bucket);
+  const bucket = world.bucket(call.bucket, call.region);
   if (bucket === undefined) return obsError(method, requestId, 'NoSuchBucket', `bucket ${call.bucket}`);
   // Answered whatever the bucket's region: the call exists to find it out.
   if (operation === 'GetBucketLocation') {
@@ -103,7 +118,7 @@ export function answerObs(world: Obs, operation: ObsOperation, call: ObsCall): W
       `<Location xmlns="http://obs.${region}.myhuaweicloud.com/doc/2015-06-30/">${region}</Location>`,
     );
   }
-  if (bucket.region !== world.region) {
+  if (bucket.region !== call.region) {
     // Unconfirmed: what OBS answers for a bucket addressed at another region's endpoint is not
     // documented (research/obs-preflight.md §1.1, §6). The emulator answers as OBS-ERR describes
     // PermanentRedirect, with a Location naming the bucket's own regional endpoint; a client should

@@ -13,7 +13,7 @@ export type Encryption = (typeof ENCRYPTIONS)[number];
 
 /**
  * One object in a bucket; storageClass defaults to STANDARD, region (its bucket's) to the
- * emulator's, and it is not encrypted unless `encryption` says how.
+ * emulator's default region, and it is not encrypted unless `encryption` says how.
  */
 export interface ObsObject {
   readonly bucket: string;
@@ -77,15 +77,15 @@ export class Obs {
   private readonly initial: { objects: Map<string, StoredObject>; buckets: Map<string, StoredBucket> };
   private readonly startedAt: number;
   /**
-   * `entries` undefined is the default world: every bucket exists (Standard, this region), and in
-   * each every `*.zvhd2` and `*.raw` object (Standard, 8 GiB), each `.raw` with its `.mf` bitmap,
-   * and nothing else. Objects put later are kept beside it.
+   * `entries` undefined is the default world: every bucket exists (Standard, in the region that
+   * asks: every region's OBS has it), and in each every `*.zvhd2` and `*.raw` object (Standard,
+   * 8 GiB), each `.raw` with its `.mf` bitmap, and nothing else. Objects put later are kept beside it.
    */
   readonly defaultWorld: boolean;
 
   constructor(
     entries: readonly ObsEntry[] | undefined,
-    /** The emulator's region. */
+    /** The emulator's default region: that of entries that name none. */
     readonly region: string,
     private readonly clock: () => number,
   ) {
@@ -125,11 +125,11 @@ export class Obs {
     return object;
   }
 
-  /** The bucket, or undefined when it does not exist. */
-  bucket(name: string): StoredBucket | undefined {
+  /** The bucket as `region`'s OBS sees it, or undefined when it does not exist. */
+  bucket(name: string, region = this.region): StoredBucket | undefined {
     const found = this.buckets.get(name);
     if (found !== undefined || !this.defaultWorld) return found;
-    return { bucket: name, storageClass: 'STANDARD', region: this.region };
+    return { bucket: name, storageClass: 'STANDARD', region };
   }
 
   /** The object, or undefined when its bucket or it does not exist. */
@@ -155,23 +155,23 @@ export class Obs {
   }
 
   /**
-   * The checks in the order IMS would meet the problems: the format (from the name; IMG.0072 is our
-   * choice, the docs name no code for it), the bucket's region, the object, the storage class of
+   * The checks of an import in `region`, in the order IMS would meet the problems: the format (from
+   * the name; IMG.0072 is our choice, the docs name no code for it), the bucket's region, the object, the storage class of
    * the bucket and of the object, SSE-C, the bitmap of a RAW file, the size. The docs give no code
    * for a storage class other than Standard, for an SSE-C object (the OTC user guide allows only
    * unencrypted and SSE-KMS files; SSE-OBS is not mentioned and is let through) or for a missing
    * bitmap; all are IMG.0057 (the file cannot be read), with a reason naming which.
    */
-  check(bucket: string, key: string): FileCheck {
+  check(bucket: string, key: string, region: string): FileCheck {
     if (!IMPORTABLE.test(key)) {
       return fail(
         'IMG.0072',
         `${bucket}:${key} is not a RAW or ZVHD2 file (only .raw and .zvhd2 can be imported quickly)`,
       );
     }
-    const found = this.bucket(bucket);
-    if (found !== undefined && found.region !== this.region) {
-      return fail('IMG.0058', `bucket ${bucket} is in region ${found.region}, the image is created in ${this.region}`);
+    const found = this.bucket(bucket, region);
+    if (found !== undefined && found.region !== region) {
+      return fail('IMG.0058', `bucket ${bucket} is in region ${found.region}, the image is created in ${region}`);
     }
     const object = this.object(bucket, key);
     if (found === undefined || object === undefined)

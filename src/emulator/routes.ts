@@ -12,6 +12,8 @@ export interface ApiCall {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly body: Buffer;
+  /** `http://{Host}`, as the request named the server: the base of links in answers. */
+  readonly origin: string;
 }
 
 export interface ApiAnswer {

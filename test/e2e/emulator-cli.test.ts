@@ -8,10 +8,13 @@ import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js';
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EMULATOR_DEFAULTS } from '../../src/emulator/index.js';
 import { ImsClient } from '../../src/ims/client.js';
+import { signRequest } from '../../src/ims/signer.js';
 import { signObsRequest } from '../../src/obs/signer.js';
 import { spawnEmulator, type EmulatorProcess } from '../support/emulator-process.js';
 import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { loopback } from '../support/loopback.js';
 import { OutOfBand } from '../support/out-of-band.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -173,6 +176,57 @@ describe('imsync emulator', () => {
       'x-obs-bucket-location': 'ap-southeast-1',
       'x-obs-storage-class': 'STANDARD',
     });
+  });
+
+  it("with --regions, prints each region's endpoints, OBS endpoints and project, and IAM, beside the default lines", async () => {
+    const emulator = await startCli(['--regions', 'ap-southeast-1,eu-west-101']);
+    const { port } = new URL(emulator.url);
+    const printed = emulator.stdout();
+    // The default region's lines, as with one region.
+    expect(emulator.url).toBe(`http://127.0.0.1:${port}`);
+    expect(printed).toContain(`HW_PROJECT_ID=${EMULATOR_DEFAULTS.projectId} HW_REGION_NAME=ap-southeast-1\n`);
+    expect(printed).toContain(`export IMSYNC_OBS_ENDPOINT=http://obs.localhost:${port}\n`);
+    expect(printed).toContain(
+      `export IMSYNC_ENDPOINTS=ap-southeast-1=http://ims.ap-southeast-1.localhost:${port},eu-west-101=http://ims.eu-west-101.localhost:${port}\n`,
+    );
+    expect(printed).toContain(
+      `export IMSYNC_OBS_ENDPOINTS=ap-southeast-1=http://obs.ap-southeast-1.localhost:${port},eu-west-101=http://obs.eu-west-101.localhost:${port}\n`,
+    );
+    expect(printed).toContain(`export IMSYNC_IAM_ENDPOINT=http://iam.localhost:${port}\n`);
+    const projects = /IMSYNC_PROJECT_IDS=ap-southeast-1=([0-9a-f]{32}),eu-west-101=([0-9a-f]{32})\n/.exec(printed);
+    expect(projects?.[1]).toBe(EMULATOR_DEFAULTS.projectId);
+    const euProject = projects?.[2] ?? '';
+    expect(printed).toContain(`eu-west-101 at http://ims.eu-west-101.localhost:${port}, project ${euProject}`);
+
+    // IAM names the printed project, signed with the printed pair; the region's endpoint serves it.
+    const credentials = { accessKey: emulator.accessKey, secretKey: emulator.secretKey };
+    const signed = async (url: string, headers: Record<string, string> = {}) => {
+      const target = new URL(url);
+      const response = await request(target, {
+        headers: signRequest({ method: 'GET', url: target, headers, body: '' }, credentials, new Date()),
+        dispatcher: loopback,
+      });
+      return { status: response.statusCode, json: (await response.body.json()) as Record<string, unknown> };
+    };
+    const iam = await signed(`http://iam.localhost:${port}/v3/projects?name=eu-west-101`);
+    expect(iam.json.projects).toEqual([expect.objectContaining({ id: euProject, name: 'eu-west-101' })]);
+    const quota = await signed(`http://ims.eu-west-101.localhost:${port}/v1/${euProject}/cloudimages/quota`, {
+      'x-project-id': euProject,
+    });
+    expect(quota.status).toBe(200);
+  });
+
+  it.each([
+    [['--regions', 'ap-southeast-1,Europe'], '--regions: "Europe" is not a region name such as ap-southeast-1'],
+    [['--regions', 'ap-southeast-1,ap-southeast-1'], '--regions: region ap-southeast-1 is given twice'],
+    [
+      ['--regions', 'ap-southeast-1,eu-west-101', '--region', 'eu-west-101'],
+      '--region eu-west-101 is not the first of --regions ap-southeast-1,eu-west-101, which is the default region',
+    ],
+  ])('refuses %j with exit 1: %s', (args, message) => {
+    const result = runCli(['emulator', '--port', '0', ...args]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`imsync: ${message}\n`);
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -4,6 +4,7 @@ import { afterEach } from 'vitest';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/index.js';
 import { signRequest } from '../../src/ims/signer.js';
 import { DOC_EXAMPLES } from '../support/ims-doc-examples.js';
+import { loopback } from '../support/loopback.js';
 
 export interface Answer {
   readonly status: number;
@@ -22,6 +23,10 @@ export interface CallOptions {
   readonly body?: unknown;
   /** token (default), aksk, or none. */
   readonly auth?: 'token' | 'aksk' | 'none';
+  /** The token sent; default the emulator's (the default region's). */
+  readonly token?: string;
+  /** Where to send it, such as a region's endpoint; default the emulator's url. */
+  readonly origin?: string;
   readonly headers?: Record<string, string>;
   /** The time put in X-Sdk-Date; default the emulator's clock. */
   readonly signedAt?: Date;
@@ -84,10 +89,10 @@ export async function call(
       : typeof options.body === 'string' || Buffer.isBuffer(options.body)
         ? options.body
         : JSON.stringify(options.body);
-  const url = new URL(path, emulator.url);
+  const url = new URL(path, options.origin ?? emulator.url);
   let headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   const auth = options.auth ?? 'token';
-  if (auth === 'token') headers['x-auth-token'] = emulator.token;
+  if (auth === 'token') headers['x-auth-token'] = options.token ?? emulator.token;
   if (auth === 'aksk') {
     const [credentials] = emulator.credentials;
     if (credentials === undefined) throw new Error('the emulator has no credentials');
@@ -97,7 +102,12 @@ export async function call(
       options.signedAt ?? now,
     );
   }
-  const response = await request(url, { method: method as 'GET', headers, body: body === '' ? null : body });
+  const response = await request(url, {
+    method: method as 'GET',
+    headers,
+    body: body === '' ? null : body,
+    dispatcher: loopback,
+  });
   const text = await response.body.text();
   const json = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
   const error = json.error as { code?: string; message?: string } | undefined;

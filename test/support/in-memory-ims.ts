@@ -50,7 +50,7 @@ export function inMemoryIms(options: Omit<EmulatorOptions, 'clock'> & { clock: F
       const match = segments && matchRoute(core.routes, method, segments);
       const { status, headers, text } = encodeAnswer(
         requestId,
-        match === undefined ? unknownApi(requestId) : runRoute(match, queryText, bytes),
+        match === undefined ? unknownApi(requestId) : runRoute(match, queryText, bytes, ORIGIN),
       );
       return { statusCode: status, data: text, responseOptions: { headers } };
     })
