@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
+import { loopbackLookup } from '../loopback.js';
 import { excerpt } from '../text.js';
 import { backoffDelay } from './backoff.js';
 import { RequestBudget } from './budget.js';
@@ -120,7 +121,7 @@ export class ImsClient {
     } else {
       this.ownPool = new Pool(this.endpoint.origin, {
         connections: options.connections ?? 32,
-        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+        connect: { timeout: options.connectTimeoutMs ?? 10_000, lookup: loopbackLookup },
         // The request's own deadline covers the wait for headers and for the whole body.
         headersTimeout: 0,
         bodyTimeout: 0,

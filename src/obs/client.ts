@@ -2,8 +2,6 @@
 // (virtual-hosted), with OBS's own signature, within a request budget of its own (OBS requests do
 // not count toward IMS's rate). A HEAD has no effect, so every transient failure is retried.
 import { randomInt } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns';
-import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
@@ -11,6 +9,7 @@ import { RequestBudget } from '../ims/budget.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, HEADER_VALUE, type TransportOptions } from '../ims/client.js';
 import { classifyTransportError } from '../ims/errors.js';
 import type { Credentials } from '../ims/signer.js';
+import { loopbackLookup } from '../loopback.js';
 import { excerpt } from '../text.js';
 import { bucketNameProblem, bucketOrigin } from './endpoints.js';
 import { signObsRequest, wirePath, type ObsRequest } from './signer.js';
@@ -118,21 +117,6 @@ const CONTENT_LENGTH = /^[0-9]{1,16}$/;
 const ETAG = /^(?:W\/)?"[\x21\x23-\x7e]{0,200}"$/;
 const MAX_LOCATION = 2048;
 const MAX_MESSAGE = 300;
-
-/**
- * Names under .localhost are this machine (RFC 6761 §6.3), as browsers have them, whatever DNS
- * says: an endpoint override http://obs.localhost:PORT then reaches a server on this machine as
- * http://BUCKET.obs.localhost:PORT.
- */
-const loopbackLookup: LookupFunction = (hostname, options, callback) => {
-  if (!/(?:^|\.)localhost\.?$/i.test(hostname)) {
-    dnsLookup(hostname, options, callback);
-  } else if (options.all) {
-    callback(null, [{ address: '127.0.0.1', family: 4 }]);
-  } else {
-    callback(null, '127.0.0.1', 4);
-  }
-};
 
 export class ObsClient {
   readonly endpoint: URL;
