@@ -213,9 +213,11 @@ export function planChanges(manifests: readonly Manifest[], recorded: State, opt
   }
   for (const [key, record] of Object.entries(state.images)) {
     if (desiredKeys.has(key)) continue;
+    // A record of no region is the default region's, as a manifest of none is.
+    const region = record.region ?? options.defaultRegion;
     const orphan: Keyed = {
       key,
-      ...(record.region === undefined ? {} : { region: record.region }),
+      ...(region === undefined ? {} : { region }),
       ...withDrift(drift.get(key)),
     };
     entries.push(planOrphan(orphan, record, policy));

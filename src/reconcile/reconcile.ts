@@ -25,6 +25,8 @@ export interface PlanInput {
   readonly manifests: readonly Manifest[];
   /** The connection's region: changes elsewhere are left for a run connected there. */
   readonly region?: string;
+  /** The region of manifests that name none, when it is not the connection's (a run of several regions). */
+  readonly defaultRegion?: string;
   readonly policy: Policy;
   readonly refresh: RefreshMode;
   /** How long a recorded image may stay unlisted before it counts as deleted. */
@@ -79,7 +81,9 @@ export async function planOnce(
   const plan = (reuploaded?: ReadonlyMap<string, SourceObject>) => {
     const full = planChanges(input.manifests, state, {
       policy: input.policy,
-      ...(input.region === undefined ? {} : { defaultRegion: input.region }),
+      ...((input.defaultRegion ?? input.region) === undefined
+        ? {}
+        : { defaultRegion: input.defaultRegion ?? input.region }),
       ...(refreshed ? { refresh: refreshed } : {}),
       ...(input.backoff ? { now: new Date(deps.clock.now()) } : {}),
       ...(reuploaded ? { reuploaded } : {}),
