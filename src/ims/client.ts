@@ -480,12 +480,12 @@ function queryString(query: Call['query']): string {
   return `?${pairs.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`).join('&')}`;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
 /** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
-function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 120_000);
@@ -494,15 +494,18 @@ function parseRetryAfter(value: string | undefined, now: number): number | undef
 }
 
 /**
- * The body as text, read as it streams in; undefined over MAX_ANSWER_BYTES, where it is dropped
- * and the connection with it.
+ * The body as text, read as it streams in; undefined over `maxBytes`, where it is dropped and the
+ * connection with it.
  */
-async function readAnswer(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
+export async function readAnswer(
+  body: Dispatcher.ResponseData['body'],
+  maxBytes = MAX_ANSWER_BYTES,
+): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_ANSWER_BYTES) {
+    if (size > maxBytes) {
       body.destroy();
       return undefined;
     }

@@ -1,11 +1,11 @@
 // Where OBS is for a region, and the host of one bucket there. OBS is addressed virtual-hosted
 // ({bucket}.{endpoint}): path style can be refused with 403 VirtualHostDomainRequired
 // (research/obs-preflight.md §1.1).
+import { assertRegionName } from '../ims/regions.js';
 import { OriginError, parseOrigin } from '../origin.js';
 import { isIP } from 'node:net';
 import { excerpt } from '../text.js';
 
-const REGION = /^[a-z]+(-[a-z]+)*-[0-9]+$/;
 const EXAMPLE = 'https://obs.ap-southeast-1.myhuaweicloud.com';
 
 /**
@@ -31,7 +31,7 @@ const ENDPOINT_EXCEPTIONS: Readonly<Record<string, string>> = {
  */
 export function obsEndpoint(region: string, override?: string): URL {
   if (override !== undefined) return checkedOverride(override);
-  if (!REGION.test(region)) throw new Error(`"${excerpt(region, 100)}" is not a region name such as ap-southeast-1`);
+  assertRegionName(region);
   return new URL(ENDPOINT_EXCEPTIONS[region] ?? `https://obs.${region}.myhuaweicloud.com`);
 }
 
