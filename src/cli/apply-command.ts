@@ -11,8 +11,12 @@ import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
 import { accountChanged } from '../state/account.js';
 import { StateRecorder } from '../state/recorder.js';
-import type { PreflightCache, State } from '../state/model.js';
-import { sameCache } from '../preflight/preflight.js';
+import type { PreflightCache, RegionAccount, State } from '../state/model.js';
+import { mergeCaches, sameCache } from '../preflight/preflight.js';
+import { runRegions, type RunRegions } from '../plan/regions.js';
+import { reconcileRegions, type RegionRun } from '../reconcile/regions.js';
+import type { Manifest } from '../manifest/types.js';
+import { regionTargets, runsSeveralRegions } from './regions.js';
 import { StateError, whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
@@ -87,7 +91,11 @@ export async function applyCommand(
   if (!saved && !options.autoApprove && !terminal.interactive) {
     throw new UsageError('apply asks for confirmation on a terminal; without one, pass --auto-approve');
   }
-  const startTarget = resolveTarget(options, env, settings.region);
+  // Several regions find their projects themselves: a missing HW_PROJECT_ID is no error then.
+  const several = !saved && runsSeveralRegions(options, env);
+  const startTarget = several
+    ? () => resolveTarget(options, env, settings.region)()
+    : resolveTarget(options, env, settings.region);
   const manifests = saved
     ? []
     : await loadOrReport(paths.length > 0 ? paths : ['manifests/'], options.json ? 'json' : 'text', output);
@@ -101,6 +109,16 @@ export async function applyCommand(
     try {
       const state = await settings.store.read();
       if (saved) checkBasis(saved, options.plan!, state, settings.store.location);
+      const scope =
+        saved || !runsSeveralRegions(options, env)
+          ? undefined
+          : runRegions(manifests, state, settings.region, settings.only);
+      if (
+        scope &&
+        (scope.regions.length > 1 || (scope.regions[0] !== undefined && scope.regions[0] !== settings.region))
+      ) {
+        return await applyEveryRegion({ ...scope, manifests, state, options, env, output, terminal, stop, abort });
+      }
       // Without a refresh, nothing would try the credentials before the first import is sent.
       const verify = saved !== undefined || flags.refresh === 'skip';
       session = await openSession(startTarget, settings.region, state, settings.store.location, {}, verify);
@@ -182,6 +200,136 @@ export async function applyCommand(
       dispose();
     }
   });
+}
+
+interface EveryRegion extends RunRegions {
+  readonly manifests: readonly Manifest[];
+  readonly state: State;
+  readonly options: ApplyCommandOptions;
+  readonly env: NodeJS.ProcessEnv;
+  readonly output: Output;
+  readonly terminal: Terminal;
+  readonly stop: AbortSignal;
+  readonly abort: AbortSignal;
+}
+
+/**
+ * Apply over several regions: each planned against its own IMS, shown under its name, confirmed
+ * once, carried out with its own budget and import cap. A region that fails is said and fails the
+ * exit code; the others go on.
+ */
+async function applyEveryRegion(run: EveryRegion): Promise<number> {
+  const { options, env, output, terminal, state } = run;
+  const settings = resolveSettings(options, env);
+  const { parallelism, settleGraceMs } = parseExecutorFlags(options);
+  const flags = parsePlanFlags(options);
+  const waitTimeoutMs = parseDuration(options.waitTimeout ?? DEFAULT_WAIT_TIMEOUT, '--wait-timeout');
+  if (run.leftOut.length > 0) output.err(`imsync: regions left alone (--region): ${run.leftOut.join(', ')}\n`);
+  const found = await regionTargets(run.regions, settings.region, options, env, state);
+  const sessions: Session[] = [];
+  const recorder = new StateRecorder(settings.store, state);
+  const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
+  try {
+    const runs: RegionRun[] = [];
+    for (const target of found.targets) {
+      const input = {
+        ...flags,
+        manifests: run.manifests,
+        region: target.region,
+        ...(settings.region === undefined ? {} : { defaultRegion: settings.region }),
+        graceMs: settleGraceMs,
+      };
+      if ('error' in target) {
+        runs.push({ region: target.region, deps: target.error, input });
+        continue;
+      }
+      // A region bound in the state to another project refuses the whole run: nothing is sent.
+      const session = await openSession(
+        () => Promise.resolve(target.target),
+        target.region,
+        state,
+        settings.store.location,
+      );
+      sessions.push(session);
+      runs.push({
+        region: target.region,
+        input,
+        deps: {
+          ims: session.client,
+          recorder,
+          clock: systemClock,
+          newAttemptId: () => randomUUID().replaceAll('-', ''),
+          emit: renderer.emit,
+          preflight: session.preflight(flags.preflight),
+        },
+      });
+    }
+    let answer = 'yes' as 'yes' | 'no' | 'interrupted';
+    const results = await reconcileRegions(
+      runs,
+      {
+        planned: (planned) => {
+          for (const result of planned) {
+            if (!options.json && planned.length > 1) output.out(`\n${output.color.bold(`Region ${result.region}:`)}\n`);
+            // Every region is this run's: none is left for another.
+            if (result.planned) show({ ...result.planned, elsewhere: [] }, options, output);
+            else output.err(`imsync: region ${result.region} failed: ${result.error.message}\n`);
+          }
+        },
+        confirm: async (planned) => {
+          if (!options.autoApprove) answer = await confirm(terminal, run.stop);
+          const regions: Record<string, RegionAccount> = { ...state.account?.regions };
+          for (const session of sessions) Object.assign(regions, session.account.regions);
+          const account = { regions };
+          const caches = planned.flatMap((result) =>
+            result.planned?.preflightCache ? [result.planned.preflightCache] : [],
+          );
+          const cache = caches.length === 0 ? undefined : mergeCaches(caches);
+          const keep = cache && !sameCache(cache, state.preflight) ? { preflight: cache } : {};
+          if (answer === 'yes' && (accountChanged(state, account) || 'preflight' in keep))
+            await recorder.rewrite((s) => ({ ...s, account, ...keep }));
+          return answer === 'yes';
+        },
+      },
+      {
+        parallelism,
+        settleGraceMs,
+        pollMinMs: 1000,
+        pollMaxMs: 15_000,
+        deleteTimeoutMs: 10 * 60_000,
+        waitTimeoutMs,
+        stop: run.stop,
+        abort: run.abort,
+      },
+    );
+    await recorder.flush();
+    if (answer === 'no') {
+      output.err('Apply cancelled; nothing was sent.\n');
+      return EXIT.error;
+    }
+    let failed = false;
+    for (const result of results) {
+      if (result.planned?.refusal !== undefined)
+        output.err(`imsync: region ${result.region}: ${result.planned.refusal}; nothing was sent there\n`);
+      if (result.planned && result.error)
+        output.err(`imsync: region ${result.region} failed: ${result.error.message}\n`);
+      failed ||=
+        result.error !== undefined || result.planned?.refusal !== undefined || (result.summary?.failed ?? 0) > 0;
+    }
+    const regionsFailed = results.filter((result) => result.error !== undefined).map((result) => result.region);
+    if (regionsFailed.length > 0) {
+      output.err(
+        `imsync: ${regionsFailed.length} of ${results.length} regions failed (${regionsFailed.join(', ')}); the others were carried out\n`,
+      );
+    }
+    if (run.stop.aborted) return EXIT_INTERRUPTED;
+    if (failed) return EXIT.error;
+    return results.some((result) => (result.summary?.stillRunning ?? 0) > 0) ? EXIT_STILL_RUNNING : EXIT.ok;
+  } finally {
+    renderer.close();
+    for (const session of sessions) await session.close();
+    await found.close();
+  }
 }
 
 function show(planned: Planned, options: ApplyCommandOptions, output: Output): void {

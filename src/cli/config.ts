@@ -15,13 +15,17 @@ const REGION = /^[a-z]+(-[a-z]+)*-[0-9]+$/;
 
 export interface GlobalOptions {
   state?: string;
-  region?: string;
+  /** --region, repeatable: the first is also the region of manifests that name none. */
+  region?: string[];
   emulator?: boolean;
 }
 
 export interface Settings {
   readonly store: StateStore;
+  /** The region of manifests that name none: the first --region, or HW_REGION_NAME. */
   readonly region?: string;
+  /** The regions a run is narrowed to (--region); empty: every region of the manifests and state. */
+  readonly only: readonly string[];
 }
 
 /** A setting that cannot be used; the message names the flag or variable it came from. */
@@ -35,7 +39,7 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv):
   if (state.trim() === '') throw new UsageError(`${stateOrigin} is empty; give a state file path or a postgres:// URL`);
   const store = openLocation(state, stateOrigin, env);
   const region = resolveRegion(options, env);
-  return { store, ...(region === undefined ? {} : { region }) };
+  return { store, ...(region === undefined ? {} : { region }), only: [...new Set(options.region ?? [])] };
 }
 
 /** The store at `location`; `origin` (a flag or variable) names it when the location cannot be used. */
@@ -48,11 +52,13 @@ export function openLocation(location: string, origin: string, env: NodeJS.Proce
   }
 }
 
-export function resolveRegion(options: { region?: string }, env: NodeJS.ProcessEnv): string | undefined {
-  const region = options.region ?? env.HW_REGION_NAME;
+export function resolveRegion(options: { region?: readonly string[] }, env: NodeJS.ProcessEnv): string | undefined {
+  for (const given of options.region ?? []) {
+    if (!REGION.test(given)) throw new UsageError(`--region "${given}" is not a region name such as ap-southeast-1`);
+  }
+  const region = options.region?.[0] ?? env.HW_REGION_NAME;
   if (region !== undefined && !REGION.test(region)) {
-    const origin = options.region !== undefined ? '--region' : 'HW_REGION_NAME';
-    throw new UsageError(`${origin} "${region}" is not a region name such as ap-southeast-1`);
+    throw new UsageError(`HW_REGION_NAME "${region}" is not a region name such as ap-southeast-1`);
   }
   return region;
 }
@@ -60,7 +66,7 @@ export function resolveRegion(options: { region?: string }, env: NodeJS.ProcessE
 export interface ConnectionOptions {
   endpoint?: string;
   projectId?: string;
-  region?: string;
+  region?: string[];
 }
 
 /** Where and as whom to call IMS; secrets stay inside `auth` and never reach a message. */
@@ -102,7 +108,7 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
   };
 }
 
-function resolveObsEndpoint(
+export function resolveObsEndpoint(
   options: ConnectionOptions,
   env: NodeJS.ProcessEnv,
   region: string | undefined,
@@ -118,7 +124,7 @@ function resolveObsEndpoint(
   }
 }
 
-function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): string {
+export function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): string {
   const given = options.endpoint ?? env.IMSYNC_ENDPOINT;
   if (given === undefined) {
     const region = resolveRegion(options, env);
@@ -134,7 +140,7 @@ function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv): st
   }
 }
 
-function resolveAuth(env: NodeJS.ProcessEnv): Authentication {
+export function resolveAuth(env: NodeJS.ProcessEnv): Authentication {
   const accessKey = env.HW_ACCESS_KEY;
   const secretKey = env.HW_SECRET_KEY;
   if (accessKey || secretKey) {

@@ -26,7 +26,7 @@ import type { Output } from './output.js';
 export interface EmulatorCommandOptions {
   port?: string;
   host?: string;
-  region?: string;
+  region?: string[];
   regions?: string;
   objects?: string;
   jobSeconds?: string;
@@ -140,15 +140,17 @@ async function emulatorOptions(options: EmulatorCommandOptions, env: NodeJS.Proc
  * the one of --region or HW_REGION_NAME.
  */
 function regionOptions(options: EmulatorCommandOptions, env: NodeJS.ProcessEnv): EmulatorOptions {
+  if ((options.region?.length ?? 0) > 1)
+    throw new UsageError('the emulator takes one --region; several are --regions a,b,c');
   if (options.regions === undefined) {
     const region = resolveRegion(options, env);
     return region === undefined ? {} : { region };
   }
   const regions = options.regions.split(',').map((name) => name.trim());
   parse(() => checkRegions(regions, []), '--regions');
-  if (options.region !== undefined && options.region !== regions[0]) {
+  if (options.region !== undefined && options.region[0] !== regions[0]) {
     throw new UsageError(
-      `--region ${options.region} is not the first of --regions ${regions.join(',')}, which is the default region`,
+      `--region ${options.region[0]} is not the first of --regions ${regions.join(',')}, which is the default region`,
     );
   }
   return { regions };

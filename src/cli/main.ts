@@ -28,7 +28,10 @@ const program = new Command('imsync')
     new Option('--state <location>', `state file or postgres:// URL (default: ${DEFAULT_STATE}; env IMSYNC_STATE)`),
   )
   .addOption(
-    new Option('--region <name>', 'region of the endpoint and of manifests that name none (env HW_REGION_NAME)'),
+    new Option(
+      '--region <name>',
+      'only this region (repeatable); the first is also the region of manifests that name none (env HW_REGION_NAME)',
+    ).argParser((name, names: string[] = []) => [...names, name]),
   )
   .addOption(new Option('--project-id <id>', 'project of the region (env HW_PROJECT_ID)'))
   .addOption(

@@ -4,6 +4,7 @@
 // (KeystoneListAuthProjects: the projects its user may access, no permission needed). The
 // region's project is the one named exactly as the region: sub-projects are named
 // {region}_{name}. Unlike the Node SDK, a missing project is reported, never created.
+import { loopbackLookup } from '../loopback.js';
 import { randomInt } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
@@ -73,7 +74,7 @@ export class IamClient {
       // Regions may have IAM endpoints of their own: connections to several origins.
       this.ownAgent = new Agent({
         connections: options.connections ?? 4,
-        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+        connect: { timeout: options.connectTimeoutMs ?? 10_000, lookup: loopbackLookup },
         // The request's own deadline covers the wait for headers and for the whole body.
         headersTimeout: 0,
         bodyTimeout: 0,

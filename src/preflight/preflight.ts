@@ -207,6 +207,14 @@ export async function preflight(
   };
 }
 
+/** The caches of several regions' plans as one: each holds the state's, and what its region checked. */
+export function mergeCaches(caches: readonly PreflightCache[]): PreflightCache {
+  return {
+    objects: Object.assign({}, ...caches.map((cache) => cache.objects)) as PreflightCache['objects'],
+    buckets: Object.assign({}, ...caches.map((cache) => cache.buckets)) as PreflightCache['buckets'],
+  };
+}
+
 /** Whether two caches hold the same: the state needs no write for an unchanged one. */
 export function sameCache(a: PreflightCache, b: PreflightCache | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b ?? EMPTY_CACHE);

@@ -50,7 +50,7 @@ describe('resolveConnection', () => {
     const env = { ...secrets, HW_REGION_NAME: 'ap-southeast-1', IMSYNC_ENDPOINT: 'http://127.0.0.1:9000/' };
     expect(resolveConnection({}, env).endpoint).toBe('http://127.0.0.1:9000');
     expect(resolveConnection({ endpoint: 'https://ims.example.test' }, env).endpoint).toBe('https://ims.example.test');
-    expect(resolveConnection({ region: 'cn-north-4' }, { ...secrets }).endpoint).toBe(
+    expect(resolveConnection({ region: ['cn-north-4'] }, { ...secrets }).endpoint).toBe(
       'https://ims.cn-north-4.myhuaweicloud.com',
     );
     expect(resolveConnection({ projectId: 'other' }, env).projectId).toBe('other');
