@@ -5,7 +5,13 @@ import { dirname } from 'node:path';
 import { systemClock } from '../clock.js';
 import { encodePlan } from '../plan/codec.js';
 import { blockedEntries, hasChanges } from '../plan/plan.js';
-import { sameCache } from '../preflight/preflight.js';
+import { mergeCaches, sameCache } from '../preflight/preflight.js';
+import { runRegions, type RunRegions } from '../plan/regions.js';
+import { planRegions } from '../reconcile/regions.js';
+import type { Manifest } from '../manifest/types.js';
+import type { PreflightCache } from '../state/model.js';
+import { regionTargets, runsSeveralRegions } from './regions.js';
+import type { Session } from './session.js';
 import { planOnce, type Planned } from '../reconcile/reconcile.js';
 import type { State } from '../state/model.js';
 import type { StateStore } from '../state/store.js';
@@ -13,7 +19,7 @@ import { writeDurably } from '../state/file-store.js';
 import { EXIT, loadOrReport, type DiagnosticsReport } from './commands.js';
 import { resolveSettings, type ConnectionOptions, type GlobalOptions, type Settings } from './config.js';
 import { resolveTarget } from './connect.js';
-import { parsePlanFlags, parsePlanFormat, parseSettleGrace, type PlanFlags } from './flags.js';
+import { parsePlanFlags, parsePlanFormat, parseSettleGrace, type PlanFlags, type PlanFormat } from './flags.js';
 import type { Output } from './output.js';
 import { renderMarkdownPlan, type MarkdownContext } from './render-markdown.js';
 import { renderPlan } from './render-plan.js';
@@ -37,8 +43,15 @@ export async function planCommand(
   const format = parsePlanFormat(options);
   const settings = resolveSettings(options, env);
   const flags = parsePlanFlags(options);
-  // Only a refresh talks to IMS; --refresh=false plans offline.
-  const startTarget = flags.refresh === 'skip' ? undefined : resolveTarget(options, env, settings.region);
+  // Only a refresh talks to IMS; --refresh=false plans offline. Several regions find their
+  // projects themselves: a missing HW_PROJECT_ID is no error then.
+  const several = flags.refresh !== 'skip' && runsSeveralRegions(options, env);
+  const startTarget =
+    flags.refresh === 'skip'
+      ? undefined
+      : several
+        ? () => resolveTarget(options, env, settings.region)()
+        : resolveTarget(options, env, settings.region);
   const markdown = format === 'markdown' ? await markdownContext(paths, settings) : undefined;
   const report: DiagnosticsReport = markdown
     ? (diagnostics) => output.out(renderMarkdownPlan({ diagnostics }, markdown))
@@ -48,6 +61,20 @@ export async function planCommand(
   const manifests = await loadOrReport(paths, report, output);
   if (!manifests) return EXIT.error;
   const state = await settings.store.read();
+  const scope = several ? runRegions(manifests, state, settings.region, settings.only) : undefined;
+  const oneRegion =
+    scope?.regions.length === 1 &&
+    scope.regions[0] === settings.region &&
+    (options.emulator || (options.projectId ?? env.HW_PROJECT_ID) !== undefined);
+  if (scope && scope.regions.length > 0 && !oneRegion) {
+    if (options.out) {
+      output.err(
+        `imsync: --out saves the plan of one region; this one covers ${scope.regions.join(', ')}: narrow it with --region\n`,
+      );
+      return EXIT.error;
+    }
+    return planEveryRegion({ ...scope, manifests, state, options, env, output, format, markdown });
+  }
   const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
   try {
     const region = session ? session.region : settings.region;
@@ -97,19 +124,96 @@ export async function planCommand(
  * as planned against: the cache is worth no wait and no conflict, and a plan never makes a state.
  */
 async function keepChecked(store: StateStore, planned: State, made: Planned): Promise<Planned> {
-  const cache = made.preflightCache;
-  if (cache === undefined || planned.lineage === '' || sameCache(cache, planned.preflight)) return made;
+  const written = made.preflightCache && (await keepCache(store, planned, made.preflightCache));
+  if (written === undefined) return made;
+  return { ...made, plan: { ...made.plan, basis: { lineage: written.lineage, serial: written.serial } } };
+}
+
+/** The state with `cache` written in it, or undefined when it was not (unchanged, busy, moved on). */
+async function keepCache(store: StateStore, planned: State, cache: PreflightCache): Promise<State | undefined> {
+  if (planned.lineage === '' || sameCache(cache, planned.preflight)) return undefined;
   const lock = await store.lock('imsync plan', 0).catch(() => undefined);
-  if (lock === undefined) return made;
+  if (lock === undefined) return undefined;
   try {
     const current = await store.read();
-    if (current.lineage !== planned.lineage || current.serial !== planned.serial) return made;
-    const written = await store.write({ ...current, preflight: cache });
-    return { ...made, plan: { ...made.plan, basis: { lineage: written.lineage, serial: written.serial } } };
+    if (current.lineage !== planned.lineage || current.serial !== planned.serial) return undefined;
+    return await store.write({ ...current, preflight: cache });
   } catch {
-    return made;
+    return undefined;
   } finally {
     await lock.release();
+  }
+}
+
+interface EveryRegion extends RunRegions {
+  readonly manifests: readonly Manifest[];
+  readonly state: State;
+  readonly options: PlanCommandOptions;
+  readonly env: NodeJS.ProcessEnv;
+  readonly output: Output;
+  readonly format: PlanFormat;
+  readonly markdown: MarkdownContext | undefined;
+}
+
+/** The plan of each region, made against its own IMS at once and shown under its name. */
+async function planEveryRegion(run: EveryRegion): Promise<number> {
+  const { options, env, output, state, format, markdown } = run;
+  const settings = resolveSettings(options, env);
+  const flags = parsePlanFlags(options);
+  if (run.leftOut.length > 0) output.err(`imsync: regions left alone (--region): ${run.leftOut.join(', ')}\n`);
+  const found = await regionTargets(run.regions, settings.region, options, env, state);
+  const sessions: Session[] = [];
+  try {
+    const runs = [];
+    for (const target of found.targets) {
+      const input = {
+        ...flags,
+        manifests: run.manifests,
+        region: target.region,
+        ...(settings.region === undefined ? {} : { defaultRegion: settings.region }),
+        graceMs: parseSettleGrace(options.settleGrace),
+      };
+      if ('error' in target) {
+        runs.push({ region: target.region, deps: target.error, input });
+        continue;
+      }
+      const session = await openSession(
+        () => Promise.resolve(target.target),
+        target.region,
+        state,
+        settings.store.location,
+      );
+      sessions.push(session);
+      const deps = { ims: session.client, clock: systemClock, preflight: session.preflight(flags.preflight) };
+      runs.push({ region: target.region, deps, input });
+    }
+    const results = await planRegions(runs, () => state);
+    let differs = false;
+    let failed = false;
+    for (const { region, planned, error } of results) {
+      if (format === 'text' && results.length > 1) output.out(`\n${output.color.bold(`Region ${region}:`)}\n`);
+      if (planned === undefined) {
+        output.err(`imsync: region ${region} failed: ${error.message}\n`);
+        failed = true;
+        continue;
+      }
+      const shown = { ...planned, elsewhere: [] };
+      if (format === 'json') output.out(`${JSON.stringify(encodePlan(planned.plan))}\n`);
+      else if (markdown) output.out(renderMarkdownPlan({ planned: shown }, { ...markdown, region }));
+      else renderPlan(shown, output);
+      if (planned.refusal !== undefined) {
+        output.err(`imsync: region ${region}: ${planned.refusal}\n`);
+        failed = true;
+      }
+      differs ||= hasChanges(planned.plan) || blockedEntries(planned.plan).length > 0;
+    }
+    const caches = results.flatMap((result) => (result.planned?.preflightCache ? [result.planned.preflightCache] : []));
+    if (caches.length > 0) await keepCache(settings.store, state, mergeCaches(caches));
+    if (failed) return EXIT.error;
+    return options.detailedExitcode && differs ? EXIT.changes : EXIT.ok;
+  } finally {
+    for (const session of sessions) await session.close();
+    await found.close();
   }
 }
 

@@ -6,6 +6,7 @@ import type { ApplySummary } from '../apply/events.js';
 import { executePlan, type ExecutorDeps, type ExecutorOptions, type ImsApi } from '../apply/executor.js';
 import { hasWork } from '../plan/plan.js';
 import type { RefreshApi } from '../refresh/observe.js';
+import type { State } from '../state/model.js';
 import { StateError } from '../state/store.js';
 import { planOnce, type Planned, type PlanInput, type PreflightStage } from './reconcile.js';
 
@@ -27,24 +28,40 @@ export interface RegionHooks {
   readonly confirm: (results: readonly RegionResult[]) => Promise<boolean>;
 }
 
+/** Each region's plan, made against its own IMS at once; a region that cannot be planned fails alone. */
+export async function planRegions(
+  runs: readonly {
+    readonly region: string;
+    readonly deps: Parameters<typeof planOnce>[0] | Error;
+    readonly input: PlanInput;
+  }[],
+  state: () => State,
+  signal?: AbortSignal,
+): Promise<RegionResult[]> {
+  return Promise.all(
+    runs.map(async ({ region, deps, input }): Promise<RegionResult> => {
+      if (deps instanceof Error) return { region, error: deps };
+      try {
+        return { region, planned: await planOnce(deps, state(), input, signal) };
+      } catch (error) {
+        // The state failing is no region's failure; an interruption is the run's.
+        if (error instanceof StateError || signal?.aborted) throw error;
+        return { region, error: error as Error };
+      }
+    }),
+  );
+}
+
 export async function reconcileRegions(
   runs: readonly RegionRun[],
   hooks: RegionHooks,
   options: ExecutorOptions,
 ): Promise<RegionResult[]> {
-  const planned = await Promise.all(
-    runs.map(async ({ region, deps, input }): Promise<RegionResult> => {
-      if (deps instanceof Error) return { region, error: deps };
-      try {
-        await deps.recorder.flush();
-        return { region, planned: await planOnce(deps, deps.recorder.state, input, options.abort) };
-      } catch (error) {
-        // The state failing is no region's failure; an interruption is the run's.
-        if (error instanceof StateError || options.abort?.aborted) throw error;
-        return { region, error: error as Error };
-      }
-    }),
-  );
+  const recorder = runs.find(
+    (run): run is RegionRun & { deps: Exclude<RegionRun['deps'], Error> } => !(run.deps instanceof Error),
+  )?.deps.recorder;
+  await recorder?.flush();
+  const planned = await planRegions(runs, () => recorder!.state, options.abort);
   hooks.planned(planned);
   const ready = (result: RegionResult) =>
     result.planned !== undefined && result.planned.refusal === undefined && hasWork(result.planned.plan);
