@@ -1,6 +1,7 @@
 // Global settings from flags and the environment, checked before anything is read or sent.
 import { obsEndpoint } from '../obs/endpoints.js';
 import { OriginError, parseOrigin } from '../origin.js';
+import { imsEndpoint, parseEndpointMap, SettingError } from '../ims/regions.js';
 import type { Authentication } from '../ims/client.js';
 import { LocationError, openStore } from '../state/open.js';
 import type { StateStore } from '../state/store.js';
@@ -113,10 +114,11 @@ export function resolveObsEndpoint(
   env: NodeJS.ProcessEnv,
   region: string | undefined,
 ): URL | undefined {
-  const given = env.IMSYNC_OBS_ENDPOINT;
+  const perRegion = region === undefined || env.IMSYNC_OBS_ENDPOINTS === undefined ? undefined : region;
+  const given = env.IMSYNC_OBS_ENDPOINT ?? (perRegion && endpointMap(env, 'IMSYNC_OBS_ENDPOINTS').get(perRegion));
   try {
     if (given !== undefined) return obsEndpoint(region ?? '', given);
-    const ownIms = options.endpoint ?? env.IMSYNC_ENDPOINT;
+    const ownIms = options.endpoint ?? env.IMSYNC_ENDPOINT ?? (region && endpointMap(env).get(region));
     return ownIms === undefined && region !== undefined ? obsEndpoint(region) : undefined;
   } catch (error) {
     if (error instanceof OriginError) throw new UsageError(`IMSYNC_OBS_ENDPOINT ${error.message}`);
@@ -129,13 +131,27 @@ export function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessE
   if (given === undefined) {
     const region = resolveRegion(options, env);
     if (!region) throw new UsageError('no endpoint: set --region or HW_REGION_NAME (or --endpoint / IMSYNC_ENDPOINT)');
-    return `https://ims.${region}.myhuaweicloud.com`;
+    return imsEndpoint(region, endpointMap(env));
   }
   const origin = options.endpoint !== undefined ? '--endpoint' : 'IMSYNC_ENDPOINT';
   try {
     return parseOrigin(given, 'IMS', 'https://ims.ap-southeast-1.myhuaweicloud.com').origin;
   } catch (error) {
     if (error instanceof OriginError) throw new UsageError(`${origin} ${error.message}`);
+    throw error;
+  }
+}
+
+/** IMSYNC_ENDPOINTS (or IMSYNC_OBS_ENDPOINTS): an endpoint for any region. */
+export function endpointMap(
+  env: NodeJS.ProcessEnv,
+  name: 'IMSYNC_ENDPOINTS' | 'IMSYNC_OBS_ENDPOINTS' = 'IMSYNC_ENDPOINTS',
+): ReadonlyMap<string, string> {
+  try {
+    const text = env[name];
+    return text === undefined ? new Map() : parseEndpointMap(text, name);
+  } catch (error) {
+    if (error instanceof SettingError || error instanceof OriginError) throw new UsageError(error.message);
     throw error;
   }
 }

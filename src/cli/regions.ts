@@ -3,11 +3,12 @@
 // that endpoint, else found through IAM as Huawei's SDKs find it), and its OBS for the pre-flight.
 import { startEmulator } from '../emulator/index.js';
 import { IamClient } from '../iam/projects.js';
-import { imsEndpoint, parseEndpointMap, parseIamEndpoint, parseProjectMap, SettingError } from '../ims/regions.js';
+import { imsEndpoint, parseIamEndpoint, parseProjectMap, SettingError } from '../ims/regions.js';
 import { obsEndpoint } from '../obs/endpoints.js';
 import { OriginError, parseOrigin } from '../origin.js';
 import type { State } from '../state/model.js';
 import {
+  endpointMap,
   resolveAuth,
   resolveEndpoint,
   resolveObsEndpoint,
@@ -35,10 +36,10 @@ export function regionSettings(env: NodeJS.ProcessEnv): RegionSettings {
       throw error;
     }
   };
-  const obs = map('IMSYNC_OBS_ENDPOINTS', parseEndpointMap, new Map<string, string>());
+  const obs = endpointMap(env, 'IMSYNC_OBS_ENDPOINTS');
   const iam = map('IMSYNC_IAM_ENDPOINT', parseIamEndpoint, undefined);
   return {
-    endpoints: map('IMSYNC_ENDPOINTS', parseEndpointMap, new Map()),
+    endpoints: endpointMap(env),
     projects: map('IMSYNC_PROJECTS', parseProjectMap, new Map()),
     obsEndpoints: new Map([...obs].map(([region, url]) => [region, parseOrigin(url, 'OBS', url)])),
     ...(iam === undefined ? {} : { iamEndpoint: iam }),

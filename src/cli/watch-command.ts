@@ -9,7 +9,11 @@ import pretty from 'pino-pretty';
 import { systemClock } from '../clock.js';
 import { StateRecorder } from '../state/recorder.js';
 import type { Phase } from '../state/model.js';
-import { Daemon } from '../watch/daemon.js';
+import { Daemon, type DaemonRegion } from '../watch/daemon.js';
+import { UNKNOWN_REGION } from '../state/account.js';
+import type { State } from '../state/model.js';
+import { regionSettings, regionTargets, runsSeveralRegions } from './regions.js';
+import type { Session } from './session.js';
 import { startStatusServer } from '../watch/http.js';
 import { LiveView } from '../watch/live.js';
 import { Standby, waitToLead } from '../watch/standby.js';
@@ -21,7 +25,7 @@ import { gitSetting, type GitFlags } from './git-flags.js';
 import { loadSigningKeys, requireSignature, SigningKeysError, type SigningKeys } from '../source/verify.js';
 import { readWebhookSecret, verifyWebhook, WebhookSecretError, type WebhookSecret } from '../source/webhook.js';
 import type { ApplyCommandOptions } from './apply-command.js';
-import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError } from './config.js';
+import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError, type Settings } from './config.js';
 import { resolveTarget } from './connect.js';
 import { openSession } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
@@ -48,6 +52,17 @@ export interface WatchCommandOptions
   webhookSecretFile?: string;
   notify?: string[];
   notifySecretFile?: string;
+}
+
+/**
+ * The regions a daemon serves besides its connection's: those --region names, else those
+ * IMSYNC_ENDPOINTS names and those the state has served (its manifests are only read later).
+ */
+function watchedRegions(settings: Settings, env: NodeJS.ProcessEnv, state: State): string[] {
+  if (settings.only.length > 0) return [...settings.only];
+  if (!runsSeveralRegions({}, env) && env.IMSYNC_ENDPOINTS === undefined) return [];
+  const named = [...regionSettings(env).endpoints.keys(), ...Object.keys(state.account?.regions ?? {})];
+  return [...new Set(named)].filter((region) => region !== UNKNOWN_REGION).sort();
 }
 
 /**
@@ -234,8 +249,33 @@ export async function watchCommand(
       let watcher: ManifestWatcher | undefined;
       const following = new AbortController();
       let followed: Promise<void> | undefined;
+      // The other regions this daemon serves, each on its own IMS (or failing alone).
+      const others = options.emulator ? [] : watchedRegions(settings, env, state).filter((r) => r !== session.region);
+      const regionTargetsFound =
+        others.length > 0 ? await regionTargets(others, settings.region, options, env, state) : undefined;
+      const otherSessions: Session[] = [];
       try {
-        const { client, region, account, target } = session;
+        const { client, region, target } = session;
+        const regions: DaemonRegion[] = [];
+        for (const found of regionTargetsFound?.targets ?? []) {
+          if ('error' in found) {
+            regions.push(found);
+            continue;
+          }
+          const other = await openSession(
+            () => Promise.resolve(found.target),
+            found.region,
+            state,
+            settings.store.location,
+            {
+              onResponse: ({ route, status }) => metrics.apiResponse(route, status),
+            },
+          );
+          otherSessions.push(other);
+          regions.push({ region: found.region, ims: other.client, preflight: other.preflight(preflight) });
+        }
+        const account = { regions: { ...session.account.regions } };
+        for (const other of otherSessions) Object.assign(account.regions, other.account.regions);
         if (accountChanged(state, account)) await recorder.rewrite((s) => ({ ...s, account }));
         const leader = new Daemon(
           {
@@ -244,6 +284,14 @@ export async function watchCommand(
             clock: systemClock,
             random: Math.random,
             preflight: session.preflight(preflight),
+            ...(regions.length === 0
+              ? {}
+              : {
+                  regions: [
+                    { region: region ?? 'default', ims: client, preflight: session.preflight(preflight) },
+                    ...regions,
+                  ],
+                }),
             metrics,
             log,
             onEvent: (event, revision) => {
@@ -300,6 +348,8 @@ export async function watchCommand(
         following.abort();
         await followed;
         await watcher?.close();
+        for (const other of otherSessions) await other.close();
+        await regionTargetsFound?.close();
         await session.close();
       }
       if (lost?.aborted) {

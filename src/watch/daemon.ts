@@ -16,6 +16,8 @@ import { loadManifests, type ReadFiles } from '../manifest/load.js';
 import type { ManifestSource, Snapshot } from '../source/follow.js';
 import type { Revision } from '../source/git.js';
 import { reconcileOnce, type Planned, type PreflightStage } from '../reconcile/reconcile.js';
+import { reconcileRegions, type RegionResult } from '../reconcile/regions.js';
+import { mergeCaches } from '../preflight/preflight.js';
 import type { RefreshApi } from '../refresh/observe.js';
 import type { StateRecorder } from '../state/recorder.js';
 import { encodeDrift } from '../plan/codec.js';
@@ -74,7 +76,16 @@ export interface DaemonDeps {
   readonly random: () => number;
   /** The checks of the image files before each import, or why there are none. */
   readonly preflight?: PreflightStage;
+  /**
+   * Several regions, each reconciled on its own IMS (or failing alone, with why): then `ims` and
+   * `preflight` above are the default region's, and every region here is planned and carried out.
+   */
+  readonly regions?: readonly DaemonRegion[];
 }
+
+export type DaemonRegion =
+  | { readonly region: string; readonly ims: ImsApi & RefreshApi; readonly preflight?: PreflightStage }
+  | { readonly region: string; readonly error: Error };
 
 export interface LastReconcile {
   readonly startedAt: string;
@@ -255,53 +266,84 @@ export class Daemon {
         return true;
       }
       const region = this.options.region;
-      const reconciled = await reconcileOnce(
-        {
-          ims: this.deps.ims,
-          recorder: this.recorder,
-          clock: this.deps.clock,
-          ...(this.deps.preflight ? { preflight: this.withCache(this.deps.preflight) } : {}),
-          newAttemptId: () => randomUUID().replaceAll('-', ''),
-          emit: (event) => {
-            if (event.type === 'apply.dispatched') this.dispatched = true;
-            this.deps.onEvent(event, revision);
+      const emit = (event: ApplyEvent) => {
+        if (event.type === 'apply.dispatched') this.dispatched = true;
+        this.deps.onEvent(event, revision);
+      };
+      const input = {
+        manifests: loaded.manifests,
+        ...(region === undefined ? {} : { region }),
+        // A failed import is retried when its manifest changes or at a resync, not at every
+        // reconcile: one that fails the same way would make a new job at every edit elsewhere.
+        policy: { allowReplace: this.options.allowReplace, prune: this.options.prune, retryFailed: resync },
+        // The cloud is looked at on resync; an edit is acted on at once against the state.
+        refresh: resync ? ('refresh' as const) : ('skip' as const),
+        graceMs: this.options.settleGraceMs,
+        maxPrune: this.options.maxPrune,
+        force: this.options.force,
+        backoff: true,
+      };
+      const confirm = () => {
+        // Interrupted before anything is carried out (the executor submits nothing once
+        // stopped): the failed imports a resync retries are still owed by the next reconcile.
+        if (resync && interrupt.signal.aborted) this.due = { ...this.due, resync: true };
+        return Promise.resolve(true);
+      };
+      const executing = {
+        parallelism: this.options.parallelism,
+        settleGraceMs: this.options.settleGraceMs,
+        pollMinMs: 1000,
+        pollMaxMs: 15_000,
+        deleteTimeoutMs: 10 * 60_000,
+        stop: interrupt.signal,
+        // Shutting down abandons requests in flight; the next start settles them by tag.
+        abort: this.stopped.signal,
+        ...(revision ? { revision: revision.commit } : {}),
+      };
+      const common = { recorder: this.recorder, clock: this.deps.clock, newAttemptId, emit };
+      if (this.deps.regions) {
+        const results = await reconcileRegions(
+          this.deps.regions.map((each) => ({
+            region: each.region,
+            input: { ...input, region: each.region, ...(region === undefined ? {} : { defaultRegion: region }) },
+            deps:
+              'error' in each
+                ? each.error
+                : {
+                    ...common,
+                    ims: each.ims,
+                    ...(each.preflight ? { preflight: this.withCache(each.preflight) } : {}),
+                  },
+          })),
+          {
+            planned: (planned) => {
+              const merged = mergedPlans(planned);
+              if (merged) this.onPlan(merged, revision);
+            },
+            confirm,
           },
-        },
-        {
-          manifests: loaded.manifests,
-          ...(region === undefined ? {} : { region }),
-          // A failed import is retried when its manifest changes or at a resync, not at every
-          // reconcile: one that fails the same way would make a new job at every edit elsewhere.
-          policy: { allowReplace: this.options.allowReplace, prune: this.options.prune, retryFailed: resync },
-          // The cloud is looked at on resync; an edit is acted on at once against the state.
-          refresh: resync ? 'refresh' : 'skip',
-          graceMs: this.options.settleGraceMs,
-          maxPrune: this.options.maxPrune,
-          force: this.options.force,
-          backoff: true,
-        },
-        {
-          planned: (planned) => this.onPlan(planned, revision),
-          confirm: () => {
-            // Interrupted before anything is carried out (the executor submits nothing once
-            // stopped): the failed imports a resync retries are still owed by the next reconcile.
-            if (resync && interrupt.signal.aborted) this.due = { ...this.due, resync: true };
-            return Promise.resolve(true);
+          executing,
+        );
+        summary = totalSummary(results.flatMap((each) => (each.summary ? [each.summary] : [])));
+        const failed = results.filter((each) => each.error !== undefined);
+        if (failed.length > 0) {
+          throw new Error(
+            `${failed.length} of ${results.length} regions failed: ${failed.map((each) => `${each.region} (${each.error!.message})`).join('; ')}; the others were carried out`,
+          );
+        }
+      } else {
+        const reconciled = await reconcileOnce(
+          {
+            ...common,
+            ims: this.deps.ims,
+            ...(this.deps.preflight ? { preflight: this.withCache(this.deps.preflight) } : {}),
           },
-        },
-        {
-          parallelism: this.options.parallelism,
-          settleGraceMs: this.options.settleGraceMs,
-          pollMinMs: 1000,
-          pollMaxMs: 15_000,
-          deleteTimeoutMs: 10 * 60_000,
-          stop: interrupt.signal,
-          // Shutting down abandons requests in flight; the next start settles them by tag.
-          abort: this.stopped.signal,
-          ...(revision ? { revision: revision.commit } : {}),
-        },
-      );
-      summary = reconciled.summary;
+          input,
+          { planned: (planned) => this.onPlan(planned, revision), confirm },
+          executing,
+        );
+        summary = reconciled.summary;
+      }
       result = interrupt.signal.aborted ? 'interrupted' : 'applied';
       if (result === 'applied' && revision) this.applied = revision;
       return true;
@@ -388,6 +430,63 @@ export class Daemon {
     if (planned.refusal !== undefined)
       this.deps.log('error', 'plan refused; nothing is applied', { reason: planned.refusal });
   }
+}
+
+const newAttemptId = () => randomUUID().replaceAll('-', '');
+
+/** Several regions' plans as one, for the log, the notices and /status: their entries, refresh and pre-flight together. */
+function mergedPlans(results: readonly RegionResult[]): Planned | undefined {
+  const planned = results.flatMap((each) => (each.planned ? [each.planned] : []));
+  const [first] = planned;
+  if (first === undefined) return undefined;
+  const refusals = planned.flatMap((each) => (each.refusal === undefined ? [] : [each.refusal]));
+  const reports = planned.flatMap((each) => (each.plan.preflight ? [each.plan.preflight] : []));
+  const caches = planned.flatMap((each) => (each.preflightCache ? [each.preflightCache] : []));
+  const plan = {
+    ...first.plan,
+    entries: planned.flatMap((each) => each.plan.entries).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    refresh: {
+      changes: new Map(planned.flatMap((each) => [...each.plan.refresh.changes])),
+      drift: new Map(planned.flatMap((each) => [...each.plan.refresh.drift])),
+      unadopted: planned.flatMap((each) => each.plan.refresh.unadopted),
+    },
+    ...(reports.length === 0
+      ? {}
+      : {
+          preflight: {
+            files: reports.reduce((sum, report) => sum + report.files, 0),
+            cached: reports.reduce((sum, report) => sum + report.cached, 0),
+            requests: reports.reduce((sum, report) => sum + report.requests, 0),
+            problems: reports.flatMap((report) => report.problems),
+            warnings: reports.flatMap((report) => report.warnings),
+          },
+        }),
+  };
+  return {
+    plan,
+    elsewhere: [],
+    ...(refusals.length === 0 ? {} : { refusal: refusals.join('; ') }),
+    ...(caches.length === 0 ? {} : { preflightCache: mergeCaches(caches) }),
+  };
+}
+
+/** What several regions' executors did, added up. */
+function totalSummary(summaries: readonly ApplySummary[]): ApplySummary | undefined {
+  if (summaries.length === 0) return undefined;
+  const sum = (field: Exclude<keyof ApplySummary, 'seconds'>) =>
+    summaries.reduce((total, each) => total + each[field], 0);
+  return {
+    imported: sum('imported'),
+    adopted: sum('adopted'),
+    updated: sum('updated'),
+    deleted: sum('deleted'),
+    failed: sum('failed'),
+    blocked: sum('blocked'),
+    stillRunning: sum('stillRunning'),
+    seconds: Math.max(...summaries.map((each) => each.seconds)),
+    stateWrites: sum('stateWrites'),
+    stateBytes: sum('stateBytes'),
+  };
 }
 
 /** A diagnostic of a checked-out commit, its file named as in the repository. */
