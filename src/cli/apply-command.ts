@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { systemClock } from '../clock.js';
 import { specialFileKind } from '../manifest/load.js';
+import type { ExecutorOptions } from '../apply/executor.js';
 import { decodePlan, encodePlan, PlanFileError } from '../plan/codec.js';
 import { blockedEntries, type Plan } from '../plan/plan.js';
 import { reconcileOnce, type Planned } from '../reconcile/reconcile.js';
@@ -16,7 +17,7 @@ import { mergeCaches, sameCache } from '../preflight/preflight.js';
 import { runRegions, type RunRegions } from '../plan/regions.js';
 import { reconcileRegions, type RegionRun } from '../reconcile/regions.js';
 import type { Manifest } from '../manifest/types.js';
-import { regionTargets, runsSeveralRegions } from './regions.js';
+import { openRegionSessions, regionTargets, runsSeveralRegions } from './regions.js';
 import { StateError, whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
 import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
@@ -160,16 +161,7 @@ export async function applyCommand(
               return answer === 'yes';
             },
           },
-          {
-            parallelism,
-            settleGraceMs,
-            pollMinMs: 1000,
-            pollMaxMs: 15_000,
-            deleteTimeoutMs: 10 * 60_000,
-            waitTimeoutMs,
-            stop,
-            abort,
-          },
+          executing({ parallelism, settleGraceMs, waitTimeoutMs, stop, abort }),
         ).catch((error: unknown) => {
           // Cut off by the interruption (in a refresh, say): what was sent is recorded.
           if (abort.aborted && !(error instanceof StateError)) return undefined;
@@ -230,40 +222,29 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
   const recorder = new StateRecorder(settings.store, state);
   const renderer = createProgressRenderer(progressMode(Boolean(options.json), terminal.isTTY), output);
   try {
-    const runs: RegionRun[] = [];
-    for (const target of found.targets) {
-      const input = {
+    const opened = await openRegionSessions(found.targets, state, settings.store.location);
+    for (const each of opened) if ('session' in each) sessions.push(each.session);
+    const runs: RegionRun[] = opened.map((opened) => ({
+      region: opened.region,
+      input: {
         ...flags,
         manifests: run.manifests,
-        region: target.region,
+        region: opened.region,
         ...(settings.region === undefined ? {} : { defaultRegion: settings.region }),
         graceMs: settleGraceMs,
-      };
-      if ('error' in target) {
-        runs.push({ region: target.region, deps: target.error, input });
-        continue;
-      }
-      // A region bound in the state to another project refuses the whole run: nothing is sent.
-      const session = await openSession(
-        () => Promise.resolve(target.target),
-        target.region,
-        state,
-        settings.store.location,
-      );
-      sessions.push(session);
-      runs.push({
-        region: target.region,
-        input,
-        deps: {
-          ims: session.client,
-          recorder,
-          clock: systemClock,
-          newAttemptId: () => randomUUID().replaceAll('-', ''),
-          emit: renderer.emit,
-          preflight: session.preflight(flags.preflight),
-        },
-      });
-    }
+      },
+      deps:
+        'error' in opened
+          ? opened.error
+          : {
+              ims: opened.session.client,
+              recorder,
+              clock: systemClock,
+              newAttemptId: () => randomUUID().replaceAll('-', ''),
+              emit: renderer.emit,
+              preflight: opened.session.preflight(flags.preflight),
+            },
+    }));
     let answer = 'yes' as 'yes' | 'no' | 'interrupted';
     const results = await reconcileRegions(
       runs,
@@ -291,16 +272,7 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
           return answer === 'yes';
         },
       },
-      {
-        parallelism,
-        settleGraceMs,
-        pollMinMs: 1000,
-        pollMaxMs: 15_000,
-        deleteTimeoutMs: 10 * 60_000,
-        waitTimeoutMs,
-        stop: run.stop,
-        abort: run.abort,
-      },
+      executing({ parallelism, settleGraceMs, waitTimeoutMs, stop: run.stop, abort: run.abort }),
     );
     await recorder.flush();
     if (answer === 'no') {
@@ -330,6 +302,13 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
     for (const session of sessions) await session.close();
     await found.close();
   }
+}
+
+/** How apply's executors run: the flags' parallelism and waits, and its rounds of following. */
+function executing(
+  given: Pick<ExecutorOptions, 'parallelism' | 'settleGraceMs' | 'waitTimeoutMs' | 'stop'> & { abort: AbortSignal },
+): ExecutorOptions {
+  return { ...given, pollMinMs: 1000, pollMaxMs: 15_000, deleteTimeoutMs: 10 * 60_000 };
 }
 
 function show(planned: Planned, options: ApplyCommandOptions, output: Output): void {

@@ -99,7 +99,7 @@ export async function emulatorCommand(
       ? [
           `  export IMSYNC_ENDPOINTS=${byRegion(emulator.endpoints)}`,
           `  export IMSYNC_OBS_ENDPOINTS=${byRegion(emulator.obsEndpoints)}`,
-          `  export IMSYNC_PROJECT_IDS=${byRegion(emulator.projectIds)}`,
+          `  export IMSYNC_PROJECTS=${byRegion(emulator.projectIds)}`,
           `  export IMSYNC_IAM_ENDPOINT=${emulator.iamEndpoint}`,
         ]
       : []),

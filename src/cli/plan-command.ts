@@ -10,7 +10,7 @@ import { runRegions, type RunRegions } from '../plan/regions.js';
 import { planRegions } from '../reconcile/regions.js';
 import type { Manifest } from '../manifest/types.js';
 import type { PreflightCache } from '../state/model.js';
-import { regionTargets, runsSeveralRegions } from './regions.js';
+import { openRegionSessions, regionTargets, runsSeveralRegions } from './regions.js';
 import type { Session } from './session.js';
 import { planOnce, type Planned } from '../reconcile/reconcile.js';
 import type { State } from '../state/model.js';
@@ -164,29 +164,22 @@ async function planEveryRegion(run: EveryRegion): Promise<number> {
   const found = await regionTargets(run.regions, settings.region, options, env, state);
   const sessions: Session[] = [];
   try {
-    const runs = [];
-    for (const target of found.targets) {
-      const input = {
+    const opened = await openRegionSessions(found.targets, state, settings.store.location);
+    for (const each of opened) if ('session' in each) sessions.push(each.session);
+    const runs = opened.map((each) => ({
+      region: each.region,
+      input: {
         ...flags,
         manifests: run.manifests,
-        region: target.region,
+        region: each.region,
         ...(settings.region === undefined ? {} : { defaultRegion: settings.region }),
         graceMs: parseSettleGrace(options.settleGrace),
-      };
-      if ('error' in target) {
-        runs.push({ region: target.region, deps: target.error, input });
-        continue;
-      }
-      const session = await openSession(
-        () => Promise.resolve(target.target),
-        target.region,
-        state,
-        settings.store.location,
-      );
-      sessions.push(session);
-      const deps = { ims: session.client, clock: systemClock, preflight: session.preflight(flags.preflight) };
-      runs.push({ region: target.region, deps, input });
-    }
+      },
+      deps:
+        'error' in each
+          ? each.error
+          : { ims: each.session.client, clock: systemClock, preflight: each.session.preflight(flags.preflight) },
+    }));
     const results = await planRegions(runs, () => state);
     let differs = false;
     let failed = false;

@@ -17,6 +17,8 @@ import {
   type ConnectionOptions,
 } from './config.js';
 import type { Target } from './connect.js';
+import { openSession, type Session } from './session.js';
+import type { ImsClientOptions } from '../ims/client.js';
 
 /** The regions' own settings, from the environment, checked before anything is read or sent. */
 export interface RegionSettings {
@@ -138,6 +140,37 @@ export async function regionTargets(
     return { targets, close: () => iam.close() };
   } catch (error) {
     await iam.close();
+    throw error;
+  }
+}
+
+/** A region's session on its own IMS, or why it has none. */
+export type RegionSession =
+  { readonly region: string; readonly session: Session } | { readonly region: string; readonly error: Error };
+
+/**
+ * A session for each region that has a target. A region bound in the state to another project
+ * refuses the whole run (a StateError): nothing is sent anywhere.
+ */
+export async function openRegionSessions(
+  targets: readonly RegionTarget[],
+  state: State,
+  location: string,
+  clientOptions: Partial<ImsClientOptions> = {},
+): Promise<RegionSession[]> {
+  const opened: RegionSession[] = [];
+  try {
+    for (const found of targets) {
+      if ('error' in found) opened.push(found);
+      else
+        opened.push({
+          region: found.region,
+          session: await openSession(() => Promise.resolve(found.target), found.region, state, location, clientOptions),
+        });
+    }
+    return opened;
+  } catch (error) {
+    for (const each of opened) if ('session' in each) await each.session.close();
     throw error;
   }
 }

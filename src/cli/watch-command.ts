@@ -12,7 +12,7 @@ import type { Phase } from '../state/model.js';
 import { Daemon, type DaemonRegion } from '../watch/daemon.js';
 import { UNKNOWN_REGION } from '../state/account.js';
 import type { State } from '../state/model.js';
-import { regionSettings, regionTargets, runsSeveralRegions } from './regions.js';
+import { openRegionSessions, regionSettings, regionTargets, runsSeveralRegions } from './regions.js';
 import type { Session } from './session.js';
 import { startStatusServer } from '../watch/http.js';
 import { LiveView } from '../watch/live.js';
@@ -257,22 +257,16 @@ export async function watchCommand(
       try {
         const { client, region, target } = session;
         const regions: DaemonRegion[] = [];
-        for (const found of regionTargetsFound?.targets ?? []) {
-          if ('error' in found) {
-            regions.push(found);
+        const opened = await openRegionSessions(regionTargetsFound?.targets ?? [], state, settings.store.location, {
+          onResponse: ({ route, status }) => metrics.apiResponse(route, status),
+        });
+        for (const each of opened) {
+          if ('error' in each) {
+            regions.push(each);
             continue;
           }
-          const other = await openSession(
-            () => Promise.resolve(found.target),
-            found.region,
-            state,
-            settings.store.location,
-            {
-              onResponse: ({ route, status }) => metrics.apiResponse(route, status),
-            },
-          );
-          otherSessions.push(other);
-          regions.push({ region: found.region, ims: other.client, preflight: other.preflight(preflight) });
+          otherSessions.push(each.session);
+          regions.push({ region: each.region, ims: each.session.client, preflight: each.session.preflight(preflight) });
         }
         const account = { regions: { ...session.account.regions } };
         for (const other of otherSessions) Object.assign(account.regions, other.account.regions);

@@ -193,7 +193,7 @@ describe('imsync emulator', () => {
       `export IMSYNC_OBS_ENDPOINTS=ap-southeast-1=http://obs.ap-southeast-1.localhost:${port},eu-west-101=http://obs.eu-west-101.localhost:${port}\n`,
     );
     expect(printed).toContain(`export IMSYNC_IAM_ENDPOINT=http://iam.localhost:${port}\n`);
-    const projects = /IMSYNC_PROJECT_IDS=ap-southeast-1=([0-9a-f]{32}),eu-west-101=([0-9a-f]{32})\n/.exec(printed);
+    const projects = /IMSYNC_PROJECTS=ap-southeast-1=([0-9a-f]{32}),eu-west-101=([0-9a-f]{32})\n/.exec(printed);
     expect(projects?.[1]).toBe(EMULATOR_DEFAULTS.projectId);
     const euProject = projects?.[2] ?? '';
     expect(printed).toContain(`eu-west-101 at http://ims.eu-west-101.localhost:${port}, project ${euProject}`);

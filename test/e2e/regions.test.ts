@@ -107,7 +107,7 @@ describe('one apply for every region', () => {
       account: { regions: Record<string, { projectId: string }> };
     };
     const projects = new Map(
-      exported('IMSYNC_PROJECT_IDS')
+      exported('IMSYNC_PROJECTS')
         .split(',')
         .map((pair) => pair.split('=') as [string, string]),
     );
