@@ -4,9 +4,8 @@
 // (KeystoneListAuthProjects: the projects its user may access, no permission needed). The
 // region's project is the one named exactly as the region: sub-projects are named
 // {region}_{name}. Unlike the Node SDK, a missing project is reported, never created.
-import { loopbackLookup } from '../loopback.js';
 import { randomInt } from 'node:crypto';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import { RequestBudget } from '../ims/budget.js';
@@ -14,6 +13,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   HEADER_VALUE,
   headerValue,
+  ownTransport,
   parseRetryAfter,
   readAnswer,
   type Authentication,
@@ -67,20 +67,10 @@ export class IamClient {
   constructor(private readonly options: IamClientOptions) {
     this.clock = options.clock ?? systemClock;
     this.budget = options.budget ?? new RequestBudget(this.clock);
-    if (options.dispatcher !== undefined) {
-      this.ownAgent = undefined;
-      this.dispatcher = options.dispatcher;
-    } else {
-      // Regions may have IAM endpoints of their own: connections to several origins.
-      this.ownAgent = new Agent({
-        connections: options.connections ?? 4,
-        connect: { timeout: options.connectTimeoutMs ?? 10_000, lookup: loopbackLookup },
-        // The request's own deadline covers the wait for headers and for the whole body.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      this.dispatcher = this.ownAgent;
-    }
+    // Regions may have IAM endpoints of their own: connections to several origins.
+    const transport = ownTransport(options, 4);
+    this.dispatcher = transport.dispatcher;
+    this.ownAgent = transport.own;
   }
 
   async close(): Promise<void> {

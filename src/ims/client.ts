@@ -2,7 +2,7 @@
 // token authentication, the shared request budget, and retries that never repeat a request that may
 // have had an effect unless repeating it is harmless.
 import { randomInt } from 'node:crypto';
-import { Pool, type Dispatcher } from 'undici';
+import { Agent, Pool, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { loopbackLookup } from '../loopback.js';
 import { excerpt } from '../text.js';
@@ -48,6 +48,24 @@ export interface TransportOptions {
   readonly dispatcher?: Dispatcher;
   /** Told of every attempt's outcome: the HTTP status, or the transport error's code. */
   readonly onResponse?: (response: { readonly route: string; readonly status: string }) => void;
+}
+
+/**
+ * What a client sends through: the dispatcher it was given, or an agent of its own (to be closed
+ * with it) reaching several origins, each request bounded by its own deadline rather than undici's.
+ */
+export function ownTransport(
+  options: TransportOptions,
+  connections: number,
+): { readonly dispatcher: Dispatcher; readonly own?: Agent } {
+  if (options.dispatcher !== undefined) return { dispatcher: options.dispatcher };
+  const own = new Agent({
+    connections: options.connections ?? connections,
+    connect: { timeout: options.connectTimeoutMs ?? 10_000, lookup: loopbackLookup },
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  return { dispatcher: own, own };
 }
 
 export interface ImsClientOptions extends TransportOptions {

@@ -6,10 +6,9 @@ import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffDelay } from '../ims/backoff.js';
 import { RequestBudget } from '../ims/budget.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, HEADER_VALUE, type TransportOptions } from '../ims/client.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, HEADER_VALUE, ownTransport, type TransportOptions } from '../ims/client.js';
 import { classifyTransportError } from '../ims/errors.js';
 import type { Credentials } from '../ims/signer.js';
-import { loopbackLookup } from '../loopback.js';
 import { excerpt } from '../text.js';
 import { bucketNameProblem, bucketOrigin } from './endpoints.js';
 import { signObsRequest, wirePath, type ObsRequest } from './signer.js';
@@ -130,20 +129,10 @@ export class ObsClient {
     this.endpoint = options.endpoint;
     this.clock = options.clock ?? systemClock;
     this.budget = options.budget ?? new RequestBudget(this.clock);
-    if (options.dispatcher !== undefined) {
-      this.ownAgent = undefined;
-      this.dispatcher = options.dispatcher;
-    } else {
-      // An agent, not a pool: every bucket is an origin of its own.
-      this.ownAgent = new Agent({
-        connections: options.connections ?? 16,
-        connect: { timeout: options.connectTimeoutMs ?? 10_000, lookup: loopbackLookup },
-        // The request's own deadline covers the wait for the answer.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      this.dispatcher = this.ownAgent;
-    }
+    // An agent, not a pool: every bucket is an origin of its own.
+    const transport = ownTransport(options, 16);
+    this.dispatcher = transport.dispatcher;
+    this.ownAgent = transport.own;
   }
 
   async close(): Promise<void> {
