@@ -131,7 +131,7 @@ export function preflightLine(plan: Plan): string | undefined {
   const imports = plan.entries.filter((e) => e.action === 'import' || e.action === 'retry' || e.action === 'replace');
   if (imports.length === 0) return undefined;
   if (report.skipped !== undefined) return `Pre-flight: the image files were ${report.skipped}.`;
-  return `Pre-flight: the image ${plural(report.files, 'file')} in OBS pass every check (${preflightCounts(report)}).`;
+  return `Pre-flight: the image ${plural(report.files, 'file')} in OBS ${report.files === 1 ? 'passes' : 'pass'} every check (${preflightCounts(report)}).`;
 }
 
 export function preflightCounts(report: PreflightReport): string {
