@@ -92,8 +92,9 @@ export async function applyCommand(
   if (!saved && !options.autoApprove && !terminal.interactive) {
     throw new UsageError('apply asks for confirmation on a terminal; without one, pass --auto-approve');
   }
-  // Several regions find their projects themselves: a missing HW_PROJECT_ID is no error then.
-  const several = !saved && runsSeveralRegions(options, env);
+  // Several regions (a run anchored in a default region) find their projects themselves: a
+  // missing HW_PROJECT_ID is no error then.
+  const several = !saved && settings.region !== undefined && runsSeveralRegions(options, env);
   const startTarget = several
     ? () => resolveTarget(options, env, settings.region)()
     : resolveTarget(options, env, settings.region);

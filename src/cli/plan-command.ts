@@ -45,7 +45,7 @@ export async function planCommand(
   const flags = parsePlanFlags(options);
   // Only a refresh talks to IMS; --refresh=false plans offline. Several regions find their
   // projects themselves: a missing HW_PROJECT_ID is no error then.
-  const several = flags.refresh !== 'skip' && runsSeveralRegions(options, env);
+  const several = flags.refresh !== 'skip' && settings.region !== undefined && runsSeveralRegions(options, env);
   const startTarget =
     flags.refresh === 'skip'
       ? undefined
