@@ -81,8 +81,14 @@ export async function watchManifests(
   const manifestEvent = (directory: string, name: string, event: string) => {
     const path = join(directory, name);
     const known = watched.get(directory)?.manifests;
-    if (event !== 'rename' || known === undefined) {
+    if (known === undefined) {
       changes.add(`change ${path}`, path);
+      return;
+    }
+    if (event !== 'rename') {
+      // A file written for the first time is heard of as written, perhaps before it is as made.
+      changes.add(`${known.has(name) ? 'change' : 'add'} ${path}`, path);
+      known.add(name);
       return;
     }
     void stat(path).then(
