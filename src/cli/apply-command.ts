@@ -20,7 +20,7 @@ import type { Manifest } from '../manifest/types.js';
 import { openRegionSessions, regionTargets, runsSeveralRegions } from './regions.js';
 import { StateError, whileLocked } from '../state/store.js';
 import { EXIT, loadOrReport } from './commands.js';
-import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions } from './config.js';
+import { resolveSettings, UsageError, type ConnectionOptions, type GlobalOptions, type Settings } from './config.js';
 import { resolveTarget } from './connect.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags, type ExecutorFlags, type PlanFlags } from './flags.js';
 import type { Output } from './output.js';
@@ -119,7 +119,18 @@ export async function applyCommand(
         scope &&
         (scope.regions.length > 1 || (scope.regions[0] !== undefined && scope.regions[0] !== settings.region))
       ) {
-        return await applyEveryRegion({ ...scope, manifests, state, options, env, output, terminal, stop, abort });
+        return await applyEveryRegion({
+          ...scope,
+          manifests,
+          state,
+          settings,
+          flags,
+          executing: executing({ parallelism, settleGraceMs, waitTimeoutMs, stop, abort }),
+          options,
+          env,
+          output,
+          terminal,
+        });
       }
       // Without a refresh, nothing would try the credentials before the first import is sent.
       const verify = saved !== undefined || flags.refresh === 'skip';
@@ -202,8 +213,10 @@ interface EveryRegion extends RunRegions {
   readonly env: NodeJS.ProcessEnv;
   readonly output: Output;
   readonly terminal: Terminal;
-  readonly stop: AbortSignal;
-  readonly abort: AbortSignal;
+  /** What the command read of its flags and settings: read once, the store the lock is held on. */
+  readonly settings: Settings;
+  readonly flags: ReturnType<typeof parsePlanFlags>;
+  readonly executing: ExecutorOptions;
 }
 
 /**
@@ -213,10 +226,8 @@ interface EveryRegion extends RunRegions {
  */
 async function applyEveryRegion(run: EveryRegion): Promise<number> {
   const { options, env, output, terminal, state } = run;
-  const settings = resolveSettings(options, env);
-  const { parallelism, settleGraceMs } = parseExecutorFlags(options);
-  const flags = parsePlanFlags(options);
-  const waitTimeoutMs = parseDuration(options.waitTimeout ?? DEFAULT_WAIT_TIMEOUT, '--wait-timeout');
+  const { settings, flags } = run;
+  const { settleGraceMs } = run.executing;
   if (run.leftOut.length > 0) output.err(`imsync: regions left alone (--region): ${run.leftOut.join(', ')}\n`);
   const found = await regionTargets(run.regions, settings.region, options, env, state);
   const sessions: Session[] = [];
@@ -259,7 +270,7 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
           }
         },
         confirm: async (planned) => {
-          if (!options.autoApprove) answer = await confirm(terminal, run.stop);
+          if (!options.autoApprove) answer = await confirm(terminal, run.executing.stop);
           const regions: Record<string, RegionAccount> = { ...state.account?.regions };
           for (const session of sessions) Object.assign(regions, session.account.regions);
           const account = { regions };
@@ -273,7 +284,7 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
           return answer === 'yes';
         },
       },
-      executing({ parallelism, settleGraceMs, waitTimeoutMs, stop: run.stop, abort: run.abort }),
+      run.executing,
     );
     await recorder.flush();
     if (answer === 'no') {
@@ -295,7 +306,7 @@ async function applyEveryRegion(run: EveryRegion): Promise<number> {
         `imsync: ${regionsFailed.length} of ${results.length} regions failed (${regionsFailed.join(', ')}); the others were carried out\n`,
       );
     }
-    if (run.stop.aborted) return EXIT_INTERRUPTED;
+    if (run.executing.stop.aborted) return EXIT_INTERRUPTED;
     if (failed) return EXIT.error;
     return results.some((result) => (result.summary?.stillRunning ?? 0) > 0) ? EXIT_STILL_RUNNING : EXIT.ok;
   } finally {

@@ -73,7 +73,7 @@ export async function planCommand(
       );
       return EXIT.error;
     }
-    return planEveryRegion({ ...scope, manifests, state, options, env, output, format, markdown });
+    return planEveryRegion({ ...scope, manifests, state, settings, flags, options, env, output, format, markdown });
   }
   const session = startTarget && (await openSession(startTarget, settings.region, state, settings.store.location));
   try {
@@ -153,13 +153,15 @@ interface EveryRegion extends RunRegions {
   readonly output: Output;
   readonly format: PlanFormat;
   readonly markdown: MarkdownContext | undefined;
+  /** Read once by the command. */
+  readonly settings: Settings;
+  readonly flags: ReturnType<typeof parsePlanFlags>;
 }
 
 /** The plan of each region, made against its own IMS at once and shown under its name. */
 async function planEveryRegion(run: EveryRegion): Promise<number> {
   const { options, env, output, state, format, markdown } = run;
-  const settings = resolveSettings(options, env);
-  const flags = parsePlanFlags(options);
+  const { settings, flags } = run;
   if (run.leftOut.length > 0) output.err(`imsync: regions left alone (--region): ${run.leftOut.join(', ')}\n`);
   const found = await regionTargets(run.regions, settings.region, options, env, state);
   const sessions: Session[] = [];

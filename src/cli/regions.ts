@@ -5,7 +5,7 @@ import { startEmulator } from '../emulator/index.js';
 import { IamClient } from '../iam/projects.js';
 import { imsEndpoint, parseIamEndpoint, parseProjectMap, SettingError } from '../ims/regions.js';
 import { obsEndpoint } from '../obs/endpoints.js';
-import { OriginError, parseOrigin } from '../origin.js';
+import { OriginError } from '../origin.js';
 import type { State } from '../state/model.js';
 import {
   endpointMap,
@@ -43,7 +43,8 @@ export function regionSettings(env: NodeJS.ProcessEnv): RegionSettings {
   return {
     endpoints: endpointMap(env),
     projects: map('IMSYNC_PROJECTS', parseProjectMap, new Map()),
-    obsEndpoints: new Map([...obs].map(([region, url]) => [region, parseOrigin(url, 'OBS', url)])),
+    // Each is an origin already (parseEndpointMap checked it).
+    obsEndpoints: new Map([...obs].map(([region, url]) => [region, new URL(url)])),
     ...(iam === undefined ? {} : { iamEndpoint: iam }),
   };
 }

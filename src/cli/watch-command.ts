@@ -25,7 +25,14 @@ import { gitSetting, type GitFlags } from './git-flags.js';
 import { loadSigningKeys, requireSignature, SigningKeysError, type SigningKeys } from '../source/verify.js';
 import { readWebhookSecret, verifyWebhook, WebhookSecretError, type WebhookSecret } from '../source/webhook.js';
 import type { ApplyCommandOptions } from './apply-command.js';
-import { DEFAULT_LISTEN, DEFAULT_MANIFESTS, resolveSettings, UsageError, type Settings } from './config.js';
+import {
+  DEFAULT_LISTEN,
+  DEFAULT_MANIFESTS,
+  resolveSettings,
+  UsageError,
+  type ConnectionOptions,
+  type Settings,
+} from './config.js';
 import { resolveTarget } from './connect.js';
 import { openSession } from './session.js';
 import { parseDuration, parseExecutorFlags, parsePlanFlags } from './flags.js';
@@ -58,9 +65,14 @@ export interface WatchCommandOptions
  * The regions a daemon serves besides its connection's: those --region names, else those
  * IMSYNC_ENDPOINTS names and those the state has served (its manifests are only read later).
  */
-function watchedRegions(settings: Settings, env: NodeJS.ProcessEnv, state: State): string[] {
+function watchedRegions(
+  settings: Settings,
+  options: ConnectionOptions,
+  env: NodeJS.ProcessEnv,
+  state: State,
+): string[] {
   if (settings.only.length > 0) return [...settings.only];
-  if (!runsSeveralRegions({}, env) && env.IMSYNC_ENDPOINTS === undefined) return [];
+  if (!runsSeveralRegions(options, env)) return [];
   const named = [...regionSettings(env).endpoints.keys(), ...Object.keys(state.account?.regions ?? {})];
   return [...new Set(named)].filter((region) => region !== UNKNOWN_REGION).sort();
 }
@@ -250,7 +262,9 @@ export async function watchCommand(
       const following = new AbortController();
       let followed: Promise<void> | undefined;
       // The other regions this daemon serves, each on its own IMS (or failing alone).
-      const others = options.emulator ? [] : watchedRegions(settings, env, state).filter((r) => r !== session.region);
+      const others = options.emulator
+        ? []
+        : watchedRegions(settings, options, env, state).filter((r) => r !== session.region);
       const regionTargetsFound =
         others.length > 0 ? await regionTargets(others, settings.region, options, env, state) : undefined;
       const otherSessions: Session[] = [];
